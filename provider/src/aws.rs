@@ -1,0 +1,137 @@
+//! The AWS clients every component shares, built once when Terraform configures the provider,
+//! and the error helpers the component modules use to classify SDK failures.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Clients for every service the pipeline touches, plus the provider-level settings that every
+/// component needs (region, default tags).
+pub struct Aws {
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub region: String,
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl Aws {
+    pub fn new(config: &aws_config::SdkConfig, default_tags: BTreeMap<String, String>) -> Aws {
+        Aws {
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+            default_tags,
+        }
+    }
+}
+
+/// The one HTTP stack of the provider: hyper 1 with rustls on ring (the same hyper that the
+/// plugin's gRPC server already links, so there is no second HTTP stack).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// An AWS failure, flattened to what the components need: the service's error code (for
+/// classification) and a readable message with the whole cause chain.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("ResourceNotFoundException" | "NoSuchEntity" | "NoSuchEntityException")
+        )
+    }
+
+    pub fn code_is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    pub fn other(message: impl Into<String>) -> AwsError {
+        AwsError {
+            code: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for AwsError {}
+
+impl<E, R> From<SdkError<E, R>> for AwsError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, R>) -> AwsError {
+        let code = err.code().map(str::to_string);
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        };
+        AwsError { code, message }
+    }
+}
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// Turns a not-found error into `None`, the finders' convention.
+pub fn found<T>(result: AwsResult<T>) -> AwsResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Treats not-found as success, the delete functions' convention.
+pub fn gone(result: AwsResult<()>) -> AwsResult<()> {
+    match result {
+        Err(err) if err.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// The account id inside an ARN (`arn:aws:iam::123456789012:role/x` → `123456789012`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// The partition inside an ARN (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition_of(arn: &str) -> &str {
+    arn.split(':').nth(1).unwrap_or("aws")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_and_partition_come_from_the_arn() {
+        let arn = "arn:aws-cn:iam::123456789012:role/orders-persist";
+        assert_eq!(account_of(arn), Some("123456789012"));
+        assert_eq!(partition_of(arn), "aws-cn");
+        assert_eq!(account_of("arn:aws:s3:::bucket"), None);
+    }
+}

@@ -1,0 +1,333 @@
+//! The DynamoDB sink table.
+//!
+//! Finders, create/update/delete and waiters. A table accepts one UpdateTable at a time and
+//! settles through UPDATING, so billing and encryption changes are applied one after another.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
+    ScalarAttributeType, SseSpecification, SseStatus, SseType, TableStatus, Tag,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::tags::{tag_diff, TagDiff};
+use crate::wait;
+
+/// A key attribute: its name and its DynamoDB scalar type (`S`, `N` or `B`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub name: String,
+    pub attr_type: String,
+}
+
+/// The settings a table should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    pub name: String,
+    pub partition_key: Key,
+    pub sort_key: Option<Key>,
+    /// `(read, write)` capacity units for provisioned billing; `None` for on-demand.
+    pub capacity: Option<(i64, i64)>,
+    /// KMS encryption (AWS-managed key unless `kms_key_arn` is given); off means the
+    /// AWS-owned key, which DynamoDB always uses at the least.
+    pub sse: bool,
+    pub kms_key_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A table as AWS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: String,
+    pub arn: String,
+    pub status: TableStatus,
+    pub partition_key: Option<Key>,
+    pub sort_key: Option<Key>,
+    pub capacity: Option<(i64, i64)>,
+    pub sse: bool,
+    pub kms_key_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Describes the table named `name`, with its tags; `None` if it does not exist.
+pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Table>> {
+    let Some(mut table) = find_description(client, name).await? else {
+        return Ok(None);
+    };
+    table.tags = found(list_tags(client, &table.arn).await)?.unwrap_or_default();
+    Ok(Some(table))
+}
+
+async fn find_description(client: &Client, name: &str) -> AwsResult<Option<Table>> {
+    let out = found(
+        client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    let Some(desc) = out.and_then(|o| o.table) else {
+        return Ok(None);
+    };
+    let attr_type = |attr: &str| {
+        desc.attribute_definitions()
+            .iter()
+            .find(|d| d.attribute_name() == attr)
+            .map(|d| d.attribute_type().as_str().to_string())
+            .unwrap_or_default()
+    };
+    let key = |kind: KeyType| {
+        desc.key_schema()
+            .iter()
+            .find(|k| *k.key_type() == kind)
+            .map(|k| Key {
+                name: k.attribute_name().to_string(),
+                attr_type: attr_type(k.attribute_name()),
+            })
+    };
+    let on_demand = matches!(
+        desc.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(BillingMode::PayPerRequest)
+    );
+    let capacity = if on_demand {
+        None
+    } else {
+        desc.provisioned_throughput().map(|t| {
+            (
+                t.read_capacity_units().unwrap_or_default(),
+                t.write_capacity_units().unwrap_or_default(),
+            )
+        })
+    };
+    let sse_desc = desc.sse_description();
+    let sse = matches!(
+        sse_desc.and_then(|s| s.status()),
+        Some(SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)
+    );
+    Ok(Some(Table {
+        name: desc.table_name().unwrap_or(name).to_string(),
+        arn: desc.table_arn().unwrap_or_default().to_string(),
+        status: desc.table_status().cloned().unwrap_or(TableStatus::Active),
+        partition_key: key(KeyType::Hash),
+        sort_key: key(KeyType::Range),
+        capacity,
+        sse,
+        kms_key_arn: sse_desc
+            .filter(|_| sse)
+            .and_then(|s| s.kms_master_key_arn())
+            .map(str::to_string),
+        tags: BTreeMap::new(),
+    }))
+}
+
+async fn list_tags(client: &Client, arn: &str) -> AwsResult<BTreeMap<String, String>> {
+    let mut tags = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(token)
+            .send()
+            .await?;
+        for tag in out.tags() {
+            tags.insert(tag.key().to_string(), tag.value().to_string());
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(tags);
+        }
+    }
+}
+
+fn key_element(key: &Key, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
+    (
+        AttributeDefinition::builder()
+            .attribute_name(&key.name)
+            .attribute_type(ScalarAttributeType::from(key.attr_type.as_str()))
+            .build()
+            .expect("name and type are set"),
+        KeySchemaElement::builder()
+            .attribute_name(&key.name)
+            .key_type(kind)
+            .build()
+            .expect("name and kind are set"),
+    )
+}
+
+fn throughput((read, write): (i64, i64)) -> ProvisionedThroughput {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(read)
+        .write_capacity_units(write)
+        .build()
+        .expect("both capacities are set")
+}
+
+fn billing_mode(capacity: Option<(i64, i64)>) -> BillingMode {
+    match capacity {
+        Some(_) => BillingMode::Provisioned,
+        None => BillingMode::PayPerRequest,
+    }
+}
+
+fn sse_specification(spec: &TableSpec) -> SseSpecification {
+    let builder = SseSpecification::builder().enabled(spec.sse);
+    if spec.sse {
+        builder
+            .sse_type(SseType::Kms)
+            .set_kms_master_key_id(spec.kms_key_arn.clone())
+            .build()
+    } else {
+        builder.build()
+    }
+}
+
+/// Creates the table with its tags and waits for it to be ACTIVE.
+pub async fn create(client: &Client, spec: &TableSpec) -> AwsResult<Table> {
+    let mut keys = vec![key_element(&spec.partition_key, KeyType::Hash)];
+    if let Some(sort) = &spec.sort_key {
+        keys.push(key_element(sort, KeyType::Range));
+    }
+    let (definitions, schema): (Vec<_>, Vec<_>) = keys.into_iter().unzip();
+    let tags = spec
+        .tags
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect::<Vec<_>>();
+    client
+        .create_table()
+        .table_name(&spec.name)
+        .set_attribute_definitions(Some(definitions))
+        .set_key_schema(Some(schema))
+        .billing_mode(billing_mode(spec.capacity))
+        .set_provisioned_throughput(spec.capacity.map(throughput))
+        .sse_specification(sse_specification(spec))
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .send()
+        .await
+        .map_err(|e| context("creating", &spec.name, e.into()))?;
+    wait_active(client, &spec.name).await
+}
+
+/// Brings an existing table to `spec` in place (billing, capacity, encryption, tags). Key
+/// schema changes are not updates: the plan replaces the pipeline for those.
+pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsResult<Table> {
+    let name = spec.name.as_str();
+    let err = |e: AwsError| context("updating", name, e);
+    let mut current = current.clone();
+    if current.capacity != spec.capacity {
+        client
+            .update_table()
+            .table_name(name)
+            .billing_mode(billing_mode(spec.capacity))
+            .set_provisioned_throughput(spec.capacity.map(throughput))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+        current = wait_active(client, name).await?;
+    }
+    let key_changed = spec.kms_key_arn.is_some() && current.kms_key_arn != spec.kms_key_arn;
+    if current.sse != spec.sse || key_changed {
+        client
+            .update_table()
+            .table_name(name)
+            .sse_specification(sse_specification(spec))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+        current = wait_active(client, name).await?;
+    }
+    let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(&current.arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    if !set.is_empty() {
+        let tags = set
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value are set")
+            })
+            .collect();
+        client
+            .tag_resource()
+            .resource_arn(&current.arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    find_by_name(client, name).await?.ok_or_else(|| {
+        err(AwsError::other(
+            "the table disappeared while it was being updated",
+        ))
+    })
+}
+
+/// Deletes the table and waits until it is gone.
+pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
+    gone(
+        client
+            .delete_table()
+            .table_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from),
+    )
+    .map_err(|e| context("deleting", name, e))?;
+    wait::until(
+        &format!("DynamoDB table ({name}) to be deleted"),
+        wait::DEFAULT_TIMEOUT,
+        || async {
+            Ok(find_description(client, name)
+                .await?
+                .is_none()
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+/// Waits until the table is ACTIVE and returns it.
+pub async fn wait_active(client: &Client, name: &str) -> AwsResult<Table> {
+    wait::until(
+        &format!("DynamoDB table ({name}) to be ACTIVE"),
+        wait::DEFAULT_TIMEOUT,
+        || async {
+            match find_by_name(client, name).await? {
+                Some(t) if t.status == TableStatus::Active => Ok(Some(t)),
+                Some(_) => Ok(None),
+                None => Err(AwsError::other(format!(
+                    "DynamoDB table ({name}) disappeared while waiting for it to be ACTIVE"
+                ))),
+            }
+        },
+    )
+    .await
+}
+
+fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!("{verb} DynamoDB table ({name}): {}", err.message),
+        ..err
+    }
+}

@@ -1,0 +1,341 @@
+//! IAM roles for the pipeline's services: one role per service, trusted by that service only,
+//! with one inline policy scoped to this pipeline's own ARNs.
+//!
+//! IAM is eventually consistent: a role that was just created may not be assumable for some
+//! seconds, which the callers handle with [`crate::wait::retry_while`].
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+use serde_json::{json, Value as Json};
+
+use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::tags::{tag_diff, TagDiff};
+
+/// The settings a role should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    /// The service principal allowed to assume the role, e.g. `lambda.amazonaws.com`.
+    pub service: String,
+    pub policy_name: String,
+    pub policy: Json,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A role as AWS reports it, with the inline policy the pipeline manages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub arn: String,
+    pub trust: Option<Json>,
+    pub policy: Option<Json>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The trust policy that lets exactly one AWS service assume a role.
+pub fn trust_policy(service: &str) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// Describes the role `name` and its inline policy `policy_name`; `None` if the role is gone.
+pub async fn find_by_name(
+    client: &Client,
+    name: &str,
+    policy_name: &str,
+) -> AwsResult<Option<Role>> {
+    let out = found(
+        client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    let Some(role) = out.and_then(|o| o.role) else {
+        return Ok(None);
+    };
+    let policy = found(
+        client
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?
+    .and_then(|p| decode_document(&p.policy_document));
+    Ok(Some(Role {
+        name: role.role_name.clone(),
+        arn: role.arn.clone(),
+        trust: role.assume_role_policy_document().and_then(decode_document),
+        policy,
+        tags: role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+    }))
+}
+
+/// IAM returns policy documents URL-encoded.
+fn decode_document(raw: &str) -> Option<Json> {
+    let text = urlencoding::decode(raw)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| raw.to_string());
+    serde_json::from_str(&text).ok()
+}
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect()
+}
+
+/// Creates the role with its trust policy, tags and inline policy.
+pub async fn create(client: &Client, spec: &RoleSpec) -> AwsResult<Role> {
+    let err = |e: AwsError| context("creating", &spec.name, e);
+    let tags = iam_tags(&spec.tags);
+    let out = client
+        .create_role()
+        .role_name(&spec.name)
+        .assume_role_policy_document(trust_policy(&spec.service).to_string())
+        .description("Managed by unifiedetl")
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .send()
+        .await
+        .map_err(|e| err(e.into()))?;
+    let arn = out.role.map(|r| r.arn).unwrap_or_default();
+    // A null policy means the caller puts it once the role's ARN (and so the account) is known.
+    if !spec.policy.is_null() {
+        put_policy(client, spec).await.map_err(err)?;
+    }
+    Ok(Role {
+        name: spec.name.clone(),
+        arn,
+        trust: Some(trust_policy(&spec.service)),
+        policy: (!spec.policy.is_null()).then(|| spec.policy.clone()),
+        tags: spec.tags.clone(),
+    })
+}
+
+async fn put_policy(client: &Client, spec: &RoleSpec) -> AwsResult<()> {
+    client
+        .put_role_policy()
+        .role_name(&spec.name)
+        .policy_name(&spec.policy_name)
+        .policy_document(spec.policy.to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Brings an existing role to `spec`: trust policy, inline policy and tags.
+pub async fn update(client: &Client, current: &Role, spec: &RoleSpec) -> AwsResult<Role> {
+    let err = |e: AwsError| context("updating", &spec.name, e);
+    let trust = trust_policy(&spec.service);
+    if current.trust.as_ref() != Some(&trust) {
+        client
+            .update_assume_role_policy()
+            .role_name(&spec.name)
+            .policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    if current.policy.as_ref() != Some(&spec.policy) {
+        put_policy(client, spec).await.map_err(err)?;
+    }
+    let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
+    if !remove.is_empty() {
+        client
+            .untag_role()
+            .role_name(&spec.name)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    if !set.is_empty() {
+        client
+            .tag_role()
+            .role_name(&spec.name)
+            .set_tags(Some(iam_tags(&set)))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    Ok(Role {
+        trust: Some(trust),
+        policy: Some(spec.policy.clone()),
+        tags: spec.tags.clone(),
+        ..current.clone()
+    })
+}
+
+/// Deletes the role after its inline and attached policies (IAM refuses otherwise).
+pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
+    let err = |e: AwsError| context("deleting", name, e);
+    let result: AwsResult<()> = async {
+        let inline = client.list_role_policies().role_name(name).send().await?;
+        for policy in inline.policy_names() {
+            gone(
+                client
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from),
+            )?;
+        }
+        let attached = client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await?;
+        for policy in attached.attached_policies() {
+            if let Some(arn) = policy.policy_arn() {
+                gone(
+                    client
+                        .detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(AwsError::from),
+                )?;
+            }
+        }
+        client.delete_role().role_name(name).send().await?;
+        Ok(())
+    }
+    .await;
+    gone(result).map_err(err)
+}
+
+fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!("{verb} IAM role ({name}): {}", err.message),
+        ..err
+    }
+}
+
+/// The persist function's least-privilege policy: read exactly the enriched stream, write
+/// exactly the sink table, and log to exactly its own log group.
+pub fn persist_policy(
+    partition: &str,
+    region: &str,
+    account: &str,
+    function_name: &str,
+    stream_arn: &str,
+    table_arn: &str,
+    stream_kms_key: Option<&str>,
+) -> Json {
+    let log_group =
+        format!("arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name}");
+    let mut statements = vec![
+        json!({
+            "Sid": "ReadEnrichedStream",
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+                "kinesis:SubscribeToShard"
+            ],
+            "Resource": stream_arn
+        }),
+        json!({
+            "Sid": "WriteSinkTable",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable"],
+            "Resource": table_arn
+        }),
+        json!({
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group.clone(), format!("{log_group}:*")]
+        }),
+    ];
+    // A customer-managed key must be usable by the function to read the encrypted stream; the
+    // AWS-managed `alias/aws/kinesis` key needs no grant.
+    if let Some(key) = stream_kms_key.filter(|k| *k != "alias/aws/kinesis") {
+        let key_arn = if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!(
+                "arn:{partition}:kms:{region}:{account}:{}",
+                if key.starts_with("alias/") {
+                    key.to_string()
+                } else {
+                    format!("key/{key}")
+                }
+            )
+        };
+        statements.push(json!({
+            "Sid": "DecryptEnrichedStream",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persist_policy_is_scoped_to_the_pipeline_arns() {
+        let policy = persist_policy(
+            "aws",
+            "us-east-1",
+            "123456789012",
+            "orders-persist",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink",
+            Some("alias/aws/kinesis"),
+        );
+        let text = policy.to_string();
+        assert!(!text.contains("\"*\""), "no wildcard resources: {text}");
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 3, "the AWS-managed key needs no grant");
+        assert_eq!(
+            statements[1]["Resource"],
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink"
+        );
+    }
+
+    #[test]
+    fn a_customer_key_adds_a_decrypt_grant_for_that_key_only() {
+        let policy = persist_policy("aws", "eu-west-1", "1", "f", "s", "t", Some("alias/mine"));
+        let last = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last["Resource"], "arn:aws:kms:eu-west-1:1:alias/mine");
+    }
+}

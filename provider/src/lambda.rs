@@ -1,0 +1,475 @@
+//! The persist function and its Kinesis event source mapping.
+//!
+//! Finders, create/update/delete and waiters for both. A function accepts one code or
+//! configuration update at a time (LastUpdateStatus InProgress → Successful), and a freshly
+//! created role may not be assumable yet, so creation retries the IAM-propagation errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, EventSourcePosition, FunctionCode, FunctionResponseType,
+    LastUpdateStatus, Runtime, State,
+};
+use aws_sdk_lambda::Client;
+
+use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::tags::{tag_diff, TagDiff};
+use crate::wait;
+
+/// The settings the function should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub role_arn: String,
+    pub architecture: String,
+    pub memory_size: i32,
+    pub timeout: i32,
+    /// The deployment package (a zip holding `bootstrap`).
+    pub zip: Arc<Vec<u8>>,
+    /// Base64 SHA-256 of `zip`, as Lambda reports `CodeSha256`.
+    pub code_sha256: String,
+    pub environment: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A function as AWS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub arn: String,
+    pub role_arn: String,
+    pub architecture: String,
+    pub memory_size: i32,
+    pub timeout: i32,
+    pub code_sha256: String,
+    pub environment: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    state: Option<State>,
+    last_update: Option<LastUpdateStatus>,
+}
+
+/// Describes the function `name` with its tags; `None` if it does not exist.
+pub async fn find_function_by_name(client: &Client, name: &str) -> AwsResult<Option<Function>> {
+    let out = found(
+        client
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    let Some(out) = out else { return Ok(None) };
+    let Some(config) = out.configuration else {
+        return Ok(None);
+    };
+    Ok(Some(Function {
+        name: config
+            .function_name
+            .clone()
+            .unwrap_or_else(|| name.to_string()),
+        arn: config.function_arn.clone().unwrap_or_default(),
+        role_arn: config.role.clone().unwrap_or_default(),
+        architecture: config
+            .architectures()
+            .first()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| "x86_64".to_string()),
+        memory_size: config.memory_size.unwrap_or_default(),
+        timeout: config.timeout.unwrap_or_default(),
+        code_sha256: config.code_sha256.clone().unwrap_or_default(),
+        environment: config
+            .environment
+            .as_ref()
+            .and_then(|e| e.variables.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        tags: out.tags.unwrap_or_default().into_iter().collect(),
+        state: config.state.clone(),
+        last_update: config.last_update_status.clone(),
+    }))
+}
+
+fn environment(spec: &FunctionSpec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(
+            spec.environment
+                .clone()
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+        ))
+        .build()
+}
+
+/// IAM has not propagated the new role (or its policy) to Lambda yet.
+fn is_role_propagation(err: &AwsError) -> bool {
+    err.code_is("InvalidParameterValueException")
+        && (err.message.contains("cannot be assumed")
+            || err.message.contains("role")
+            || err.message.contains("permission")
+            || err.message.contains("not authorized"))
+}
+
+/// Creates the function and waits for it to be Active.
+pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<Function> {
+    wait::retry_while(is_role_propagation, || async {
+        client
+            .create_function()
+            .function_name(&spec.name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&spec.role_arn)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(spec.zip.as_slice()))
+                    .build(),
+            )
+            .architectures(Architecture::from(spec.architecture.as_str()))
+            .memory_size(spec.memory_size)
+            .timeout(spec.timeout)
+            .environment(environment(spec))
+            .description("unifiedetl persist function: Kinesis batches to DynamoDB")
+            .set_tags(Some(spec.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(|e| context("creating", &spec.name, e))?;
+    wait_function_ready(client, &spec.name).await
+}
+
+/// Brings an existing function to `spec`: code (when the package's SHA-256 or the
+/// architecture differ), configuration, tags.
+pub async fn update_function(
+    client: &Client,
+    current: &Function,
+    spec: &FunctionSpec,
+) -> AwsResult<Function> {
+    let name = spec.name.as_str();
+    let err = |e: AwsError| context("updating", name, e);
+    if current.code_sha256 != spec.code_sha256 || current.architecture != spec.architecture {
+        client
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(spec.zip.as_slice()))
+            .architectures(Architecture::from(spec.architecture.as_str()))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+        wait_function_ready(client, name).await?;
+    }
+    if current.role_arn != spec.role_arn
+        || current.memory_size != spec.memory_size
+        || current.timeout != spec.timeout
+        || current.environment != spec.environment
+    {
+        wait::retry_while(is_role_propagation, || async {
+            client
+                .update_function_configuration()
+                .function_name(name)
+                .role(&spec.role_arn)
+                .memory_size(spec.memory_size)
+                .timeout(spec.timeout)
+                .environment(environment(spec))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
+        wait_function_ready(client, name).await?;
+    }
+    let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .resource(&current.arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource(&current.arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| err(e.into()))?;
+    }
+    wait_function_ready(client, name).await
+}
+
+/// Deletes the function; not-found is success.
+pub async fn delete_function(client: &Client, name: &str) -> AwsResult<()> {
+    gone(
+        client
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from),
+    )
+    .map_err(|e| context("deleting", name, e))
+}
+
+/// Waits until the function is Active with no update in progress.
+pub async fn wait_function_ready(client: &Client, name: &str) -> AwsResult<Function> {
+    wait::until(
+        &format!("Lambda function ({name}) to be Active"),
+        wait::DEFAULT_TIMEOUT,
+        || async {
+            let Some(f) = find_function_by_name(client, name).await? else {
+                return Err(AwsError::other(format!(
+                    "Lambda function ({name}) disappeared while waiting for it"
+                )));
+            };
+            if matches!(f.state, Some(State::Failed))
+                || matches!(f.last_update, Some(LastUpdateStatus::Failed))
+            {
+                return Err(AwsError::other(format!(
+                    "Lambda function ({name}) is in a Failed state"
+                )));
+            }
+            let settled = matches!(f.state, None | Some(State::Active | State::Inactive))
+                && !matches!(f.last_update, Some(LastUpdateStatus::InProgress));
+            Ok(settled.then_some(f))
+        },
+    )
+    .await
+}
+
+fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!("{verb} Lambda function ({name}): {}", err.message),
+        ..err
+    }
+}
+
+/// The settings the Kinesis event source mapping should have.
+/// `ReportBatchItemFailures` is always on: the function reports partial failures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingSpec {
+    pub function_name: String,
+    pub source_arn: String,
+    pub starting_position: String,
+    pub batch_size: i32,
+    pub batching_window: i32,
+    pub parallelization_factor: i32,
+    pub bisect_on_error: bool,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age: i32,
+}
+
+/// A mapping as AWS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    pub uuid: String,
+    pub function_arn: String,
+    pub source_arn: String,
+    pub starting_position: String,
+    pub batch_size: i32,
+    pub batching_window: i32,
+    pub parallelization_factor: i32,
+    pub bisect_on_error: bool,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age: i32,
+    pub reports_batch_item_failures: bool,
+    pub state: String,
+}
+
+fn flatten_mapping(
+    m: &aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingOutput,
+) -> Mapping {
+    Mapping {
+        uuid: m.uuid().unwrap_or_default().to_string(),
+        function_arn: m.function_arn().unwrap_or_default().to_string(),
+        source_arn: m.event_source_arn().unwrap_or_default().to_string(),
+        starting_position: m
+            .starting_position()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        batch_size: m.batch_size().unwrap_or_default(),
+        batching_window: m.maximum_batching_window_in_seconds().unwrap_or_default(),
+        parallelization_factor: m.parallelization_factor().unwrap_or(1),
+        bisect_on_error: m.bisect_batch_on_function_error().unwrap_or_default(),
+        maximum_retry_attempts: m.maximum_retry_attempts().unwrap_or(-1),
+        maximum_record_age: m.maximum_record_age_in_seconds().unwrap_or(-1),
+        reports_batch_item_failures: m
+            .function_response_types()
+            .contains(&FunctionResponseType::ReportBatchItemFailures),
+        state: m.state().unwrap_or_default().to_string(),
+    }
+}
+
+/// Describes the mapping `uuid`; `None` if it does not exist (or is being deleted).
+pub async fn find_mapping_by_uuid(client: &Client, uuid: &str) -> AwsResult<Option<Mapping>> {
+    let out = found(
+        client
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    Ok(out
+        .map(|o| flatten_mapping(&o))
+        .filter(|m| m.state != "Deleting"))
+}
+
+/// Finds the mapping from `source_arn` to the function `function_name`, if there is one (used
+/// to adopt a mapping whose creation was interrupted before its id reached the state).
+pub async fn find_mapping_by_function_and_source(
+    client: &Client,
+    function_name: &str,
+    source_arn: &str,
+) -> AwsResult<Option<Mapping>> {
+    let out = found(
+        client
+            .list_event_source_mappings()
+            .function_name(function_name)
+            .event_source_arn(source_arn)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    let Some(uuid) = out
+        .as_ref()
+        .and_then(|o| o.event_source_mappings().first())
+        .and_then(|m| m.uuid())
+    else {
+        return Ok(None);
+    };
+    find_mapping_by_uuid(client, uuid).await
+}
+
+/// The function's role may not be able to read the stream yet (IAM propagation).
+fn is_mapping_propagation(err: &AwsError) -> bool {
+    err.code_is("InvalidParameterValueException")
+        && (err.message.contains("permission")
+            || err.message.contains("not authorized")
+            || err.message.contains("role"))
+}
+
+/// Creates the mapping and waits until it is enabled.
+pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Mapping> {
+    let err = |e: AwsError| mapping_context("creating", &spec.function_name, e);
+    let uuid = wait::retry_while(is_mapping_propagation, || async {
+        let out = client
+            .create_event_source_mapping()
+            .event_source_arn(&spec.source_arn)
+            .function_name(&spec.function_name)
+            .starting_position(EventSourcePosition::from(spec.starting_position.as_str()))
+            .batch_size(spec.batch_size)
+            .maximum_batching_window_in_seconds(spec.batching_window)
+            .parallelization_factor(spec.parallelization_factor)
+            .bisect_batch_on_function_error(spec.bisect_on_error)
+            .maximum_retry_attempts(spec.maximum_retry_attempts)
+            .maximum_record_age_in_seconds(spec.maximum_record_age)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .enabled(true)
+            .send()
+            .await?;
+        Ok(out.uuid().unwrap_or_default().to_string())
+    })
+    .await
+    .map_err(err)?;
+    wait_mapping_settled(client, &uuid).await.map_err(err)
+}
+
+/// Brings an existing mapping to `spec`. The source and the starting position cannot change
+/// in place: the caller recreates the mapping for those.
+pub async fn update_mapping(
+    client: &Client,
+    current: &Mapping,
+    spec: &MappingSpec,
+) -> AwsResult<Mapping> {
+    let unchanged = current.batch_size == spec.batch_size
+        && current.batching_window == spec.batching_window
+        && current.parallelization_factor == spec.parallelization_factor
+        && current.bisect_on_error == spec.bisect_on_error
+        && current.maximum_retry_attempts == spec.maximum_retry_attempts
+        && current.maximum_record_age == spec.maximum_record_age
+        && current.reports_batch_item_failures;
+    if unchanged {
+        return Ok(current.clone());
+    }
+    client
+        .update_event_source_mapping()
+        .uuid(&current.uuid)
+        .batch_size(spec.batch_size)
+        .maximum_batching_window_in_seconds(spec.batching_window)
+        .parallelization_factor(spec.parallelization_factor)
+        .bisect_batch_on_function_error(spec.bisect_on_error)
+        .maximum_retry_attempts(spec.maximum_retry_attempts)
+        .maximum_record_age_in_seconds(spec.maximum_record_age)
+        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+        .send()
+        .await
+        .map_err(|e| mapping_context("updating", &spec.function_name, e.into()))?;
+    wait_mapping_settled(client, &current.uuid)
+        .await
+        .map_err(|e| mapping_context("updating", &spec.function_name, e))
+}
+
+/// Deletes the mapping and waits until it is gone; not-found is success.
+pub async fn delete_mapping(client: &Client, uuid: &str) -> AwsResult<()> {
+    gone(
+        client
+            .delete_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from),
+    )?;
+    wait::until(
+        &format!("event source mapping ({uuid}) to be deleted"),
+        wait::DEFAULT_TIMEOUT,
+        || async {
+            Ok(find_mapping_by_uuid(client, uuid)
+                .await?
+                .is_none()
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+async fn wait_mapping_settled(client: &Client, uuid: &str) -> AwsResult<Mapping> {
+    wait::until(
+        &format!("event source mapping ({uuid}) to be Enabled"),
+        wait::DEFAULT_TIMEOUT,
+        || async {
+            let Some(m) = find_mapping_by_uuid(client, uuid).await? else {
+                return Err(AwsError::other(format!(
+                    "event source mapping ({uuid}) disappeared while waiting for it"
+                )));
+            };
+            // Creating, Enabling, Updating, Disabling are transitions; anything else is settled.
+            let transient = matches!(
+                m.state.as_str(),
+                "Creating" | "Enabling" | "Updating" | "Disabling"
+            );
+            Ok((!transient).then_some(m))
+        },
+    )
+    .await
+}
+
+fn mapping_context(verb: &str, function: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!(
+            "{verb} Kinesis event source mapping of Lambda function ({function}): {}",
+            err.message
+        ),
+        ..err
+    }
+}

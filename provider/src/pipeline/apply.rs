@@ -1,0 +1,530 @@
+//! Apply-time orchestration: brings every component to the planned settings, following the
+//! dependency graph and running independent components concurrently.
+//!
+//! ```text
+//!   cdc stream ───────────────────────────────────────────────┐
+//!   enriched stream ─────────────┐                            │
+//!   sink table ──────────────────┤                            ├─▶ done
+//!   role + policy ─▶ function ───┴─▶ event source mapping ────┘
+//! ```
+//! The role's policy names the stream and table by their deterministic ARNs (account from the
+//! role's own ARN), so the role and the function do not wait for the stream and the table.
+
+use std::collections::BTreeMap;
+
+use tf_provider::value::Value;
+
+use super::state::{PipelineState, Str};
+use crate::artifact::{self, Artifact};
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
+use crate::dynamodb::{self, Key, TableSpec};
+use crate::iam::{self, RoleSpec};
+use crate::kinesis::{self, StreamSpec};
+use crate::lambda::{self, FunctionSpec, MappingSpec};
+use crate::tags::PIPELINE_TAG;
+
+/// Everything the planned state asks for, with every value known.
+pub struct Desired {
+    pub pipeline: String,
+    pub cdc: StreamSpec,
+    pub enriched: StreamSpec,
+    pub table: TableSpec,
+    pub role_name: String,
+    pub function_name: String,
+    pub architecture: String,
+    pub memory_size: i32,
+    pub timeout: i32,
+    pub artifact: Artifact,
+    pub mapping: MappingSettings,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub struct MappingSettings {
+    pub starting_position: String,
+    pub batch_size: i32,
+    pub batching_window: i32,
+    pub parallelization_factor: i32,
+    pub bisect_on_error: bool,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age: i32,
+}
+
+fn need<T: Clone>(value: &Value<T>, what: &str) -> Result<T, String> {
+    match value {
+        Value::Value(v) => Ok(v.clone()),
+        Value::Null => Err(format!("`{what}` has no value")),
+        Value::Unknown => Err(format!("`{what}` is still unknown at apply time")),
+    }
+}
+
+fn opt<T: Clone>(value: &Value<T>) -> Option<T> {
+    value.as_ref_option().cloned()
+}
+
+impl Desired {
+    /// Reads the fully resolved planned state.
+    pub fn from_state(s: &PipelineState) -> Result<Desired, String> {
+        let tags: BTreeMap<String, String> = need(&s.tags_all, "tags_all")?
+            .into_iter()
+            .filter_map(|(k, v)| v.as_option().map(|v| (k, v)))
+            .collect();
+        let stream = |b: &super::state::StreamBlock, block: &str| -> Result<StreamSpec, String> {
+            let on_demand = need(&b.stream_mode, &format!("{block}.stream_mode"))? == "ON_DEMAND";
+            Ok(StreamSpec {
+                name: need(&b.name, &format!("{block}.name"))?,
+                shard_count: if on_demand {
+                    None
+                } else {
+                    Some(need(&b.shard_count, &format!("{block}.shard_count"))? as i32)
+                },
+                retention_hours: need(&b.retention_hours, &format!("{block}.retention_hours"))?
+                    as i32,
+                kms_key_id: if need(&b.encryption_type, &format!("{block}.encryption_type"))?
+                    == "KMS"
+                {
+                    opt(&b.kms_key_id)
+                } else {
+                    None
+                },
+                tags: tags.clone(),
+            })
+        };
+        let sink = &s.sink;
+        let capacity = match (opt(&sink.read_capacity), opt(&sink.write_capacity)) {
+            (Some(r), Some(w))
+                if need(&sink.billing_mode, "sink.billing_mode")? == "PROVISIONED" =>
+            {
+                Some((r, w))
+            }
+            _ => None,
+        };
+        let p = &s.persist;
+        let architecture = need(&p.architecture, "persist.architecture")?;
+        let artifact_path = match opt(&p.artifact) {
+            Some(path) => std::path::PathBuf::from(path),
+            None => artifact::bundled_path(&architecture),
+        };
+        let artifact = artifact::load(&artifact_path).map_err(|e| {
+            format!(
+                "reading the function package {}: {e}",
+                artifact_path.display()
+            )
+        })?;
+        Ok(Desired {
+            pipeline: need(&s.name, "name")?,
+            cdc: stream(&s.cdc_stream, "cdc_stream")?,
+            enriched: stream(&s.enriched_stream, "enriched_stream")?,
+            table: TableSpec {
+                name: need(&sink.name, "sink.name")?,
+                partition_key: Key {
+                    name: need(&sink.partition_key, "sink.partition_key")?,
+                    attr_type: need(&sink.partition_key_type, "sink.partition_key_type")?,
+                },
+                sort_key: match opt(&sink.sort_key) {
+                    Some(name) => Some(Key {
+                        name,
+                        attr_type: need(&sink.sort_key_type, "sink.sort_key_type")?,
+                    }),
+                    None => None,
+                },
+                capacity,
+                sse: need(&sink.server_side_encryption, "sink.server_side_encryption")?,
+                kms_key_arn: opt(&sink.kms_key_arn),
+                tags: tags.clone(),
+            },
+            role_name: need(&p.role_name, "persist.role_name")?,
+            function_name: need(&p.function_name, "persist.function_name")?,
+            architecture,
+            memory_size: need(&p.memory_size, "persist.memory_size")? as i32,
+            timeout: need(&p.timeout, "persist.timeout")? as i32,
+            artifact,
+            mapping: MappingSettings {
+                starting_position: need(&p.starting_position, "persist.starting_position")?,
+                batch_size: need(&p.batch_size, "persist.batch_size")? as i32,
+                batching_window: need(
+                    &p.maximum_batching_window_seconds,
+                    "persist.maximum_batching_window_seconds",
+                )? as i32,
+                parallelization_factor: need(
+                    &p.parallelization_factor,
+                    "persist.parallelization_factor",
+                )? as i32,
+                bisect_on_error: need(
+                    &p.bisect_batch_on_function_error,
+                    "persist.bisect_batch_on_function_error",
+                )?,
+                maximum_retry_attempts: need(
+                    &p.maximum_retry_attempts,
+                    "persist.maximum_retry_attempts",
+                )? as i32,
+                maximum_record_age: need(
+                    &p.maximum_record_age_seconds,
+                    "persist.maximum_record_age_seconds",
+                )? as i32,
+            },
+            tags,
+        })
+    }
+
+    fn function_environment(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::from([
+            ("SINK_TABLE".to_string(), self.table.name.clone()),
+            (
+                "SINK_PARTITION_KEY".to_string(),
+                self.table.partition_key.name.clone(),
+            ),
+        ]);
+        if let Some(sort) = &self.table.sort_key {
+            env.insert("SINK_SORT_KEY".to_string(), sort.name.clone());
+        }
+        env
+    }
+}
+
+/// What exists after an apply: each component's id, or `None` where it could not be brought
+/// up (the errors say why).
+#[derive(Default)]
+pub struct Outcome {
+    pub cdc_arn: Option<String>,
+    pub enriched_arn: Option<String>,
+    pub table_arn: Option<String>,
+    pub role_arn: Option<String>,
+    pub function_arn: Option<String>,
+    pub mapping_uuid: Option<String>,
+    pub errors: Vec<String>,
+}
+
+impl Outcome {
+    fn take<T>(&mut self, result: AwsResult<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(e.message);
+                None
+            }
+        }
+    }
+}
+
+/// Refuses to adopt a component of the same name that another pipeline (or nobody) owns.
+fn check_owner(
+    kind: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    pipeline: &str,
+) -> AwsResult<()> {
+    match tags.get(PIPELINE_TAG) {
+        Some(owner) if owner == pipeline => Ok(()),
+        Some(owner) => Err(AwsError::other(format!(
+            "{kind} ({name}) already exists and belongs to pipeline \"{owner}\": choose another name for this component"
+        ))),
+        None => Err(AwsError::other(format!(
+            "{kind} ({name}) already exists and is not part of a unifiedetl pipeline: choose another name, or delete or import it"
+        ))),
+    }
+}
+
+fn known(value: &Str) -> bool {
+    value.is_value()
+}
+
+async fn ensure_stream(
+    aws: &Aws,
+    spec: &StreamSpec,
+    ours: bool,
+    pipeline: &str,
+) -> AwsResult<String> {
+    match kinesis::find_by_name(&aws.kinesis, &spec.name).await? {
+        None => Ok(kinesis::create(&aws.kinesis, spec).await?.arn),
+        Some(current) => {
+            if !ours {
+                check_owner("Kinesis stream", &spec.name, &current.tags, pipeline)?;
+            }
+            let current = if current.status == aws_sdk_kinesis::types::StreamStatus::Active {
+                current
+            } else {
+                kinesis::wait_active(&aws.kinesis, &spec.name).await?
+            };
+            Ok(kinesis::update(&aws.kinesis, &current, spec).await?.arn)
+        }
+    }
+}
+
+async fn ensure_table(
+    aws: &Aws,
+    spec: &TableSpec,
+    ours: bool,
+    pipeline: &str,
+) -> AwsResult<String> {
+    match dynamodb::find_by_name(&aws.dynamodb, &spec.name).await? {
+        None => Ok(dynamodb::create(&aws.dynamodb, spec).await?.arn),
+        Some(current) => {
+            if !ours {
+                check_owner("DynamoDB table", &spec.name, &current.tags, pipeline)?;
+            }
+            let current = dynamodb::wait_active(&aws.dynamodb, &spec.name).await?;
+            Ok(dynamodb::update(&aws.dynamodb, &current, spec).await?.arn)
+        }
+    }
+}
+
+/// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.
+async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
+    let policy_name = "unifiedetl-persist".to_string();
+    let mut spec = RoleSpec {
+        name: want.role_name.clone(),
+        service: "lambda.amazonaws.com".to_string(),
+        policy_name: policy_name.clone(),
+        policy: serde_json::Value::Null,
+        tags: want.tags.clone(),
+    };
+    let existing = iam::find_by_name(&aws.iam, &spec.name, &policy_name).await?;
+    let role = match &existing {
+        Some(current) => {
+            if !ours {
+                check_owner("IAM role", &spec.name, &current.tags, &want.pipeline)?;
+            }
+            current.clone()
+        }
+        None => iam::create(&aws.iam, &spec).await?,
+    };
+    let account = account_of(&role.arn).unwrap_or_default();
+    let partition = partition_of(&role.arn);
+    let arn = |service: &str, kind: &str, name: &str| {
+        format!(
+            "arn:{partition}:{service}:{}:{account}:{kind}/{name}",
+            aws.region
+        )
+    };
+    spec.policy = iam::persist_policy(
+        partition,
+        &aws.region,
+        account,
+        &want.function_name,
+        &arn("kinesis", "stream", &want.enriched.name),
+        &arn("dynamodb", "table", &want.table.name),
+        want.enriched.kms_key_id.as_deref(),
+    );
+    iam::update(&aws.iam, &role, &spec).await?;
+    Ok(role.arn)
+}
+
+async fn ensure_function(
+    aws: &Aws,
+    want: &Desired,
+    role_arn: &str,
+    ours: bool,
+) -> AwsResult<String> {
+    let spec = FunctionSpec {
+        name: want.function_name.clone(),
+        role_arn: role_arn.to_string(),
+        architecture: want.architecture.clone(),
+        memory_size: want.memory_size,
+        timeout: want.timeout,
+        zip: want.artifact.zip.clone(),
+        code_sha256: want.artifact.sha256.clone(),
+        environment: want.function_environment(),
+        tags: want.tags.clone(),
+    };
+    match lambda::find_function_by_name(&aws.lambda, &spec.name).await? {
+        None => Ok(lambda::create_function(&aws.lambda, &spec).await?.arn),
+        Some(current) => {
+            if !ours {
+                check_owner("Lambda function", &spec.name, &current.tags, &want.pipeline)?;
+            }
+            Ok(lambda::update_function(&aws.lambda, &current, &spec)
+                .await?
+                .arn)
+        }
+    }
+}
+
+async fn ensure_mapping(
+    aws: &Aws,
+    want: &Desired,
+    source_arn: &str,
+    prior_uuid: Option<&str>,
+) -> AwsResult<String> {
+    let m = &want.mapping;
+    let spec = MappingSpec {
+        function_name: want.function_name.clone(),
+        source_arn: source_arn.to_string(),
+        starting_position: m.starting_position.clone(),
+        batch_size: m.batch_size,
+        batching_window: m.batching_window,
+        parallelization_factor: m.parallelization_factor,
+        bisect_on_error: m.bisect_on_error,
+        maximum_retry_attempts: m.maximum_retry_attempts,
+        maximum_record_age: m.maximum_record_age,
+    };
+    let current = match prior_uuid {
+        Some(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await?,
+        None => None,
+    };
+    let current = match current {
+        Some(c) => Some(c),
+        None => {
+            lambda::find_mapping_by_function_and_source(
+                &aws.lambda,
+                &spec.function_name,
+                source_arn,
+            )
+            .await?
+        }
+    };
+    match current {
+        Some(c)
+            if c.source_arn == source_arn
+                && c.function_arn
+                    .ends_with(&format!(":function:{}", spec.function_name))
+                && c.starting_position == spec.starting_position =>
+        {
+            Ok(lambda::update_mapping(&aws.lambda, &c, &spec).await?.uuid)
+        }
+        Some(c) => {
+            lambda::delete_mapping(&aws.lambda, &c.uuid).await?;
+            Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid)
+        }
+        None => Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid),
+    }
+}
+
+/// Brings every component to `want`. `prior` is the state before an update (`None` on create).
+pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) -> Outcome {
+    let ours = |arn: Option<&Str>| arn.is_some_and(known);
+    let cdc_ours = ours(prior.map(|p| &p.cdc_stream.arn));
+    let enriched_ours = ours(prior.map(|p| &p.enriched_stream.arn));
+    let table_ours = ours(prior.map(|p| &p.sink.arn));
+    let role_ours = prior.is_some_and(|p| {
+        known(&p.persist.role_arn) && p.persist.role_name.as_ref_option() == Some(&want.role_name)
+    });
+    let function_ours = prior.is_some_and(|p| {
+        known(&p.persist.function_arn)
+            && p.persist.function_name.as_ref_option() == Some(&want.function_name)
+    });
+    let prior_uuid = prior.and_then(|p| p.persist.event_source_mapping_id.as_ref_option().cloned());
+
+    let cdc = ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline);
+    let rest = async {
+        let role_then_function = async {
+            let role = ensure_role(aws, want, role_ours).await;
+            let function = match &role {
+                Ok(role_arn) => Some(ensure_function(aws, want, role_arn, function_ours).await),
+                Err(_) => None,
+            };
+            (role, function)
+        };
+        let (enriched, table, (role, function)) = tokio::join!(
+            ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
+            ensure_table(aws, &want.table, table_ours, &want.pipeline),
+            role_then_function,
+        );
+        let mapping = match (&enriched, &function) {
+            (Ok(source), Some(Ok(_))) => {
+                Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
+            }
+            _ => None,
+        };
+        (enriched, table, role, function, mapping)
+    };
+    let (cdc, (enriched, table, role, function, mapping)) = tokio::join!(cdc, rest);
+
+    let mut out = Outcome::default();
+    out.cdc_arn = out.take(cdc);
+    out.enriched_arn = out.take(enriched);
+    out.table_arn = out.take(table);
+    out.role_arn = out.take(role);
+    out.function_arn = function.and_then(|f| out.take(f));
+    out.mapping_uuid = mapping.and_then(|m| out.take(m));
+
+    // Components renamed in place: the new ones are up, so the old ones go.
+    if let Some(p) = prior {
+        if let (Some(old), true) = (
+            p.persist.function_name.as_ref_option(),
+            function_ours_changed(p, want),
+        ) {
+            if let Some(uuid) = &prior_uuid {
+                if out.mapping_uuid.as_deref() != Some(uuid.as_str()) {
+                    let r = lambda::delete_mapping(&aws.lambda, uuid).await;
+                    out.take(r);
+                }
+            }
+            let r = lambda::delete_function(&aws.lambda, old).await;
+            out.take(r);
+        }
+        if let Some(old) = p.persist.role_name.as_ref_option() {
+            if *old != want.role_name && known(&p.persist.role_arn) && out.function_arn.is_some() {
+                let r = iam::delete(&aws.iam, old).await;
+                out.take(r);
+            }
+        }
+    }
+    out
+}
+
+fn function_ours_changed(prior: &PipelineState, want: &Desired) -> bool {
+    known(&prior.persist.function_arn)
+        && prior
+            .persist
+            .function_name
+            .as_ref_option()
+            .is_some_and(|old| *old != want.function_name)
+}
+
+/// Deletes every component the state knows (those with an id): the mapping first so nothing
+/// reads a stream being deleted, then everything else concurrently, the role after its
+/// function. Not-found is success.
+pub async fn destroy(aws: &Aws, state: &PipelineState) -> Vec<String> {
+    let mut errors = Vec::new();
+    let p = &state.persist;
+    if let Value::Value(uuid) = &p.event_source_mapping_id {
+        if let Err(e) = lambda::delete_mapping(&aws.lambda, uuid).await {
+            errors.push(e.message);
+        }
+    }
+    let stream = |b: &super::state::StreamBlock| {
+        let name = b.name.as_ref_option().filter(|_| known(&b.arn)).cloned();
+        async move {
+            match name {
+                Some(name) => kinesis::delete(&aws.kinesis, &name).await,
+                None => Ok(()),
+            }
+        }
+    };
+    let table = async {
+        match state
+            .sink
+            .name
+            .as_ref_option()
+            .filter(|_| known(&state.sink.arn))
+        {
+            Some(name) => dynamodb::delete(&aws.dynamodb, name).await,
+            None => Ok(()),
+        }
+    };
+    let function_then_role = async {
+        if let Some(name) = p
+            .function_name
+            .as_ref_option()
+            .filter(|_| known(&p.function_arn))
+        {
+            lambda::delete_function(&aws.lambda, name).await?;
+        }
+        if let Some(name) = p.role_name.as_ref_option().filter(|_| known(&p.role_arn)) {
+            iam::delete(&aws.iam, name).await?;
+        }
+        Ok::<(), AwsError>(())
+    };
+    let results = tokio::join!(
+        stream(&state.cdc_stream),
+        stream(&state.enriched_stream),
+        table,
+        function_then_role
+    );
+    for r in [results.0, results.1, results.2, results.3] {
+        if let Err(e) = r {
+            errors.push(e.message);
+        }
+    }
+    errors
+}

@@ -1,0 +1,185 @@
+//! `unifiedetl_pipeline`: the composite resource. It validates and plans the configuration,
+//! then hands each lifecycle step to [`apply`] and [`read`], which orchestrate the component
+//! modules; it never calls the SDK itself.
+
+mod apply;
+mod plan;
+mod read;
+mod state;
+
+use async_trait::async_trait;
+use tf_provider::schema::Schema;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use crate::provider::SharedAws;
+use apply::{Desired, Outcome};
+pub use state::PipelineState;
+
+pub struct Pipeline {
+    aws: SharedAws,
+}
+
+impl Pipeline {
+    pub fn new(aws: SharedAws) -> Pipeline {
+        Pipeline { aws }
+    }
+
+    /// Re-plans with the final configuration (values unknown at plan time are known now) so
+    /// that apply works from fully known settings.
+    fn resolve(
+        &self,
+        diags: &mut Diagnostics,
+        config: &PipelineState,
+        prior: Option<&PipelineState>,
+    ) -> Option<(std::sync::Arc<crate::aws::Aws>, PipelineState, Desired)> {
+        let aws = self.aws.get(diags)?;
+        let planned = plan::plan(config, prior, &aws.default_tags, diags);
+        match Desired::from_state(&planned) {
+            Ok(desired) => Some((aws, planned, desired)),
+            Err(message) => {
+                diags.root_error("cannot apply unifiedetl_pipeline", message);
+                None
+            }
+        }
+    }
+}
+
+/// The state after an apply: the planned settings with the ids of what exists. A component
+/// that could not be brought up keeps a null id, so the next plan shows it and the next apply
+/// converges instead of leaking what was created.
+fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
+    let id = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Value);
+    state.cdc_stream.arn = id(&out.cdc_arn);
+    state.enriched_stream.arn = id(&out.enriched_arn);
+    state.sink.arn = id(&out.table_arn);
+    state.persist.role_arn = id(&out.role_arn);
+    state.persist.function_arn = id(&out.function_arn);
+    state.persist.event_source_mapping_id = id(&out.mapping_uuid);
+    state
+}
+
+fn report(diags: &mut Diagnostics, verb: &str, name: &Value<String>, errors: &[String]) {
+    let name = name.as_ref_option().map(String::as_str).unwrap_or("?");
+    for error in errors {
+        diags.root_error(
+            format!("{verb} unifiedetl_pipeline ({name})"),
+            error.clone(),
+        );
+    }
+}
+
+#[async_trait]
+impl Resource for Pipeline {
+    type State<'a> = PipelineState;
+    type PrivateState<'a> = ValueEmpty;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(state::schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: PipelineState) -> Option<()> {
+        plan::validate(&config, diags);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: PipelineState,
+        private_state: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(PipelineState, ValueEmpty)> {
+        let Some(aws) = self.aws.get(diags) else {
+            return Some((state, private_state));
+        };
+        match read::refresh(&aws, &state).await {
+            Ok(Some(fresh)) => Some((fresh, private_state)),
+            Ok(None) => None,
+            Err(err) => {
+                report(diags, "reading", &state.name, &[err.message]);
+                Some((state, private_state))
+            }
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _proposed: PipelineState,
+        config: PipelineState,
+        _meta: ValueEmpty,
+    ) -> Option<(PipelineState, ValueEmpty)> {
+        let aws = self.aws.get(diags)?;
+        let planned = plan::plan(&config, None, &aws.default_tags, diags);
+        Some((planned, ValueEmpty::Null))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: PipelineState,
+        _proposed: PipelineState,
+        config: PipelineState,
+        _prior_private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(PipelineState, ValueEmpty, Vec<AttributePath>)> {
+        let aws = self.aws.get(diags)?;
+        let planned = plan::plan(&config, Some(&prior), &aws.default_tags, diags);
+        let replace = plan::requires_replace(&prior, &planned);
+        Some((planned, ValueEmpty::Null, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: PipelineState,
+        _prior_private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<ValueEmpty> {
+        Some(ValueEmpty::Null)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _planned: PipelineState,
+        config: PipelineState,
+        _planned_private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(PipelineState, ValueEmpty)> {
+        let (aws, planned, desired) = self.resolve(diags, &config, None)?;
+        let out = apply::converge(&aws, &desired, None).await;
+        report(diags, "creating", &planned.name, &out.errors);
+        Some((applied_state(planned, &out), ValueEmpty::Null))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: PipelineState,
+        _planned: PipelineState,
+        config: PipelineState,
+        _planned_private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<(PipelineState, ValueEmpty)> {
+        let (aws, planned, desired) = self.resolve(diags, &config, Some(&prior))?;
+        let out = apply::converge(&aws, &desired, Some(&prior)).await;
+        report(diags, "updating", &planned.name, &out.errors);
+        Some((applied_state(planned, &out), ValueEmpty::Null))
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: PipelineState,
+        _planned_private: ValueEmpty,
+        _meta: ValueEmpty,
+    ) -> Option<()> {
+        let aws = self.aws.get(diags)?;
+        let errors = apply::destroy(&aws, &prior).await;
+        report(diags, "deleting", &prior.name, &errors);
+        Some(())
+    }
+}

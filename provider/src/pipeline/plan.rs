@@ -1,0 +1,605 @@
+//! Plan-time logic: validation of the configuration (with attribute paths and a sentence on
+//! how to fix it), defaults, which computed values stay known, and which changes force
+//! replacement.
+
+use std::collections::BTreeMap;
+
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
+
+use super::state::{Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock};
+use crate::artifact;
+use crate::tags;
+
+/// Longest pipeline name: `<name>-persist` must fit Lambda's 64 characters with room to spare.
+const MAX_NAME: usize = 40;
+
+fn path(block: &str, attr: &str) -> AttributePath {
+    AttributePath::new(block.to_string()).attribute(attr.to_string())
+}
+
+/// Checks the configuration; unknown values (known only at apply) are skipped.
+pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
+    if let Value::Value(name) = &config.name {
+        let valid = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            diags.error(
+                "invalid pipeline name",
+                format!("`name` must be 1 to {MAX_NAME} letters, digits, '-' or '_', starting with a letter or digit (got \"{name}\"): it prefixes every component's name"),
+                AttributePath::new("name"),
+            );
+        }
+    }
+    validate_stream("cdc_stream", &config.cdc_stream, diags);
+    validate_stream("enriched_stream", &config.enriched_stream, diags);
+    validate_sink(&config.sink, diags);
+    validate_persist(&config.persist, diags);
+}
+
+fn one_of(block: &str, attr: &str, value: &Str, allowed: &[&str], diags: &mut Diagnostics) {
+    if let Value::Value(v) = value {
+        if !allowed.contains(&v.as_str()) {
+            let list = allowed
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            diags.error(
+                format!("invalid {block}.{attr}"),
+                format!("`{block}.{attr}` must be one of {list} (got \"{v}\")"),
+                path(block, attr),
+            );
+        }
+    }
+}
+
+fn in_range(block: &str, attr: &str, value: &Num, min: i64, max: i64, diags: &mut Diagnostics) {
+    if let Value::Value(v) = value {
+        if !(min..=max).contains(v) {
+            diags.error(
+                format!("invalid {block}.{attr}"),
+                format!("`{block}.{attr}` must be between {min} and {max} (got {v})"),
+                path(block, attr),
+            );
+        }
+    }
+}
+
+fn name_like(
+    block: &str,
+    attr: &str,
+    value: &Str,
+    max: usize,
+    extra: &str,
+    what: &str,
+    diags: &mut Diagnostics,
+) {
+    if let Value::Value(v) = value {
+        let ok = !v.is_empty()
+            && v.len() <= max
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+        if !ok {
+            diags.error(
+                format!("invalid {block}.{attr}"),
+                format!("`{block}.{attr}` must be 1 to {max} characters of letters, digits and `{extra}` for {what} (got \"{v}\")"),
+                path(block, attr),
+            );
+        }
+    }
+}
+
+fn validate_stream(block: &str, s: &StreamBlock, diags: &mut Diagnostics) {
+    name_like(
+        block,
+        "name",
+        &s.name,
+        128,
+        "_.-",
+        "a Kinesis stream name",
+        diags,
+    );
+    one_of(
+        block,
+        "stream_mode",
+        &s.stream_mode,
+        &["PROVISIONED", "ON_DEMAND"],
+        diags,
+    );
+    let on_demand = matches!(&s.stream_mode, Value::Value(m) if m == "ON_DEMAND");
+    if on_demand {
+        if let Value::Value(n) = s.shard_count {
+            diags.error(
+                format!("invalid {block}.shard_count"),
+                format!("`{block}.shard_count` must be unset when `stream_mode` is ON_DEMAND (got {n}): on-demand streams scale their shards themselves"),
+                path(block, "shard_count"),
+            );
+        }
+    } else if let Value::Value(n) = s.shard_count {
+        if !(1..=500).contains(&n) {
+            diags.error(
+                format!("invalid {block}.shard_count"),
+                format!("`{block}.shard_count` must be between 1 and 500 when `stream_mode` is PROVISIONED (got {n})"),
+                path(block, "shard_count"),
+            );
+        }
+    }
+    in_range(
+        block,
+        "retention_hours",
+        &s.retention_hours,
+        24,
+        8760,
+        diags,
+    );
+    one_of(
+        block,
+        "encryption_type",
+        &s.encryption_type,
+        &["KMS", "NONE"],
+        diags,
+    );
+    if matches!(&s.encryption_type, Value::Value(e) if e == "NONE") && s.kms_key_id.is_value() {
+        diags.error(
+            format!("invalid {block}.kms_key_id"),
+            format!("`{block}.kms_key_id` is set but `{block}.encryption_type` is NONE: remove the key or set `encryption_type = \"KMS\"`"),
+            path(block, "kms_key_id"),
+        );
+    }
+}
+
+fn validate_sink(s: &SinkBlock, diags: &mut Diagnostics) {
+    name_like(
+        "sink",
+        "name",
+        &s.name,
+        255,
+        "_.-",
+        "a DynamoDB table name",
+        diags,
+    );
+    if let Value::Value(n) = &s.name {
+        if n.len() < 3 {
+            diags.error(
+                "invalid sink.name",
+                format!("`sink.name` must be at least 3 characters long (got \"{n}\")"),
+                path("sink", "name"),
+            );
+        }
+    }
+    if s.partition_key.is_null() {
+        diags.error(
+            "missing sink.partition_key",
+            "`sink.partition_key` is required: name the attribute that keys the enriched rows, e.g. `partition_key = \"orderId\"`",
+            path("sink", "partition_key"),
+        );
+    }
+    one_of(
+        "sink",
+        "partition_key_type",
+        &s.partition_key_type,
+        &["S", "N", "B"],
+        diags,
+    );
+    one_of(
+        "sink",
+        "sort_key_type",
+        &s.sort_key_type,
+        &["S", "N", "B"],
+        diags,
+    );
+    if s.sort_key.is_null() && s.sort_key_type.is_value() {
+        diags.error(
+            "invalid sink.sort_key_type",
+            "`sink.sort_key_type` is set but `sink.sort_key` is not: name the sort key or remove its type",
+            path("sink", "sort_key_type"),
+        );
+    }
+    if let (Value::Value(pk), Value::Value(sk)) = (&s.partition_key, &s.sort_key) {
+        if pk == sk {
+            diags.error(
+                "invalid sink.sort_key",
+                format!(
+                    "`sink.sort_key` must differ from `sink.partition_key` (both are \"{pk}\")"
+                ),
+                path("sink", "sort_key"),
+            );
+        }
+    }
+    one_of(
+        "sink",
+        "billing_mode",
+        &s.billing_mode,
+        &["PAY_PER_REQUEST", "PROVISIONED"],
+        diags,
+    );
+    let provisioned = matches!(&s.billing_mode, Value::Value(m) if m == "PROVISIONED");
+    let known_mode = !s.billing_mode.is_unknown();
+    for (attr, value) in [
+        ("read_capacity", &s.read_capacity),
+        ("write_capacity", &s.write_capacity),
+    ] {
+        match value {
+            Value::Value(n) if known_mode && !provisioned => diags.error(
+                format!("invalid sink.{attr}"),
+                format!("`sink.{attr}` is set ({n}) but `sink.billing_mode` is PAY_PER_REQUEST: remove it, or set `billing_mode = \"PROVISIONED\"`"),
+                path("sink", attr),
+            ),
+            Value::Value(_) => in_range("sink", attr, value, 1, 40_000, diags),
+            Value::Null if provisioned => diags.error(
+                format!("missing sink.{attr}"),
+                format!("`sink.{attr}` is required when `sink.billing_mode` is PROVISIONED, e.g. `{attr} = 5`"),
+                path("sink", attr),
+            ),
+            _ => {}
+        }
+    }
+    if matches!(s.server_side_encryption, Value::Value(false)) && s.kms_key_arn.is_value() {
+        diags.error(
+            "invalid sink.kms_key_arn",
+            "`sink.kms_key_arn` is set but `sink.server_side_encryption` is false: remove the key or enable encryption",
+            path("sink", "kms_key_arn"),
+        );
+    }
+}
+
+fn validate_persist(p: &PersistBlock, diags: &mut Diagnostics) {
+    name_like(
+        "persist",
+        "function_name",
+        &p.function_name,
+        64,
+        "_-",
+        "a Lambda function name",
+        diags,
+    );
+    name_like(
+        "persist",
+        "role_name",
+        &p.role_name,
+        64,
+        "_+=,.@-",
+        "an IAM role name",
+        diags,
+    );
+    one_of(
+        "persist",
+        "architecture",
+        &p.architecture,
+        &["arm64", "x86_64"],
+        diags,
+    );
+    in_range("persist", "memory_size", &p.memory_size, 128, 10240, diags);
+    in_range("persist", "timeout", &p.timeout, 1, 900, diags);
+    in_range("persist", "batch_size", &p.batch_size, 1, 10000, diags);
+    in_range(
+        "persist",
+        "maximum_batching_window_seconds",
+        &p.maximum_batching_window_seconds,
+        0,
+        300,
+        diags,
+    );
+    in_range(
+        "persist",
+        "parallelization_factor",
+        &p.parallelization_factor,
+        1,
+        10,
+        diags,
+    );
+    one_of(
+        "persist",
+        "starting_position",
+        &p.starting_position,
+        &["LATEST", "TRIM_HORIZON"],
+        diags,
+    );
+    in_range(
+        "persist",
+        "maximum_retry_attempts",
+        &p.maximum_retry_attempts,
+        -1,
+        10000,
+        diags,
+    );
+    if let Value::Value(age) = p.maximum_record_age_seconds {
+        if age != -1 && !(60..=604_800).contains(&age) {
+            diags.error(
+                "invalid persist.maximum_record_age_seconds",
+                format!("`persist.maximum_record_age_seconds` must be -1 (no limit) or between 60 and 604800 (got {age})"),
+                path("persist", "maximum_record_age_seconds"),
+            );
+        }
+    }
+}
+
+/// The configured value, or `default` when the configuration leaves it unset.
+fn pick<T: Clone>(config: &Value<T>, default: Value<T>) -> Value<T> {
+    match config {
+        Value::Null => default,
+        other => other.clone(),
+    }
+}
+
+fn text(s: &str) -> Str {
+    Value::Value(s.to_string())
+}
+
+fn derive(name: &Str, suffix: &str) -> Str {
+    name.as_ref().map(|n| format!("{n}-{suffix}"))
+}
+
+/// A computed id stays known while the component it identifies keeps its name.
+fn keep(prior: Option<(&Str, &Str)>, planned_name: &Str) -> Str {
+    match prior {
+        Some((prior_name, Value::Value(id)))
+            if prior_name == planned_name && planned_name.is_value() =>
+        {
+            Value::Value(id.clone())
+        }
+        _ => Value::Unknown,
+    }
+}
+
+/// The planned state: configuration plus defaults, and computed values that are known already.
+/// `prior` is the current state when updating. Problems reading the function package are
+/// reported against `persist.artifact`.
+pub fn plan(
+    config: &PipelineState,
+    prior: Option<&PipelineState>,
+    default_tags: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> PipelineState {
+    let name = config.name.clone();
+    let cdc_stream = plan_stream(
+        &config.cdc_stream,
+        prior.map(|p| &p.cdc_stream),
+        derive(&name, "cdc"),
+    );
+    let enriched_stream = plan_stream(
+        &config.enriched_stream,
+        prior.map(|p| &p.enriched_stream),
+        derive(&name, "enriched"),
+    );
+    let sink = plan_sink(&config.sink, prior.map(|p| &p.sink), derive(&name, "sink"));
+    let persist = plan_persist(
+        &config.persist,
+        prior.map(|p| &p.persist),
+        &name,
+        &enriched_stream,
+        diags,
+    );
+    PipelineState {
+        id: name.clone(),
+        tags_all: plan_tags(&config.tags, &name, default_tags),
+        tags: config.tags.clone(),
+        name,
+        cdc_stream,
+        enriched_stream,
+        sink,
+        persist,
+    }
+}
+
+fn plan_tags(
+    tags: &super::state::Tags,
+    name: &Str,
+    default_tags: &BTreeMap<String, String>,
+) -> super::state::Tags {
+    let Value::Value(name) = name else {
+        return Value::Unknown;
+    };
+    let own = match tags {
+        Value::Null => BTreeMap::new(),
+        Value::Unknown => return Value::Unknown,
+        Value::Value(map) => {
+            let mut own = BTreeMap::new();
+            for (k, v) in map {
+                match v {
+                    Value::Value(v) => {
+                        own.insert(k.clone(), v.clone());
+                    }
+                    Value::Null => {}
+                    Value::Unknown => return Value::Unknown,
+                }
+            }
+            own
+        }
+    };
+    Value::Value(
+        tags::effective(default_tags, &own, name)
+            .into_iter()
+            .map(|(k, v)| (k, Value::Value(v)))
+            .collect(),
+    )
+}
+
+fn plan_stream(
+    config: &StreamBlock,
+    prior: Option<&StreamBlock>,
+    default_name: Str,
+) -> StreamBlock {
+    let name = pick(&config.name, default_name);
+    let stream_mode = pick(&config.stream_mode, text("PROVISIONED"));
+    let shard_count = match (&config.shard_count, &stream_mode) {
+        (Value::Null, Value::Value(mode)) if mode == "PROVISIONED" => Value::Value(1),
+        (Value::Null, Value::Value(_)) => Value::Null,
+        (Value::Null, _) => Value::Unknown,
+        (configured, _) => configured.clone(),
+    };
+    let encryption_type = pick(&config.encryption_type, text("KMS"));
+    let kms_key_id = match (&config.kms_key_id, &encryption_type) {
+        (Value::Null, Value::Value(e)) if e == "KMS" => text("alias/aws/kinesis"),
+        (Value::Null, Value::Value(_)) => Value::Null,
+        (Value::Null, _) => Value::Unknown,
+        (configured, _) => configured.clone(),
+    };
+    StreamBlock {
+        arn: keep(prior.map(|p| (&p.name, &p.arn)), &name),
+        name,
+        stream_mode,
+        shard_count,
+        retention_hours: pick(&config.retention_hours, Value::Value(24)),
+        encryption_type,
+        kms_key_id,
+    }
+}
+
+fn plan_sink(config: &SinkBlock, prior: Option<&SinkBlock>, default_name: Str) -> SinkBlock {
+    let name = pick(&config.name, default_name);
+    let sort_key_type = match (&config.sort_key_type, &config.sort_key) {
+        (Value::Null, Value::Value(_)) => text("S"),
+        (Value::Null, Value::Null) => Value::Null,
+        (Value::Null, Value::Unknown) => Value::Unknown,
+        (configured, _) => configured.clone(),
+    };
+    SinkBlock {
+        arn: keep(prior.map(|p| (&p.name, &p.arn)), &name),
+        name,
+        partition_key: config.partition_key.clone(),
+        partition_key_type: pick(&config.partition_key_type, text("S")),
+        sort_key: config.sort_key.clone(),
+        sort_key_type,
+        billing_mode: pick(&config.billing_mode, text("PAY_PER_REQUEST")),
+        read_capacity: config.read_capacity.clone(),
+        write_capacity: config.write_capacity.clone(),
+        server_side_encryption: pick(&config.server_side_encryption, Value::Value(true)),
+        kms_key_arn: config.kms_key_arn.clone(),
+    }
+}
+
+fn plan_persist(
+    config: &PersistBlock,
+    prior: Option<&PersistBlock>,
+    name: &Str,
+    enriched: &StreamBlock,
+    diags: &mut Diagnostics,
+) -> PersistBlock {
+    let function_name = pick(&config.function_name, derive(name, "persist"));
+    let role_name = pick(&config.role_name, derive(name, "persist"));
+    let architecture = pick(&config.architecture, text("arm64"));
+    let starting_position = pick(&config.starting_position, text("LATEST"));
+    let artifact_sha256 = match (&config.artifact, &architecture) {
+        (Value::Value(path), _) => hash_artifact(std::path::Path::new(path), false, diags),
+        (Value::Null, Value::Value(arch)) => {
+            hash_artifact(&artifact::bundled_path(arch), true, diags)
+        }
+        _ => Value::Unknown,
+    };
+    // The mapping survives as long as its function, its source stream and its starting
+    // position do; anything else recreates it.
+    let mapping_kept = prior.is_some_and(|p| {
+        p.function_name == function_name && p.starting_position == starting_position
+    }) && enriched.arn.is_value();
+    PersistBlock {
+        function_arn: keep(
+            prior.map(|p| (&p.function_name, &p.function_arn)),
+            &function_name,
+        ),
+        role_arn: keep(prior.map(|p| (&p.role_name, &p.role_arn)), &role_name),
+        event_source_mapping_id: match prior {
+            Some(p) if mapping_kept => keep(
+                Some((&p.function_name, &p.event_source_mapping_id)),
+                &function_name,
+            ),
+            _ => Value::Unknown,
+        },
+        function_name,
+        role_name,
+        architecture,
+        memory_size: pick(&config.memory_size, Value::Value(256)),
+        timeout: pick(&config.timeout, Value::Value(60)),
+        artifact: config.artifact.clone(),
+        artifact_sha256,
+        batch_size: pick(&config.batch_size, Value::Value(100)),
+        maximum_batching_window_seconds: pick(
+            &config.maximum_batching_window_seconds,
+            Value::Value(0),
+        ),
+        parallelization_factor: pick(&config.parallelization_factor, Value::Value(1)),
+        starting_position,
+        bisect_batch_on_function_error: pick(
+            &config.bisect_batch_on_function_error,
+            Value::Value(true),
+        ),
+        maximum_retry_attempts: pick(&config.maximum_retry_attempts, Value::Value(-1)),
+        maximum_record_age_seconds: pick(&config.maximum_record_age_seconds, Value::Value(-1)),
+    }
+}
+
+fn hash_artifact(file: &std::path::Path, bundled: bool, diags: &mut Diagnostics) -> Str {
+    match artifact::load(file) {
+        Ok(a) => Value::Value(a.sha256),
+        Err(err) => {
+            let detail = if bundled {
+                format!("the function bundled with the provider is missing ({}: {err}): reinstall the provider with `make install`, or set `persist.artifact` to a deployment zip", file.display())
+            } else {
+                format!("`persist.artifact` cannot be read ({}: {err}): give the path of a deployment zip holding `bootstrap`, e.g. `artifact = \"${{path.module}}/bootstrap.zip\"`", file.display())
+            };
+            diags.error(
+                "invalid persist.artifact",
+                detail,
+                path("persist", "artifact"),
+            );
+            Value::Unknown
+        }
+    }
+}
+
+/// The attributes whose change cannot be applied in place: they name or key a component that
+/// holds data (a stream, the table), so the pipeline is replaced.
+pub fn requires_replace(prior: &PipelineState, planned: &PipelineState) -> Vec<AttributePath> {
+    let mut paths = Vec::new();
+    let mut check = |block: &str, attr: &str, before: &Str, after: &Str| {
+        if before != after {
+            paths.push(path(block, attr));
+        }
+    };
+    check(
+        "cdc_stream",
+        "name",
+        &prior.cdc_stream.name,
+        &planned.cdc_stream.name,
+    );
+    check(
+        "enriched_stream",
+        "name",
+        &prior.enriched_stream.name,
+        &planned.enriched_stream.name,
+    );
+    check("sink", "name", &prior.sink.name, &planned.sink.name);
+    check(
+        "sink",
+        "partition_key",
+        &prior.sink.partition_key,
+        &planned.sink.partition_key,
+    );
+    check(
+        "sink",
+        "partition_key_type",
+        &prior.sink.partition_key_type,
+        &planned.sink.partition_key_type,
+    );
+    check(
+        "sink",
+        "sort_key",
+        &prior.sink.sort_key,
+        &planned.sink.sort_key,
+    );
+    check(
+        "sink",
+        "sort_key_type",
+        &prior.sink.sort_key_type,
+        &planned.sink.sort_key_type,
+    );
+    paths
+}

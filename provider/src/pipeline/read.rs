@@ -1,0 +1,244 @@
+//! Refresh: reads every component concurrently and writes what AWS reports into the state, so
+//! that a change made out of band shows in the plan on the exact attribute, and a component
+//! deleted out of band shows as its id becoming "known after apply" (recreated in place).
+
+use std::collections::BTreeMap;
+
+use tf_provider::value::Value;
+
+use super::state::{PipelineState, Str, StreamBlock, Tags};
+use crate::aws::{Aws, AwsResult};
+use crate::dynamodb::{self, Table};
+use crate::iam::{self, Role};
+use crate::kinesis::{self, Stream};
+use crate::lambda::{self, Function, Mapping};
+
+/// What AWS reports for each component the state names; `None` where it is gone.
+struct Observed {
+    cdc: Option<Stream>,
+    enriched: Option<Stream>,
+    table: Option<Table>,
+    role: Option<Role>,
+    function: Option<Function>,
+    mapping: Option<Mapping>,
+}
+
+async fn find_stream(aws: &Aws, name: &Str) -> AwsResult<Option<Stream>> {
+    match name {
+        Value::Value(name) => kinesis::find_by_name(&aws.kinesis, name).await,
+        _ => Ok(None),
+    }
+}
+
+/// Refreshes `prior`. Returns `None` when no component exists any more (the pipeline is gone),
+/// and an error when AWS could not be read (the state is then left as it was).
+pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<PipelineState>> {
+    let p = &prior.persist;
+    let (cdc, enriched, table, role, function, mapping) = tokio::join!(
+        find_stream(aws, &prior.cdc_stream.name),
+        find_stream(aws, &prior.enriched_stream.name),
+        async {
+            match &prior.sink.name {
+                Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await,
+                _ => Ok(None),
+            }
+        },
+        async {
+            match &p.role_name {
+                Value::Value(name) => iam::find_by_name(&aws.iam, name, "unifiedetl-persist").await,
+                _ => Ok(None),
+            }
+        },
+        async {
+            match &p.function_name {
+                Value::Value(name) => lambda::find_function_by_name(&aws.lambda, name).await,
+                _ => Ok(None),
+            }
+        },
+        async {
+            match &p.event_source_mapping_id {
+                Value::Value(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await,
+                _ => Ok(None),
+            }
+        },
+    );
+    let seen = Observed {
+        cdc: cdc?,
+        enriched: enriched?,
+        table: table?,
+        role: role?,
+        function: function?,
+        mapping: mapping?,
+    };
+    let nothing_left = seen.cdc.is_none()
+        && seen.enriched.is_none()
+        && seen.table.is_none()
+        && seen.role.is_none()
+        && seen.function.is_none()
+        && seen.mapping.is_none();
+    if nothing_left {
+        return Ok(None);
+    }
+    Ok(Some(flatten(prior, seen)))
+}
+
+fn some<T>(v: T) -> Value<T> {
+    Value::Value(v)
+}
+
+fn flatten_stream(prior: &StreamBlock, seen: Option<Stream>) -> StreamBlock {
+    let Some(s) = seen else {
+        return StreamBlock {
+            arn: Value::Null,
+            ..prior.clone()
+        };
+    };
+    StreamBlock {
+        name: some(s.name),
+        stream_mode: some(
+            if s.on_demand {
+                "ON_DEMAND"
+            } else {
+                "PROVISIONED"
+            }
+            .to_string(),
+        ),
+        shard_count: if s.on_demand {
+            Value::Null
+        } else {
+            some(s.open_shards as i64)
+        },
+        retention_hours: some(s.retention_hours as i64),
+        encryption_type: some(
+            if s.kms_key_id.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            }
+            .to_string(),
+        ),
+        kms_key_id: s.kms_key_id.map_or(Value::Null, some),
+        arn: some(s.arn),
+    }
+}
+
+fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
+    let mut state = prior.clone();
+    let tags_seen: Vec<BTreeMap<String, String>> = [
+        seen.cdc.as_ref().map(|s| s.tags.clone()),
+        seen.enriched.as_ref().map(|s| s.tags.clone()),
+        seen.table.as_ref().map(|t| t.tags.clone()),
+        seen.role.as_ref().map(|r| r.tags.clone()),
+        seen.function.as_ref().map(|f| f.tags.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    state.tags_all = drifted_tags(&prior.tags_all, &tags_seen);
+
+    state.cdc_stream = flatten_stream(&prior.cdc_stream, seen.cdc);
+    state.enriched_stream = flatten_stream(&prior.enriched_stream, seen.enriched);
+
+    let sink = &mut state.sink;
+    match seen.table {
+        None => sink.arn = Value::Null,
+        Some(t) => {
+            sink.name = some(t.name);
+            if let Some(k) = t.partition_key {
+                sink.partition_key = some(k.name);
+                sink.partition_key_type = some(k.attr_type);
+            }
+            match t.sort_key {
+                Some(k) => {
+                    sink.sort_key = some(k.name);
+                    sink.sort_key_type = some(k.attr_type);
+                }
+                None => {
+                    sink.sort_key = Value::Null;
+                    sink.sort_key_type = Value::Null;
+                }
+            }
+            match t.capacity {
+                Some((r, w)) => {
+                    sink.billing_mode = some("PROVISIONED".to_string());
+                    sink.read_capacity = some(r);
+                    sink.write_capacity = some(w);
+                }
+                None => {
+                    sink.billing_mode = some("PAY_PER_REQUEST".to_string());
+                    sink.read_capacity = Value::Null;
+                    sink.write_capacity = Value::Null;
+                }
+            }
+            sink.server_side_encryption = some(t.sse);
+            // AWS reports the AWS-managed key's ARN when no key was chosen: only a key the
+            // configuration names is compared.
+            if sink.kms_key_arn.is_value() {
+                sink.kms_key_arn = t.kms_key_arn.map_or(Value::Null, some);
+            }
+            sink.arn = some(t.arn);
+        }
+    }
+
+    let persist = &mut state.persist;
+    match seen.role {
+        None => persist.role_arn = Value::Null,
+        // A policy or trust changed out of band shows as the role needing an update.
+        Some(r) if r.policy.is_none() || r.trust.is_none() => persist.role_arn = Value::Null,
+        Some(r) => {
+            persist.role_name = some(r.name);
+            persist.role_arn = some(r.arn);
+        }
+    }
+    match seen.function {
+        None => persist.function_arn = Value::Null,
+        Some(f) => {
+            persist.function_name = some(f.name);
+            persist.architecture = some(f.architecture);
+            persist.memory_size = some(f.memory_size as i64);
+            persist.timeout = some(f.timeout as i64);
+            persist.artifact_sha256 = some(f.code_sha256);
+            persist.function_arn = some(f.arn);
+        }
+    }
+    match seen.mapping {
+        // A mapping that lost ReportBatchItemFailures would silently drop partial failures:
+        // show it as needing an update.
+        Some(m) if m.reports_batch_item_failures => {
+            persist.batch_size = some(m.batch_size as i64);
+            persist.maximum_batching_window_seconds = some(m.batching_window as i64);
+            persist.parallelization_factor = some(m.parallelization_factor as i64);
+            persist.starting_position = some(m.starting_position);
+            persist.bisect_batch_on_function_error = some(m.bisect_on_error);
+            persist.maximum_retry_attempts = some(m.maximum_retry_attempts as i64);
+            persist.maximum_record_age_seconds = some(m.maximum_record_age as i64);
+            persist.event_source_mapping_id = some(m.uuid);
+        }
+        _ => persist.event_source_mapping_id = Value::Null,
+    }
+    state
+}
+
+/// The state has one `tags_all` for every component: if any component's tags differ from it,
+/// report that component's tags so the plan shows the difference and the apply re-tags all.
+fn drifted_tags(prior: &Tags, seen: &[BTreeMap<String, String>]) -> Tags {
+    let Value::Value(prior_map) = prior else {
+        return prior.clone();
+    };
+    let expected: BTreeMap<String, String> = prior_map
+        .iter()
+        .filter_map(|(k, v)| v.as_ref_option().map(|v| (k.clone(), v.clone())))
+        .collect();
+    for tags in seen {
+        // Tags under the reserved `aws:` prefix are AWS's own and never managed here.
+        let own: BTreeMap<String, String> = tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if own != expected {
+            return Value::Value(own.into_iter().map(|(k, v)| (k, Value::Value(v))).collect());
+        }
+    }
+    prior.clone()
+}

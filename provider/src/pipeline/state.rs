@@ -1,0 +1,217 @@
+//! The `unifiedetl_pipeline` schema and the state Terraform stores for it.
+//!
+//! Component blocks use Terraform's "group" nesting: a block may be left out entirely (all of
+//! its settings take their defaults) and the provider can still report the component's
+//! computed names and ARNs inside it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{AttributeType, Block, Description, NestedBlock, Schema};
+use tf_provider::value::Value;
+
+use crate::schema::{computed, defaulted, group, optional, required, string_map};
+
+pub type Str = Value<String>;
+pub type Num = Value<i64>;
+pub type Bool = Value<bool>;
+pub type Tags = Value<BTreeMap<String, Value<String>>>;
+
+/// The whole resource.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct PipelineState {
+    #[serde(default)]
+    pub id: Str,
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub tags: Tags,
+    #[serde(default)]
+    pub tags_all: Tags,
+    #[serde(default)]
+    pub cdc_stream: StreamBlock,
+    #[serde(default)]
+    pub enriched_stream: StreamBlock,
+    #[serde(default)]
+    pub sink: SinkBlock,
+    #[serde(default)]
+    pub persist: PersistBlock,
+}
+
+/// `cdc_stream` and `enriched_stream`.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct StreamBlock {
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub stream_mode: Str,
+    #[serde(default)]
+    pub shard_count: Num,
+    #[serde(default)]
+    pub retention_hours: Num,
+    #[serde(default)]
+    pub encryption_type: Str,
+    #[serde(default)]
+    pub kms_key_id: Str,
+    #[serde(default)]
+    pub arn: Str,
+}
+
+/// `sink`: the DynamoDB table.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct SinkBlock {
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub partition_key: Str,
+    #[serde(default)]
+    pub partition_key_type: Str,
+    #[serde(default)]
+    pub sort_key: Str,
+    #[serde(default)]
+    pub sort_key_type: Str,
+    #[serde(default)]
+    pub billing_mode: Str,
+    #[serde(default)]
+    pub read_capacity: Num,
+    #[serde(default)]
+    pub write_capacity: Num,
+    #[serde(default)]
+    pub server_side_encryption: Bool,
+    #[serde(default)]
+    pub kms_key_arn: Str,
+    #[serde(default)]
+    pub arn: Str,
+}
+
+/// `persist`: the bundled function, its role and its event source mapping.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct PersistBlock {
+    #[serde(default)]
+    pub function_name: Str,
+    #[serde(default)]
+    pub role_name: Str,
+    #[serde(default)]
+    pub architecture: Str,
+    #[serde(default)]
+    pub memory_size: Num,
+    #[serde(default)]
+    pub timeout: Num,
+    #[serde(default)]
+    pub artifact: Str,
+    #[serde(default)]
+    pub artifact_sha256: Str,
+    #[serde(default)]
+    pub batch_size: Num,
+    #[serde(default)]
+    pub maximum_batching_window_seconds: Num,
+    #[serde(default)]
+    pub parallelization_factor: Num,
+    #[serde(default)]
+    pub starting_position: Str,
+    #[serde(default)]
+    pub bisect_batch_on_function_error: Bool,
+    #[serde(default)]
+    pub maximum_retry_attempts: Num,
+    #[serde(default)]
+    pub maximum_record_age_seconds: Num,
+    #[serde(default)]
+    pub function_arn: Str,
+    #[serde(default)]
+    pub role_arn: Str,
+    #[serde(default)]
+    pub event_source_mapping_id: Str,
+}
+
+fn stream_block(which: &str, default_suffix: &str) -> NestedBlock {
+    group(
+        &format!("The {which} Kinesis data stream. May be omitted: every setting has a default."),
+        vec![
+            ("name", defaulted(AttributeType::String, &format!("Stream name. Default `<name>-{default_suffix}`. Changing it replaces the pipeline."))),
+            ("stream_mode", defaulted(AttributeType::String, "Capacity mode: `PROVISIONED` (default) or `ON_DEMAND`. Updates in place.")),
+            ("shard_count", defaulted(AttributeType::Number, "Shards when `stream_mode` is `PROVISIONED` (1 to 500, default `1`); must be unset for `ON_DEMAND`. Updates in place (uniform scaling).")),
+            ("retention_hours", defaulted(AttributeType::Number, "How long records stay in the stream, 24 to 8760 hours (default `24`). Updates in place.")),
+            ("encryption_type", defaulted(AttributeType::String, "Server-side encryption: `KMS` (default) or `NONE`. Updates in place.")),
+            ("kms_key_id", defaulted(AttributeType::String, "KMS key for `KMS` encryption: key id, ARN, alias name or alias ARN. Default `alias/aws/kinesis` (the AWS-managed key). Updates in place.")),
+            ("arn", computed(AttributeType::String, "The stream's ARN.")),
+        ],
+    )
+}
+
+/// The resource schema.
+pub fn schema() -> Schema {
+    let mut blocks = HashMap::new();
+    blocks.insert(
+        "cdc_stream".to_string(),
+        stream_block("CDC (\"unified\")", "cdc"),
+    );
+    blocks.insert(
+        "enriched_stream".to_string(),
+        stream_block("enriched", "enriched"),
+    );
+    blocks.insert(
+        "sink".to_string(),
+        group(
+            "The DynamoDB table the persist function writes the enriched rows to.",
+            vec![
+                ("name", defaulted(AttributeType::String, "Table name. Default `<name>-sink`. Changing it replaces the pipeline.")),
+                ("partition_key", optional(AttributeType::String, "Name of the partition (hash) key attribute, e.g. `orderId`. Required. Changing it replaces the pipeline.")),
+                ("partition_key_type", defaulted(AttributeType::String, "Type of the partition key: `S` (default), `N` or `B`. Changing it replaces the pipeline.")),
+                ("sort_key", optional(AttributeType::String, "Name of the sort (range) key attribute, e.g. `itemId`. Optional. Changing it replaces the pipeline.")),
+                ("sort_key_type", defaulted(AttributeType::String, "Type of the sort key: `S` (default when `sort_key` is set), `N` or `B`. Changing it replaces the pipeline.")),
+                ("billing_mode", defaulted(AttributeType::String, "`PAY_PER_REQUEST` (default) or `PROVISIONED`. Updates in place.")),
+                ("read_capacity", optional(AttributeType::Number, "Read capacity units; required with `PROVISIONED`, not allowed with `PAY_PER_REQUEST`. Updates in place.")),
+                ("write_capacity", optional(AttributeType::Number, "Write capacity units; required with `PROVISIONED`, not allowed with `PAY_PER_REQUEST`. Updates in place.")),
+                ("server_side_encryption", defaulted(AttributeType::Bool, "Encrypt with a KMS key (default `true`: the AWS-managed key unless `kms_key_arn` is set). `false` uses the AWS-owned key. Updates in place.")),
+                ("kms_key_arn", optional(AttributeType::String, "Customer-managed KMS key for the table; requires `server_side_encryption = true`. Updates in place.")),
+                ("arn", computed(AttributeType::String, "The table's ARN.")),
+            ],
+        ),
+    );
+    blocks.insert(
+        "persist".to_string(),
+        group(
+            "The bundled persist function (Rust, `provided.al2023`), its IAM role, and its Kinesis event source mapping on the enriched stream. `ReportBatchItemFailures` is always on.",
+            vec![
+                ("function_name", defaulted(AttributeType::String, "Lambda function name. Default `<name>-persist`. Changing it recreates the function and its mapping in place.")),
+                ("role_name", defaulted(AttributeType::String, "IAM role name. Default `<name>-persist`. Changing it recreates the role in place.")),
+                ("architecture", defaulted(AttributeType::String, "`arm64` (default) or `x86_64`.")),
+                ("memory_size", defaulted(AttributeType::Number, "Memory in MB, 128 to 10240 (default `256`).")),
+                ("timeout", defaulted(AttributeType::Number, "Timeout in seconds, 1 to 900 (default `60`).")),
+                ("artifact", optional(AttributeType::String, "Path to a deployment zip holding `bootstrap`. Default: the function bundled with the provider for `architecture`.")),
+                ("artifact_sha256", computed(AttributeType::String, "Base64 SHA-256 of the deployment package (Lambda's `CodeSha256`): a new build shows as an in-place update.")),
+                ("batch_size", defaulted(AttributeType::Number, "Records per invocation, 1 to 10000 (default `100`).")),
+                ("maximum_batching_window_seconds", defaulted(AttributeType::Number, "How long to gather records before invoking, 0 to 300 seconds (default `0`).")),
+                ("parallelization_factor", defaulted(AttributeType::Number, "Concurrent batches per shard, 1 to 10 (default `1`); order per partition key is kept.")),
+                ("starting_position", defaulted(AttributeType::String, "`LATEST` (default) or `TRIM_HORIZON`. Changing it recreates the mapping.")),
+                ("bisect_batch_on_function_error", defaulted(AttributeType::Bool, "Split a failing batch in two and retry each half (default `true`).")),
+                ("maximum_retry_attempts", defaulted(AttributeType::Number, "Retries of a failing batch, -1 (until the record expires, the default) to 10000.")),
+                ("maximum_record_age_seconds", defaulted(AttributeType::Number, "Oldest record sent to the function, -1 (no limit, the default) or 60 to 604800.")),
+                ("function_arn", computed(AttributeType::String, "The function's ARN.")),
+                ("role_arn", computed(AttributeType::String, "The role's ARN.")),
+                ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID.")),
+            ],
+        ),
+    );
+    let attributes = [
+        ("id", computed(AttributeType::String, "The pipeline's name.")),
+        ("name", required(AttributeType::String, "The pipeline's name: 1 to 40 letters, digits, `-` or `_`, starting with a letter or digit. It prefixes every component's name (each can be overridden) and is the value of the `unifiedetl:pipeline` tag on every component.")),
+        ("tags", optional(string_map(), "Tags for every component, merged over the provider's `default_tags`.")),
+        ("tags_all", computed(string_map(), "The tags every component carries: `default_tags`, then `tags`, then `unifiedetl:pipeline = <name>`.")),
+    ];
+    Schema {
+        version: 0,
+        block: Block {
+            version: 0,
+            attributes: attributes
+                .into_iter()
+                .map(|(name, attr)| (name.to_string(), attr))
+                .collect(),
+            blocks,
+            description: Description::markdown(
+                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, and the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping.",
+            ),
+            deprecated: false,
+        },
+    }
+}

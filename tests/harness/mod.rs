@@ -1,0 +1,17 @@
+//! Test harness shared by the end-to-end tests: a private emulator per test on a free port,
+//! AWS SDK clients pointed at it, and (in [`terraform`]) the real Terraform CLI with the provider
+//! installed into a throw-away filesystem mirror.
+
+pub mod emulator;
+
+pub use emulator::Emulator;
+
+use std::path::PathBuf;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
