@@ -18,7 +18,16 @@ mod schema;
 mod tags;
 mod wait;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tf_provider::serve("unifiedetl", provider::UnifiedEtlProvider::default()).await
+fn main() -> anyhow::Result<()> {
+    // tf-provider appends a backtrace to every diagnostic when backtraces are enabled (many
+    // shells set RUST_BACKTRACE=1): users should read the sentence, not a stack. Set before any
+    // thread exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(tf_provider::serve(
+            "unifiedetl",
+            provider::UnifiedEtlProvider::default(),
+        ))
 }

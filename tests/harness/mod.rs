@@ -3,8 +3,10 @@
 //! installed into a throw-away filesystem mirror.
 
 pub mod emulator;
+pub mod terraform;
 
 pub use emulator::Emulator;
+pub use terraform::Terraform;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,214 @@
+"""DynamoDB tables: what moto 5.2.5 lacks or gets wrong for the calls the provider makes.
+
+* UpdateTable ignored ``SSESpecification``: encryption could be neither enabled nor
+  disabled after creation. Enabling now sets KMS encryption (the given key, or the AWS
+  managed key ``alias/aws/dynamodb``); disabling returns the table to the AWS owned key, which
+  DescribeTable reports by leaving ``SSEDescription`` out (as for a table created with
+  ``Enabled: false``).
+* Switching a table to PAY_PER_REQUEST kept reporting the old provisioned capacity: AWS
+  reports ``ProvisionedThroughput`` 0/0 for on-demand tables and sets
+  ``BillingModeSummary.LastUpdateToPayPerRequestDateTime``.
+* UpdateTable accepted ProvisionedThroughput for an on-demand table, a switch to PROVISIONED
+  without ProvisionedThroughput, and an update with nothing to change; AWS answers
+  ValidationException to each, and to a throughput "change" to the current values.
+* ``SSEDescription.KMSMasterKeyArn`` echoed the key id given (an alias, say) instead of the
+  key's ARN.
+* DeleteTable answered ``TableStatus: ACTIVE`` (AWS: DELETING).
+* ``ProvisionedThroughput.NumberOfDecreasesToday`` went missing after an update.
+* TagResource with a key the table already has added a second tag with that key (AWS
+  overwrites the value); TagResource/UntagResource on an unknown ARN succeeded silently
+  (AWS: ResourceNotFoundException).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.dynamodb.exceptions import MockValidationException, ResourceNotFoundException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+from ._support import override
+
+# Members of UpdateTable that request a change (TableName and AttributeDefinitions do not).
+CHANGE_MEMBERS = (
+    "BillingMode",
+    "ProvisionedThroughput",
+    "GlobalSecondaryIndexUpdates",
+    "StreamSpecification",
+    "SSESpecification",
+    "ReplicaUpdates",
+    "TableClass",
+    "DeletionProtectionEnabled",
+    "OnDemandThroughput",
+    "WarmThroughput",
+    "MultiRegionConsistency",
+    "GlobalTableWitnessUpdates",
+)
+
+
+def _resolve_kms_key(table: Table, key_id: str | None) -> str:
+    """The ARN of a KMS key given by id, ARN, alias or alias ARN (default: the DynamoDB
+    AWS managed key, created on first use as AWS does)."""
+    from moto.kms.models import kms_backends
+
+    if not key_id or key_id in ("alias/aws/dynamodb",) or key_id.endswith(":alias/aws/dynamodb"):
+        return table._get_default_encryption_key(table.account_id, table.region_name)
+    if key_id.startswith("arn:") and ":key/" in key_id:
+        return key_id
+    kms = kms_backends[table.account_id][table.region_name]
+    try:
+        return kms.describe_key(key_id).arn
+    except Exception:  # unknown key: keep what was given, as moto did
+        return key_id
+
+
+def _validate_throughput(throughput: dict[str, Any]) -> None:
+    read = throughput.get("ReadCapacityUnits")
+    write = throughput.get("WriteCapacityUnits")
+    if read is None or write is None:
+        raise MockValidationException(
+            "One or more parameter values were invalid: ReadCapacityUnits and "
+            "WriteCapacityUnits must both be specified when BillingMode is PROVISIONED"
+        )
+    for name, value in (("ReadCapacityUnits", read), ("WriteCapacityUnits", write)):
+        if not isinstance(value, int) or value < 1:
+            raise MockValidationException(
+                f"One or more parameter values were invalid: {name} must be greater than 0 "
+                f"when BillingMode is PROVISIONED"
+            )
+
+
+def register() -> None:
+    @override(DynamoHandler, "update_table")
+    def update_table(original: Any, self: DynamoHandler) -> ActionResult:
+        body = self.body
+        table = self.dynamodb_backend.get_table(body["TableName"])
+        if not any(member in body for member in CHANGE_MEMBERS):
+            raise MockValidationException(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
+                "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
+            )
+        current_mode = table.billing_mode or "PROVISIONED"
+        billing_mode = body.get("BillingMode")
+        target_mode = billing_mode or current_mode
+        throughput = body.get("ProvisionedThroughput")
+        sse = body.get("SSESpecification")
+
+        if target_mode == "PAY_PER_REQUEST" and throughput:
+            raise MockValidationException(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+                "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+            )
+        if target_mode == "PROVISIONED" and current_mode == "PAY_PER_REQUEST" and not throughput:
+            raise MockValidationException(
+                "One or more parameter values were invalid: ProvisionedThroughput must be "
+                "specified when BillingMode is PROVISIONED"
+            )
+        if throughput:
+            _validate_throughput(throughput)
+            other_changes = [m for m in CHANGE_MEMBERS if m in body and m not in ("ProvisionedThroughput", "BillingMode")]
+            old_read = table.throughput.get("ReadCapacityUnits")
+            old_write = table.throughput.get("WriteCapacityUnits")
+            if (
+                current_mode == "PROVISIONED"
+                and not other_changes
+                and throughput["ReadCapacityUnits"] == old_read
+                and throughput["WriteCapacityUnits"] == old_write
+            ):
+                raise MockValidationException(
+                    "The provisioned throughput for the table will not change. The requested "
+                    "value equals the current value. Current ReadCapacityUnits provisioned for "
+                    f"the table: {old_read}. Requested ReadCapacityUnits: {old_read}. Current "
+                    f"WriteCapacityUnits provisioned for the table: {old_write}. Requested "
+                    f"WriteCapacityUnits: {old_write}. Refer to the Amazon DynamoDB Developer "
+                    "Guide for current limits and how to request higher limits."
+                )
+        decreases = table.throughput.get("NumberOfDecreasesToday", 0)
+        if (
+            throughput
+            and current_mode == "PROVISIONED"
+            and (
+                throughput["ReadCapacityUnits"] < (table.throughput.get("ReadCapacityUnits") or 0)
+                or throughput["WriteCapacityUnits"] < (table.throughput.get("WriteCapacityUnits") or 0)
+            )
+        ):
+            decreases += 1
+
+        table = self.dynamodb_backend.update_table(
+            name=body["TableName"],
+            attr_definitions=body.get("AttributeDefinitions"),
+            global_index=body.get("GlobalSecondaryIndexUpdates"),
+            throughput=dict(throughput) if throughput else None,  # type: ignore[arg-type]
+            billing_mode=billing_mode,  # type: ignore[arg-type]
+            stream_spec=body.get("StreamSpecification"),  # type: ignore[arg-type]
+            deletion_protection_enabled=body.get("DeletionProtectionEnabled"),
+            warm_throughput=body.get("WarmThroughput"),
+        )
+        if target_mode == "PAY_PER_REQUEST":
+            table.throughput = {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+            if current_mode != "PAY_PER_REQUEST":
+                table.emulator_last_update_to_ppr = utcnow()  # type: ignore[attr-defined]
+        else:
+            table.throughput["NumberOfDecreasesToday"] = decreases
+
+        if sse is not None:
+            if sse.get("Enabled"):
+                table.sse_specification = {
+                    "Enabled": True,
+                    "SSEType": "KMS",
+                    "KMSMasterKeyId": _resolve_kms_key(table, sse.get("KMSMasterKeyId")),
+                }
+            else:
+                table.sse_specification = None
+        return DynamoResult(table.describe())
+
+    @override(Table, "describe")
+    def describe(original: Any, self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
+        sse = self.sse_specification
+        if sse and sse.get("Enabled") is True:
+            key = sse.get("KMSMasterKeyId")
+            if not (isinstance(key, str) and key.startswith("arn:") and ":key/" in key):
+                sse["KMSMasterKeyId"] = _resolve_kms_key(self, key)
+        result = original(self, base_key=base_key)
+        description = result[base_key]
+        if self.billing_mode == "PAY_PER_REQUEST":
+            description["ProvisionedThroughput"] = {
+                "NumberOfDecreasesToday": 0,
+                "ReadCapacityUnits": 0,
+                "WriteCapacityUnits": 0,
+            }
+        else:
+            description["ProvisionedThroughput"].setdefault("NumberOfDecreasesToday", 0)
+        switched = getattr(self, "emulator_last_update_to_ppr", None)
+        if switched is not None:
+            description["BillingModeSummary"]["LastUpdateToPayPerRequestDateTime"] = switched
+        return result
+
+    @override(DynamoHandler, "delete_table")
+    def delete_table(original: Any, self: DynamoHandler) -> ActionResult:
+        table = self.dynamodb_backend.delete_table(self.body["TableName"])
+        description = table.describe()
+        description["TableDescription"]["TableStatus"] = "DELETING"
+        return DynamoResult(description)
+
+    def _table_by_arn(backend: DynamoDBBackend, arn: str) -> Table:
+        for table in backend.tables.values():
+            if table.table_arn == arn:
+                return table
+        raise ResourceNotFoundException(f"Requested resource not found: ResourcArn: {arn} not found")
+
+    @override(DynamoDBBackend, "tag_resource")
+    def tag_resource(original: Any, self: DynamoDBBackend, arn: str, tags: dict[str, str]) -> None:
+        table = _table_by_arn(self, arn)
+        merged = {tag["Key"]: tag["Value"] for tag in table.tags}
+        merged.update(tags)
+        table.tags = [{"Key": key, "Value": value} for key, value in merged.items()]
+
+    @override(DynamoDBBackend, "untag_resource")
+    def untag_resource(original: Any, self: DynamoDBBackend, arn: str, tag_keys: list[str]) -> None:
+        table = _table_by_arn(self, arn)
+        table.tags = [tag for tag in table.tags if tag["Key"] not in tag_keys]

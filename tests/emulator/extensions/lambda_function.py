@@ -1,0 +1,154 @@
+"""Lambda functions, without Docker (there is none on the test machines).
+
+What moto 5.2.5 lacks or gets wrong, and what this module does about it:
+
+* Invoke (and moto's own ESM/SNS/SQS deliveries) tries to run the function in Docker: the
+  emulator switches moto to its Docker-free Lambda backend (``lambda.use_docker = False``),
+  whose Invoke answers a canned payload. Functions are never run.
+* UpdateFunctionCode ignored ``Architectures``.
+* UpdateFunctionCode/UpdateFunctionConfiguration left ``LastModified`` unchanged, and no
+  response carried ``RevisionId``: both now change on every update.
+* A ZipFile that is not a zip archive was accepted (AWS: InvalidParameterValueException
+  "Could not unzip uploaded file...").
+* MemorySize (128..10240) and Timeout (1..900) were not range-checked (ValidationException).
+* UpdateFunctionConfiguration with ``Environment: {}`` crashed (HTTP 500).
+* moto only checked that the execution role exists; AWS also refuses a role whose trust
+  policy does not let ``lambda.amazonaws.com`` assume it (InvalidParameterValueException
+  "The role defined for the function cannot be assumed by Lambda."), on CreateFunction and
+  on UpdateFunctionConfiguration with a new Role.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import zipfile
+from typing import Any
+from urllib.parse import unquote
+
+from moto.awslambda.exceptions import InvalidParameterValueException, ValidationException
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.core.config import default_user_config
+from moto.core.utils import iso_8601_datetime_with_nanoseconds
+from moto.moto_api._internal import mock_random as random
+from moto.utilities.utils import get_partition
+
+from ._support import override
+
+UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+
+def _check_zip(encoded: Any) -> None:
+    if not isinstance(encoded, str):
+        return
+    try:
+        raw = base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise InvalidParameterValueException(UNZIP_ERROR)
+    if not raw or not zipfile.is_zipfile(io.BytesIO(raw)):
+        raise InvalidParameterValueException(UNZIP_ERROR)
+
+
+def _check_sizes(spec: dict[str, Any]) -> None:
+    memory = spec.get("MemorySize")
+    if memory is not None:
+        if memory < 128:
+            raise ValidationException(str(memory), "memorySize", "Member must have value greater than or equal to 128")
+        if memory > 10240:
+            raise ValidationException(str(memory), "memorySize", "Member must have value less than or equal to 10240")
+    timeout = spec.get("Timeout")
+    if timeout is not None:
+        if timeout < 1:
+            raise ValidationException(str(timeout), "timeout", "Member must have value greater than or equal to 1")
+        if timeout > 900:
+            raise ValidationException(str(timeout), "timeout", "Member must have value less than or equal to 900")
+
+
+ROLE_ERROR = "The role defined for the function cannot be assumed by Lambda."
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _lambda_may_assume(trust_document: str) -> bool:
+    try:
+        document = json.loads(unquote(trust_document) if trust_document.lstrip().startswith("%") else trust_document)
+    except (ValueError, AttributeError):
+        return True  # not ours to judge: IAM validated it
+    for statement in _as_list(document.get("Statement", [])):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action", []))
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal")
+        if principal == "*":
+            return True
+        if isinstance(principal, dict):
+            services = _as_list(principal.get("Service", []))
+            if "lambda.amazonaws.com" in services or principal.get("AWS") == "*":
+                return True
+    return False
+
+
+def _check_role(account_id: str, partition: str, role_arn: str | None) -> None:
+    if not role_arn:
+        return
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[account_id][partition].get_role_by_arn(role_arn)
+    except Exception:
+        return  # moto's own checks report a missing role
+    if not _lambda_may_assume(role.assume_role_policy_document):
+        raise InvalidParameterValueException(ROLE_ERROR)
+
+
+def _touch(fn: LambdaFunction) -> None:
+    fn.last_modified = iso_8601_datetime_with_nanoseconds()
+    fn.emulator_revision_id = str(random.uuid4())  # type: ignore[attr-defined]
+
+
+def register() -> None:
+    default_user_config.setdefault("lambda", {})["use_docker"] = False
+
+    @override(LambdaBackend, "create_function")
+    def create_function(original: Any, self: LambdaBackend, spec: dict[str, Any]) -> LambdaFunction:
+        _check_sizes(spec)
+        _check_zip((spec.get("Code") or {}).get("ZipFile"))
+        _check_role(self.account_id, get_partition(self.region_name), spec.get("Role"))
+        return original(self, spec)
+
+    @override(LambdaFunction, "get_configuration")
+    def get_configuration(original: Any, self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+        config = original(self, on_create=on_create)
+        revision = getattr(self, "emulator_revision_id", None)
+        if revision is None:
+            revision = self.emulator_revision_id = str(random.uuid4())  # type: ignore[attr-defined]
+        config["RevisionId"] = revision
+        return config
+
+    @override(LambdaFunction, "update_function_code")
+    def update_function_code(original: Any, self: LambdaFunction, updated_spec: dict[str, Any]) -> dict[str, Any]:
+        if updated_spec.get("DryRun"):
+            return original(self, updated_spec)
+        _check_zip(updated_spec.get("ZipFile"))
+        if updated_spec.get("Architectures") is not None:
+            self.architectures = updated_spec["Architectures"]  # the setter validates
+        _touch(self)
+        return original(self, updated_spec)
+
+    @override(LambdaFunction, "update_configuration")
+    def update_configuration(original: Any, self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+        _check_sizes(config_updates)
+        if config_updates.get("Role") and config_updates["Role"] != self.role:
+            _check_role(self.account_id, self.partition, config_updates["Role"])
+        environment = config_updates.get("Environment")
+        if environment is not None and "Variables" not in environment:
+            # {"Environment": {}} clears the variables (moto crashed on the missing key).
+            config_updates = {**config_updates, "Environment": {"Variables": {}}}
+        _touch(self)
+        return original(self, config_updates)

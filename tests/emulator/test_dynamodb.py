@@ -1,0 +1,188 @@
+"""DynamoDB calls made by the provider (and by the pipeline's tests)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+KEYS = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ],
+}
+
+
+def describe(ddb, name: str) -> dict:
+    return ddb.describe_table(TableName=name)["Table"]
+
+
+def error_code(excinfo: pytest.ExceptionInfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def throughput(table: dict) -> tuple[int, int]:
+    pt = table["ProvisionedThroughput"]
+    return pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]
+
+
+def create_provisioned(ddb, name: str, read: int = 5, write: int = 3, **extra) -> dict:
+    return ddb.create_table(
+        TableName=name,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": read, "WriteCapacityUnits": write},
+        **KEYS,
+        **extra,
+    )["TableDescription"]
+
+
+def test_create_provisioned_with_kms_sse_and_tags(client, name):
+    ddb = client("dynamodb")
+    created = create_provisioned(
+        ddb, name, SSESpecification={"Enabled": True, "SSEType": "KMS"}, Tags=[{"Key": "team", "Value": "etl"}]
+    )
+    table = describe(ddb, name)
+    for t in (created, table):
+        assert t["TableStatus"] == "ACTIVE"
+        assert t["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+        assert throughput(t) == (5, 3)
+        assert t["KeySchema"] == KEYS["KeySchema"]
+        assert t["SSEDescription"]["Status"] == "ENABLED"
+        assert t["SSEDescription"]["SSEType"] == "KMS"
+        assert t["SSEDescription"]["KMSMasterKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    tags = ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    assert tags == [{"Key": "team", "Value": "etl"}]
+
+
+def test_create_pay_per_request_without_sse(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", SSESpecification={"Enabled": False}, **KEYS)
+    table = describe(ddb, name)
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert throughput(table) == (0, 0)
+    assert "SSEDescription" not in table
+
+
+def test_sse_key_alias_is_reported_as_key_arn(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "alias/aws/dynamodb"},
+        **KEYS,
+    )
+    arn = describe(ddb, name)["SSEDescription"]["KMSMasterKeyArn"]
+    assert arn.startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    key = client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
+    assert key["Arn"] == arn
+
+
+def test_create_validation(client, name):
+    ddb = client("dynamodb")
+    with pytest.raises(ClientError) as excinfo:
+        ddb.create_table(TableName=name, BillingMode="PROVISIONED", **KEYS)
+    assert error_code(excinfo) == "ValidationException"
+    with pytest.raises(ClientError) as excinfo:
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            **KEYS,
+        )
+    assert error_code(excinfo) == "ValidationException"
+
+
+def test_billing_mode_switch_both_ways(client, name):
+    ddb = client("dynamodb")
+    create_provisioned(ddb, name)
+    updated = ddb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")["TableDescription"]
+    table = describe(ddb, name)
+    for t in (updated, table):
+        assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert "LastUpdateToPayPerRequestDateTime" in t["BillingModeSummary"]
+        assert throughput(t) == (0, 0)
+    ddb.update_table(
+        TableName=name,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 7, "WriteCapacityUnits": 8},
+    )
+    table = describe(ddb, name)
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert throughput(table) == (7, 8)
+
+
+def test_throughput_change(client, name):
+    ddb = client("dynamodb")
+    create_provisioned(ddb, name)
+    ddb.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 9, "WriteCapacityUnits": 10})
+    assert throughput(describe(ddb, name)) == (9, 10)
+    ddb.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 2, "WriteCapacityUnits": 10})
+    table = describe(ddb, name)
+    assert throughput(table) == (2, 10)
+    assert table["ProvisionedThroughput"]["NumberOfDecreasesToday"] == 1
+
+
+def test_update_validation(client, name):
+    ddb = client("dynamodb")
+    create_provisioned(ddb, name)
+    cases = [
+        {},  # nothing to change
+        {"ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 3}},  # unchanged
+    ]
+    for case in cases:
+        with pytest.raises(ClientError) as excinfo:
+            ddb.update_table(TableName=name, **case)
+        assert error_code(excinfo) == "ValidationException", case
+    ddb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+    for case in (
+        {"ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}},
+        {"BillingMode": "PROVISIONED"},  # a switch needs the throughput
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            ddb.update_table(TableName=name, **case)
+        assert error_code(excinfo) == "ValidationException", case
+    assert describe(ddb, name)["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_sse_change_both_ways(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    assert "SSEDescription" not in describe(ddb, name)
+    ddb.update_table(TableName=name, SSESpecification={"Enabled": True, "SSEType": "KMS"})
+    sse = describe(ddb, name)["SSEDescription"]
+    assert sse["Status"] == "ENABLED" and sse["SSEType"] == "KMS"
+    assert sse["KMSMasterKeyArn"].startswith("arn:aws:kms:")
+    ddb.update_table(TableName=name, SSESpecification={"Enabled": False})
+    assert "SSEDescription" not in describe(ddb, name)
+
+
+def test_tags(client, name):
+    ddb = client("dynamodb")
+    arn = create_provisioned(ddb, name, Tags=[{"Key": "a", "Value": "1"}])["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "10"}])
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["b"])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "a", "Value": "10"}]
+
+
+def test_batch_write_and_scan(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    items = [{"pk": {"S": f"p{i}"}, "sk": {"S": "s"}, "n": {"N": str(i)}} for i in range(30)]
+    for start in range(0, 30, 25):
+        response = ddb.batch_write_item(
+            RequestItems={name: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+        )
+        assert response["UnprocessedItems"] == {}
+    scanned = ddb.scan(TableName=name)
+    assert scanned["Count"] == 30
+    assert sorted(int(i["n"]["N"]) for i in scanned["Items"]) == list(range(30))
+
+
+def test_delete_table(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    assert ddb.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
+    with pytest.raises(ClientError) as excinfo:
+        describe(ddb, name)
+    assert error_code(excinfo) == "ResourceNotFoundException"

@@ -1,0 +1,124 @@
+"""The launcher, the extension loading, ctl.sh, and moto's account/region separation."""
+
+from __future__ import annotations
+
+import pkgutil
+import signal
+import socket
+import subprocess
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import HERE, free_port, health, launch
+
+CTL = HERE / "ctl.sh"
+STATE_DIR = HERE.parent.parent / ".emulator"
+
+
+def test_health_lists_every_extension_module(endpoint):
+    expected = sorted(m.name for m in pkgutil.iter_modules([str(HERE / "extensions")]) if not m.name.startswith("_"))
+    answer = health(endpoint)
+    assert answer is not None and answer["status"] == "ok"
+    assert answer["extensions"] == expected
+    assert {"kinesis", "lambda_esm", "lambda_function", "dynamodb", "iam"} <= set(expected)
+    assert answer["moto"] == "5.2.5"
+
+
+def test_pidfile_quiet_log_and_clean_exit_on_sigint(tmp_path):
+    pidfile = tmp_path / "run" / "emulator.pid"
+    launched = launch(tmp_path / "log.txt", "--pidfile", str(pidfile))
+    try:
+        assert pidfile.read_text().strip() == str(launched.process.pid)
+        for _ in range(3):
+            assert health(launched.endpoint)
+    finally:
+        code = launched.stop(signal.SIGINT)
+    assert code == 0
+    assert not pidfile.exists()
+    log = launched.log.read_text()
+    assert "listening on" in log
+    assert "GET /_emulator/health" not in log  # no request log unless --verbose
+
+
+def test_verbose_logs_requests(tmp_path):
+    launched = launch(tmp_path / "log.txt", "--verbose")
+    try:
+        health(launched.endpoint)
+    finally:
+        assert launched.stop() == 0
+    assert "GET /_emulator/health" in launched.log.read_text()
+
+
+def ctl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CTL), *args], capture_output=True, text=True, timeout=90)
+
+
+def test_ctl_start_status_stop(tmp_path):
+    port = str(free_port())
+    pidfile = STATE_DIR / f"emulator-{port}.pid"
+    try:
+        assert ctl("status", port).returncode == 1
+        started = ctl("start", port)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "running on" in started.stdout
+        assert pidfile.exists()
+        again = ctl("start", port)
+        assert again.returncode == 0 and "already running" in again.stdout
+        assert ctl("status", port).returncode == 0
+        assert health(f"http://127.0.0.1:{port}")
+    finally:
+        stopped = ctl("stop", port)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pidfile.exists()
+    assert ctl("status", port).returncode == 1
+    assert ctl("stop", port).returncode == 0  # idempotent
+    (STATE_DIR / f"emulator-{port}.log").unlink(missing_ok=True)
+
+
+def test_ctl_refuses_a_port_taken_by_something_else():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = str(sock.getsockname()[1])
+        result = ctl("start", port)
+    assert result.returncode == 1
+    assert "in use" in result.stderr
+    assert not (STATE_DIR / f"emulator-{port}.pid").exists()
+
+
+def test_ctl_usage():
+    assert ctl("frobnicate").returncode == 2
+    assert ctl("start", "not-a-port").returncode == 2
+
+
+def test_regions_are_separate(client, endpoint, name):
+    import boto3
+
+    west = boto3.client(
+        "kinesis", endpoint_url=endpoint, region_name="us-west-2",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    west.create_stream(StreamName=name, ShardCount=1)
+    assert ":us-west-2:" in west.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    with pytest.raises(ClientError):
+        client("kinesis").describe_stream_summary(StreamName=name)
+
+
+def test_accounts_are_separate(client, endpoint, name):
+    import boto3
+
+    other = boto3.client(
+        "kinesis", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    other.meta.events.register(
+        "before-send.kinesis.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "111122223333")
+    )
+    other.create_stream(StreamName=name, ShardCount=1)
+    arn = other.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    assert arn == f"arn:aws:kinesis:us-east-1:111122223333:stream/{name}"
+    with pytest.raises(ClientError):
+        client("kinesis").describe_stream_summary(StreamName=name)
+
+

@@ -1,0 +1,196 @@
+//! The real Terraform CLI, run in a throw-away working directory with the provider installed
+//! into a filesystem mirror (so `terraform init` works offline) and every AWS call pointed at
+//! the test's own emulator.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{repo_root, Emulator};
+
+pub const PROVIDER_VERSION: &str = "0.1.0";
+
+/// The filesystem mirror this test process installs the provider into: the debug build of the
+/// provider (built here if stale) and the bundled function package beside it.
+fn mirror() -> Result<&'static Path> {
+    static MIRROR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    MIRROR
+        .get_or_init(|| build_mirror().map_err(|e| format!("{e:#}")))
+        .as_deref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+fn build_mirror() -> Result<PathBuf> {
+    let root = repo_root();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "terraform-provider-unifiedetl"])
+        .current_dir(&root)
+        .status()
+        .context("building the provider")?;
+    if !status.success() {
+        bail!("building the provider failed");
+    }
+    let zip = target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip");
+    if !zip.exists() {
+        bail!(
+            "{} is missing: build the function package with `make lambda` (make test does)",
+            zip.display()
+        );
+    }
+    let mirror = target_dir().join(format!("e2e/mirror-{}", std::process::id()));
+    let dir = mirror.join(format!(
+        "registry.terraform.io/unifiedetl/unifiedetl/{PROVIDER_VERSION}/linux_amd64"
+    ));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(
+        target_dir().join("debug/terraform-provider-unifiedetl"),
+        dir.join(format!("terraform-provider-unifiedetl_v{PROVIDER_VERSION}")),
+    )?;
+    std::fs::copy(&zip, dir.join("unifiedetl-lambda-arm64.zip"))?;
+    Ok(mirror)
+}
+
+/// The function package the provider deploys by default.
+pub fn bundled_zip() -> PathBuf {
+    target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip")
+}
+
+/// A Terraform working directory bound to one emulator.
+pub struct Terraform {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What one Terraform command did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Fails with the command's output unless it exited 0.
+    pub fn ok(self) -> Result<Run> {
+        if self.code != 0 {
+            bail!("terraform exited {}\n{}\n{}", self.code, self.stdout, self.stderr);
+        }
+        Ok(self)
+    }
+}
+
+impl Terraform {
+    pub fn new(emulator: &Emulator) -> Result<Terraform> {
+        let mirror = mirror()?;
+        let dir = tempfile::Builder::new().prefix("unifiedetl-tf-").tempdir()?;
+        let cli_config = dir.path().join(".terraformrc");
+        std::fs::write(
+            &cli_config,
+            format!(
+                "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/unifiedetl/*\"]\n  }}\n}}\ndisable_checkpoint = true\n",
+                mirror.display()
+            ),
+        )?;
+        let mut env = emulator.env();
+        env.extend(
+            [
+                ("TF_CLI_CONFIG_FILE", cli_config.to_string_lossy().into_owned()),
+                ("TF_IN_AUTOMATION", "1".into()),
+                ("TF_INPUT", "0".into()),
+                ("CHECKPOINT_DISABLE", "1".into()),
+                ("NO_COLOR", "1".into()),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        Ok(Terraform { dir, env })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `main.tf`.
+    pub fn write(&self, main_tf: &str) -> Result<()> {
+        std::fs::write(self.dir.path().join("main.tf"), main_tf)?;
+        Ok(())
+    }
+
+    /// Runs `terraform <args>` and returns what it did, whatever its exit code.
+    pub fn run(&self, args: &[&str]) -> Result<Run> {
+        let output = Command::new("terraform")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("TF_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .context("running terraform (is it installed? `terraform version`)")?;
+        Ok(Run::from(output))
+    }
+
+    pub fn init(&self) -> Result<Run> {
+        self.run(&["init", "-input=false", "-no-color"])?.ok()
+    }
+
+    pub fn apply(&self) -> Result<Run> {
+        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?.ok()
+    }
+
+    pub fn destroy(&self) -> Result<Run> {
+        self.run(&["destroy", "-auto-approve", "-input=false", "-no-color"])?.ok()
+    }
+
+    /// `terraform plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error.
+    pub fn plan(&self) -> Result<Run> {
+        self.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"])
+    }
+
+    /// The plan as `terraform show -json` reports it.
+    pub fn plan_json(&self) -> Result<serde_json::Value> {
+        self.run(&["plan", "-out=tfplan", "-input=false", "-no-color"])?.ok()?;
+        let shown = self.run(&["show", "-json", "tfplan"])?.ok()?;
+        Ok(serde_json::from_str(&shown.stdout)?)
+    }
+}
+
+/// The actions (`["update"]`, `["delete", "create"]`, …) planned for the first resource.
+pub fn planned_actions(plan: &serde_json::Value) -> Vec<String> {
+    plan["resource_changes"][0]["change"]["actions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The attribute paths that force replacement, each joined with dots (`sink.sort_key`).
+pub fn replace_paths(plan: &serde_json::Value) -> Vec<String> {
+    plan["resource_changes"][0]["change"]["replace_paths"]
+        .as_array()
+        .map(|paths| {
+            paths
+                .iter()
+                .filter_map(|p| p.as_array())
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .map(|s| s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
