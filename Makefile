@@ -52,3 +52,62 @@ $(STAMP_DIR)/rust-target:
 	@mkdir -p $(STAMP_DIR)
 	rustup target add $(LAMBDA_TARGET)
 	@touch $@
+
+# ---------------------------------------------------------------- build
+TF_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+PLUGIN_DIR  := $(HOME)/.terraform.d/plugins/registry.terraform.io/unifiedetl/unifiedetl/$(PROVIDER_VERSION)/$(TF_PLATFORM)
+
+.PHONY: build lambda install
+build: setup
+	cargo build --release -p terraform-provider-unifiedetl
+
+# The persist function, cross-compiled for arm64 Lambda (cargo-lambda + zig, no Docker).
+lambda: setup
+	cargo lambda build --release --arm64 --output-format zip -p unifiedetl-lambda
+
+# Installs the provider, with the function package beside it, into Terraform's implied local
+# mirror (~/.terraform.d/plugins): a plain `terraform init` then finds it offline.
+install: build lambda
+	@mkdir -p $(PLUGIN_DIR)
+	install -m 0755 target/release/terraform-provider-unifiedetl $(PLUGIN_DIR)/terraform-provider-unifiedetl_v$(PROVIDER_VERSION)
+	install -m 0644 $(LAMBDA_ZIP) $(PLUGIN_DIR)/unifiedetl-lambda-arm64.zip
+	@echo "installed unifiedetl/unifiedetl $(PROVIDER_VERSION) into $(PLUGIN_DIR)"
+
+# ---------------------------------------------------------------- emulator
+.PHONY: emulator emulator-stop
+emulator: setup
+	tests/emulator/ctl.sh start $(EMULATOR_PORT)
+
+emulator-stop:
+	tests/emulator/ctl.sh stop $(EMULATOR_PORT)
+
+# ---------------------------------------------------------------- demo
+QUICKSTART := examples/quickstart
+
+.PHONY: demo demo-down
+demo: install emulator
+	cd $(QUICKSTART) && terraform init -upgrade -input=false >/dev/null
+	cd $(QUICKSTART) && terraform apply -auto-approve -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT)
+	@cd $(QUICKSTART) && if terraform plan -detailed-exitcode -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT) >/dev/null; \
+	  then echo "plan after apply: no changes"; else echo "plan after apply is not empty" >&2; exit 1; fi
+	@echo
+	@echo "The pipeline runs on the emulator at http://127.0.0.1:$(EMULATOR_PORT)."
+	@echo "Explore it with any AWS tool (AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT)); stop it with 'make demo-down'."
+
+demo-down:
+	-cd $(QUICKSTART) && terraform destroy -auto-approve -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT) >/dev/null
+	tests/emulator/ctl.sh stop $(EMULATOR_PORT)
+
+# ---------------------------------------------------------------- test
+.PHONY: test test-emulator test-rust lint
+test: setup lambda lint test-emulator test-rust
+
+test-emulator: setup
+	$(PY) -m pytest tests/emulator -q -p no:cacheprovider
+
+test-rust: setup lambda
+	cargo test --workspace
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings

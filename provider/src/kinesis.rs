@@ -148,11 +148,11 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
         current = wait_active(client, name).await?;
     }
     if let Some(shards) = spec.shard_count {
-        if current.open_shards != shards {
+        while current.open_shards != shards {
             client
                 .update_shard_count()
                 .stream_name(name)
-                .target_shard_count(shards)
+                .target_shard_count(next_shard_step(current.open_shards, shards))
                 .scaling_type(ScalingType::UniformScaling)
                 .send()
                 .await
@@ -273,9 +273,36 @@ async fn wait_deleted(client: &Client, name: &str) -> AwsResult<()> {
     .await
 }
 
+/// UpdateShardCount accepts at most double and at least half the open shards per call, so a
+/// larger change goes in steps.
+fn next_shard_step(open: i32, target: i32) -> i32 {
+    if open <= 0 {
+        target
+    } else if target > open {
+        target.min(open * 2)
+    } else {
+        target.max((open + 1) / 2)
+    }
+}
+
 fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
     AwsError {
         message: format!("{verb} Kinesis stream ({name}): {}", err.message),
         ..err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_shard_step;
+
+    #[test]
+    fn shard_changes_step_within_double_and_half() {
+        assert_eq!(next_shard_step(1, 4), 2);
+        assert_eq!(next_shard_step(2, 4), 4);
+        assert_eq!(next_shard_step(8, 1), 4);
+        assert_eq!(next_shard_step(3, 1), 2);
+        assert_eq!(next_shard_step(2, 1), 1);
+        assert_eq!(next_shard_step(3, 5), 5);
     }
 }
