@@ -1,0 +1,79 @@
+//! The function's `bootstrap`: wiring only. Reads the configuration, builds the one HTTP client
+//! and DynamoDB client every invocation shares, then hands [`Function::handle`] to the Lambda
+//! runtime. A cold-start failure is reported to Lambda's `/runtime/init/error` with a message
+//! that names what to fix, then the process exits.
+
+use anyhow::{anyhow, Result};
+use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use lambda_runtime::{service_fn, Diagnostic};
+use unifiedetl_lambda::config::Config;
+use unifiedetl_lambda::{sink, Function, InitError};
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    // Honours AWS_LAMBDA_LOG_FORMAT (JSON or Text) and AWS_LAMBDA_LOG_LEVEL.
+    lambda_runtime::tracing::init_default_subscriber();
+
+    let function = match init().await {
+        Ok(function) => function,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "cold start failed");
+            report_init_error(&err).await;
+            return Err(err);
+        }
+    };
+    lambda_runtime::run(service_fn(|event| function.handle(event)))
+        .await
+        .map_err(|err| anyhow!(err))
+}
+
+async fn init() -> Result<Function> {
+    // Configuration first: a misconfigured function should fail before any network call.
+    let config = Config::from_env().map_err(InitError::from)?;
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    // The default chain also reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB, which is how
+    // the tests point the function at the local emulator.
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::from_conf(sink::client_config(&sdk_config));
+    Ok(Function::new(config, client).await?)
+}
+
+/// Tells Lambda why init failed, so the error shows up in the invoke response and the console
+/// rather than as a bare "Runtime.ExitError". Best effort: the process exits either way.
+async fn report_init_error(err: &anyhow::Error) {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return;
+    }
+    let error_type = match err.downcast_ref::<InitError>() {
+        Some(InitError::Config(_)) => "UnifiedEtl.ConfigError",
+        Some(InitError::Describe(_)) => "UnifiedEtl.DescribeTableError",
+        None => "UnifiedEtl.InitError",
+    };
+    let diagnostic = Diagnostic {
+        error_type: error_type.to_string(),
+        error_message: format!("{err:#}"),
+    };
+    let result = async {
+        let body = serde_json::to_vec(&diagnostic)?;
+        let request = lambda_runtime_api_client::build_request()
+            .method(http::Method::POST)
+            .uri("/2018-06-01/runtime/init/error")
+            .header("lambda-runtime-function-error-type", error_type)
+            .body(lambda_runtime_api_client::body::Body::from(body))?;
+        let client = lambda_runtime_api_client::Client::builder().build()?;
+        let response = client.call(request).await.map_err(|err| anyhow!(err))?;
+        anyhow::Ok(response.status())
+    }
+    .await;
+    match result {
+        Ok(status) if status.is_success() => {}
+        Ok(status) => tracing::warn!(%status, "the Runtime API refused the init error report"),
+        Err(err) => tracing::warn!(error = %format!("{err:#}"), "could not report the init error"),
+    }
+}
