@@ -67,7 +67,10 @@ fn base64_sha256(path: &std::path::Path) -> Result<String> {
     // Same digest the provider computes, from an independent implementation (coreutils).
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("sha256sum '{}' | cut -d' ' -f1 | xxd -r -p | base64", path.display()))
+        .arg(format!(
+            "sha256sum '{}' | cut -d' ' -f1 | xxd -r -p | base64",
+            path.display()
+        ))
         .output()?;
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
@@ -82,60 +85,151 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
     let iam = aws_sdk_iam::Client::new(&sdk);
 
     let tf = Terraform::new(&emulator)?;
-    let mut knobs = Knobs { cdc_shards: 2, write_capacity: 10, sort_key: "itemId" };
+    let mut knobs = Knobs {
+        cdc_shards: 2,
+        write_capacity: 10,
+        sort_key: "itemId",
+    };
     tf.write(&config(&knobs))?;
     tf.init()?;
-    ensure!(tf.dir().join(".terraform/providers/registry.terraform.io/unifiedetl/unifiedetl").exists());
+    ensure!(tf
+        .dir()
+        .join(".terraform/providers/registry.terraform.io/unifiedetl/unifiedetl")
+        .exists());
     tf.apply()?;
 
     // Every component exists with the configured settings.
-    let cdc = kinesis.describe_stream_summary().stream_name("orders-cdc").send().await?;
+    let cdc = kinesis
+        .describe_stream_summary()
+        .stream_name("orders-cdc")
+        .send()
+        .await?;
     let cdc = cdc.stream_description_summary().unwrap();
     assert_eq!(cdc.open_shard_count(), 2);
     assert_eq!(cdc.retention_period_hours(), 48);
     assert_eq!(cdc.encryption_type().map(|e| e.as_str()), Some("KMS"));
     assert_eq!(cdc.key_id(), Some("alias/aws/kinesis"));
-    let enriched = kinesis.describe_stream_summary().stream_name("orders-enriched").send().await?;
+    let enriched = kinesis
+        .describe_stream_summary()
+        .stream_name("orders-enriched")
+        .send()
+        .await?;
     let enriched = enriched.stream_description_summary().unwrap();
     assert_eq!(
-        enriched.stream_mode_details().map(|d| d.stream_mode().clone()),
+        enriched
+            .stream_mode_details()
+            .map(|d| d.stream_mode().clone()),
         Some(StreamMode::OnDemand)
     );
-    let tags = kinesis.list_tags_for_stream().stream_name("orders-cdc").send().await?;
-    let tag = |k: &str| tags.tags().iter().find(|t| t.key() == k).and_then(|t| t.value()).map(str::to_string);
+    let tags = kinesis
+        .list_tags_for_stream()
+        .stream_name("orders-cdc")
+        .send()
+        .await?;
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == k)
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
     assert_eq!(tag("unifiedetl:pipeline").as_deref(), Some("orders"));
     assert_eq!(tag("team").as_deref(), Some("data"));
-    assert_eq!(tag("owner").as_deref(), Some("e2e"), "provider default_tags reach every component");
+    assert_eq!(
+        tag("owner").as_deref(),
+        Some("e2e"),
+        "provider default_tags reach every component"
+    );
 
-    let table = dynamodb.describe_table().table_name("orders-sink").send().await?;
+    let table = dynamodb
+        .describe_table()
+        .table_name("orders-sink")
+        .send()
+        .await?;
     let table = table.table().unwrap();
-    let keys: Vec<_> = table.key_schema().iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
+    let keys: Vec<_> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name(), k.key_type().as_str()))
+        .collect();
     assert_eq!(keys, vec![("orderId", "HASH"), ("itemId", "RANGE")]);
     let throughput = table.provisioned_throughput().unwrap();
-    assert_eq!((throughput.read_capacity_units(), throughput.write_capacity_units()), (Some(5), Some(10)));
-    assert_eq!(table.sse_description().and_then(|s| s.status()).map(|s| s.as_str()), Some("ENABLED"));
+    assert_eq!(
+        (
+            throughput.read_capacity_units(),
+            throughput.write_capacity_units()
+        ),
+        (Some(5), Some(10))
+    );
+    assert_eq!(
+        table
+            .sse_description()
+            .and_then(|s| s.status())
+            .map(|s| s.as_str()),
+        Some("ENABLED")
+    );
 
-    let function = lambda.get_function().function_name("orders-persist").send().await?;
+    let function = lambda
+        .get_function()
+        .function_name("orders-persist")
+        .send()
+        .await?;
     let fc = function.configuration().unwrap();
     assert_eq!(fc.runtime().map(|r| r.as_str()), Some("provided.al2023"));
-    assert_eq!(fc.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec!["arm64"]);
+    assert_eq!(
+        fc.architectures()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        vec!["arm64"]
+    );
     assert_eq!(fc.memory_size(), Some(512));
-    assert_eq!(fc.code_sha256(), Some(base64_sha256(&bundled_zip())?.as_str()), "the bundled package is deployed");
-    let env = fc.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-    assert_eq!(env.get("SINK_TABLE").map(String::as_str), Some("orders-sink"));
-    assert_eq!(env.get("SINK_PARTITION_KEY").map(String::as_str), Some("orderId"));
-    assert_eq!(env.get("SINK_SORT_KEY").map(String::as_str), Some("itemId"));
+    assert_eq!(
+        fc.code_sha256(),
+        Some(base64_sha256(&bundled_zip())?.as_str()),
+        "the bundled package is deployed"
+    );
+    let env = fc
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        env.get("SINK_TABLE").map(String::as_str),
+        Some("orders-sink")
+    );
+    assert_eq!(
+        env.get("SINK_PARTITION_KEY").map(String::as_str),
+        Some("orderId:N")
+    );
+    assert_eq!(
+        env.get("SINK_SORT_KEY").map(String::as_str),
+        Some("itemId:N")
+    );
 
     let role = iam.get_role().role_name("orders-persist").send().await?;
-    let trust = urlencoding::decode(role.role().unwrap().assume_role_policy_document().unwrap())?.into_owned();
+    let trust = urlencoding::decode(role.role().unwrap().assume_role_policy_document().unwrap())?
+        .into_owned();
     assert!(trust.contains("lambda.amazonaws.com"), "{trust}");
-    let policy = iam.get_role_policy().role_name("orders-persist").policy_name("unifiedetl-persist").send().await?;
+    let policy = iam
+        .get_role_policy()
+        .role_name("orders-persist")
+        .policy_name("unifiedetl-persist")
+        .send()
+        .await?;
     let policy = urlencoding::decode(policy.policy_document())?.into_owned();
     assert!(policy.contains(":stream/orders-enriched\""), "{policy}");
     assert!(policy.contains(":table/orders-sink\""), "{policy}");
-    assert!(!policy.contains("\"*\""), "least privilege, no wildcard resource: {policy}");
+    assert!(
+        !policy.contains("\"*\""),
+        "least privilege, no wildcard resource: {policy}"
+    );
 
-    let mappings = lambda.list_event_source_mappings().function_name("orders-persist").send().await?;
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("orders-persist")
+        .send()
+        .await?;
     let mapping = &mappings.event_source_mappings()[0];
     assert_eq!(mapping.event_source_arn(), enriched.stream_arn().into());
     assert_eq!(mapping.batch_size(), Some(500));
@@ -143,7 +237,11 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
     assert_eq!(mapping.maximum_retry_attempts(), Some(10));
     assert_eq!(mapping.bisect_batch_on_function_error(), Some(true));
     assert_eq!(
-        mapping.function_response_types().iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        mapping
+            .function_response_types()
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
         vec!["ReportBatchItemFailures"]
     );
 
@@ -157,10 +255,29 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
     let plan = tf.plan_json()?;
     assert_eq!(planned_actions(&plan), vec!["update"]);
     tf.apply()?;
-    let cdc = kinesis.describe_stream_summary().stream_name("orders-cdc").send().await?;
-    assert_eq!(cdc.stream_description_summary().unwrap().open_shard_count(), 3);
-    let table = dynamodb.describe_table().table_name("orders-sink").send().await?;
-    assert_eq!(table.table().unwrap().provisioned_throughput().unwrap().write_capacity_units(), Some(20));
+    let cdc = kinesis
+        .describe_stream_summary()
+        .stream_name("orders-cdc")
+        .send()
+        .await?;
+    assert_eq!(
+        cdc.stream_description_summary().unwrap().open_shard_count(),
+        3
+    );
+    let table = dynamodb
+        .describe_table()
+        .table_name("orders-sink")
+        .send()
+        .await?;
+    assert_eq!(
+        table
+            .table()
+            .unwrap()
+            .provisioned_throughput()
+            .unwrap()
+            .write_capacity_units(),
+        Some(20)
+    );
     assert_eq!(tf.plan()?.code, 0);
 
     // A new sort key cannot be applied to a table in place: the plan says replace, on that
@@ -175,22 +292,53 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
 
     // A stream deleted out of band shows in the plan, and the apply restores it (and the
     // mapping that read from it) in place.
-    kinesis.delete_stream().stream_name("orders-enriched").send().await?;
+    kinesis
+        .delete_stream()
+        .stream_name("orders-enriched")
+        .send()
+        .await?;
     let plan = tf.plan()?;
     assert_eq!(plan.code, 2, "drift must show: {}", plan.stdout);
     assert!(plan.stdout.contains("update in-place"), "{}", plan.stdout);
     tf.apply()?;
-    kinesis.describe_stream_summary().stream_name("orders-enriched").send().await?;
-    let mappings = lambda.list_event_source_mappings().function_name("orders-persist").send().await?;
-    assert_eq!(mappings.event_source_mappings().len(), 1, "one mapping, on the new stream");
+    kinesis
+        .describe_stream_summary()
+        .stream_name("orders-enriched")
+        .send()
+        .await?;
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("orders-persist")
+        .send()
+        .await?;
+    assert_eq!(
+        mappings.event_source_mappings().len(),
+        1,
+        "one mapping, on the new stream"
+    );
     assert_eq!(tf.plan()?.code, 0);
 
     // Destroy leaves nothing behind.
     tf.destroy()?;
-    assert!(kinesis.list_streams().send().await?.stream_names().is_empty());
-    assert!(dynamodb.list_tables().send().await?.table_names().is_empty());
+    assert!(kinesis
+        .list_streams()
+        .send()
+        .await?
+        .stream_names()
+        .is_empty());
+    assert!(dynamodb
+        .list_tables()
+        .send()
+        .await?
+        .table_names()
+        .is_empty());
     assert!(lambda.list_functions().send().await?.functions().is_empty());
-    assert!(lambda.list_event_source_mappings().send().await?.event_source_mappings().is_empty());
+    assert!(lambda
+        .list_event_source_mappings()
+        .send()
+        .await?
+        .event_source_mappings()
+        .is_empty());
     assert!(iam.list_roles().send().await?.roles().is_empty());
     Ok(())
 }
@@ -231,7 +379,9 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
     ];
     let mut initialised = false;
     for (body, message) in cases {
-        tf.write(&format!("{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  {body}\n}}\n"))?;
+        tf.write(&format!(
+            "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  {body}\n}}\n"
+        ))?;
         if !initialised {
             tf.init()?;
             initialised = true;
@@ -239,12 +389,29 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
         let plan = tf.plan()?;
         assert_eq!(plan.code, 1, "plan must fail for:\n{body}\n{}", plan.stdout);
         let stderr = plan.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(stderr.contains(message), "expected {message:?} in:\n{}", plan.stderr);
-        assert!(stderr.contains("unifiedetl_pipeline.p"), "the diagnostic points at the resource");
-        assert!(!stderr.contains("tf_provider::"), "no backtraces in diagnostics:\n{}", plan.stderr);
+        assert!(
+            stderr.contains(message),
+            "expected {message:?} in:\n{}",
+            plan.stderr
+        );
+        assert!(
+            stderr.contains("unifiedetl_pipeline.p"),
+            "the diagnostic points at the resource"
+        );
+        assert!(
+            !stderr.contains("tf_provider::"),
+            "no backtraces in diagnostics:\n{}",
+            plan.stderr
+        );
     }
     let sdk = emulator.sdk_config().await;
-    let streams = aws_sdk_kinesis::Client::new(&sdk).list_streams().send().await?;
-    assert!(streams.stream_names().is_empty(), "nothing is created by a failing plan");
+    let streams = aws_sdk_kinesis::Client::new(&sdk)
+        .list_streams()
+        .send()
+        .await?;
+    assert!(
+        streams.stream_names().is_empty(),
+        "nothing is created by a failing plan"
+    );
     Ok(())
 }

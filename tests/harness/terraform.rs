@@ -88,7 +88,12 @@ impl Run {
     /// Fails with the command's output unless it exited 0.
     pub fn ok(self) -> Result<Run> {
         if self.code != 0 {
-            bail!("terraform exited {}\n{}\n{}", self.code, self.stdout, self.stderr);
+            bail!(
+                "terraform exited {}\n{}\n{}",
+                self.code,
+                self.stdout,
+                self.stderr
+            );
         }
         Ok(self)
     }
@@ -97,7 +102,9 @@ impl Run {
 impl Terraform {
     pub fn new(emulator: &Emulator) -> Result<Terraform> {
         let mirror = mirror()?;
-        let dir = tempfile::Builder::new().prefix("unifiedetl-tf-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("unifiedetl-tf-")
+            .tempdir()?;
         let cli_config = dir.path().join(".terraformrc");
         std::fs::write(
             &cli_config,
@@ -109,7 +116,10 @@ impl Terraform {
         let mut env = emulator.env();
         env.extend(
             [
-                ("TF_CLI_CONFIG_FILE", cli_config.to_string_lossy().into_owned()),
+                (
+                    "TF_CLI_CONFIG_FILE",
+                    cli_config.to_string_lossy().into_owned(),
+                ),
                 ("TF_IN_AUTOMATION", "1".into()),
                 ("TF_INPUT", "0".into()),
                 ("CHECKPOINT_DISABLE", "1".into()),
@@ -147,11 +157,13 @@ impl Terraform {
     }
 
     pub fn apply(&self) -> Result<Run> {
-        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?.ok()
+        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?
+            .ok()
     }
 
     pub fn destroy(&self) -> Result<Run> {
-        self.run(&["destroy", "-auto-approve", "-input=false", "-no-color"])?.ok()
+        self.run(&["destroy", "-auto-approve", "-input=false", "-no-color"])?
+            .ok()
     }
 
     /// `terraform plan -detailed-exitcode`: 0 no changes, 2 changes, 1 error.
@@ -161,7 +173,8 @@ impl Terraform {
 
     /// The plan as `terraform show -json` reports it.
     pub fn plan_json(&self) -> Result<serde_json::Value> {
-        self.run(&["plan", "-out=tfplan", "-input=false", "-no-color"])?.ok()?;
+        self.run(&["plan", "-out=tfplan", "-input=false", "-no-color"])?
+            .ok()?;
         let shown = self.run(&["show", "-json", "tfplan"])?.ok()?;
         Ok(serde_json::from_str(&shown.stdout)?)
     }
@@ -171,7 +184,11 @@ impl Terraform {
 pub fn planned_actions(plan: &serde_json::Value) -> Vec<String> {
     plan["resource_changes"][0]["change"]["actions"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -186,7 +203,11 @@ pub fn replace_paths(plan: &serde_json::Value) -> Vec<String> {
                 .map(|steps| {
                     steps
                         .iter()
-                        .map(|s| s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string()))
+                        .map(|s| {
+                            s.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| s.to_string())
+                        })
                         .collect::<Vec<_>>()
                         .join(".")
                 })

@@ -167,15 +167,18 @@ impl Desired {
     }
 
     fn function_environment(&self) -> BTreeMap<String, String> {
+        // `name:TYPE` lets the function reject a record whose key has the wrong type before
+        // writing, instead of DynamoDB failing the whole 25-item call.
+        let key = |k: &Key| format!("{}:{}", k.name, k.attr_type);
         let mut env = BTreeMap::from([
             ("SINK_TABLE".to_string(), self.table.name.clone()),
             (
                 "SINK_PARTITION_KEY".to_string(),
-                self.table.partition_key.name.clone(),
+                key(&self.table.partition_key),
             ),
         ]);
         if let Some(sort) = &self.table.sort_key {
-            env.insert("SINK_SORT_KEY".to_string(), sort.name.clone());
+            env.insert("SINK_SORT_KEY".to_string(), key(sort));
         }
         env
     }

@@ -434,7 +434,7 @@ fn plan_stream(
         (Value::Null, Value::Value(mode)) if mode == "PROVISIONED" => Value::Value(1),
         (Value::Null, Value::Value(_)) => Value::Null,
         (Value::Null, _) => Value::Unknown,
-        (configured, _) => configured.clone(),
+        (configured, _) => *configured,
     };
     let encryption_type = pick(&config.encryption_type, text("KMS"));
     let kms_key_id = match (&config.kms_key_id, &encryption_type) {
@@ -470,8 +470,8 @@ fn plan_sink(config: &SinkBlock, prior: Option<&SinkBlock>, default_name: Str) -
         sort_key: config.sort_key.clone(),
         sort_key_type,
         billing_mode: pick(&config.billing_mode, text("PAY_PER_REQUEST")),
-        read_capacity: config.read_capacity.clone(),
-        write_capacity: config.write_capacity.clone(),
+        read_capacity: config.read_capacity,
+        write_capacity: config.write_capacity,
         server_side_encryption: pick(&config.server_side_encryption, Value::Value(true)),
         kms_key_arn: config.kms_key_arn.clone(),
     }

@@ -1,0 +1,197 @@
+//! S3 buckets the pipeline owns (today: the dead-letter bucket of the persist function).
+//!
+//! Finders, create/update/delete. Buckets are private (public access blocked) and encrypted
+//! (SSE-S3) by default. Deleting a bucket that still holds objects fails unless the caller
+//! allows emptying it: dead letters are records nobody has looked at yet.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging,
+};
+use aws_sdk_s3::Client;
+
+use crate::aws::{AwsError, AwsResult};
+use crate::tags::{tag_diff, TagDiff};
+
+/// The settings a bucket should have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSpec {
+    pub name: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A bucket as AWS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Bucket {
+    pub fn arn(&self, partition: &str) -> String {
+        format!("arn:{partition}:s3:::{}", self.name)
+    }
+}
+
+fn is_missing(err: &AwsError) -> bool {
+    err.is_not_found() || matches!(err.code.as_deref(), Some("NoSuchBucket" | "NotFound" | "404"))
+}
+
+/// Describes the bucket `name` with its tags; `None` if it does not exist.
+pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Bucket>> {
+    match client.head_bucket().bucket(name).send().await.map_err(AwsError::from) {
+        Ok(_) => {}
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(context("reading", name, e)),
+    }
+    let tags = match client.get_bucket_tagging().bucket(name).send().await.map_err(AwsError::from) {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) if e.code_is("NoSuchTagSet") => BTreeMap::new(),
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => return Err(context("reading", name, e)),
+    };
+    Ok(Some(Bucket {
+        name: name.to_string(),
+        tags,
+    }))
+}
+
+/// Creates a private, encrypted bucket with its tags.
+pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
+    let err = |e: AwsError| context("creating", &spec.name, e);
+    // us-east-1 is the one region that rejects an explicit location constraint.
+    let location = (spec.region != "us-east-1").then(|| {
+        CreateBucketConfiguration::builder()
+            .location_constraint(BucketLocationConstraint::from(spec.region.as_str()))
+            .build()
+    });
+    client
+        .create_bucket()
+        .bucket(&spec.name)
+        .set_create_bucket_configuration(location)
+        .send()
+        .await
+        .map_err(|e| err(e.into()))?;
+    client
+        .put_public_access_block()
+        .bucket(&spec.name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err(e.into()))?;
+    client
+        .put_bucket_encryption()
+        .bucket(&spec.name)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::Aes256)
+                                .build()
+                                .expect("algorithm is set"),
+                        )
+                        .build(),
+                )
+                .build()
+                .expect("rules are set"),
+        )
+        .send()
+        .await
+        .map_err(|e| err(e.into()))?;
+    let current = Bucket {
+        name: spec.name.clone(),
+        tags: BTreeMap::new(),
+    };
+    update(client, &current, spec).await
+}
+
+/// Brings the bucket's tags to `spec`.
+pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> AwsResult<Bucket> {
+    let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
+    if !set.is_empty() || !remove.is_empty() {
+        // S3 replaces the whole tag set at once.
+        let tags = spec
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+            .collect::<Vec<_>>();
+        client
+            .put_bucket_tagging()
+            .bucket(&spec.name)
+            .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set is set"))
+            .send()
+            .await
+            .map_err(|e| context("updating", &spec.name, e.into()))?;
+    }
+    Ok(Bucket {
+        name: spec.name.clone(),
+        tags: spec.tags.clone(),
+    })
+}
+
+/// How many objects the bucket holds (at most one page: enough to tell empty from not).
+pub async fn count_objects(client: &Client, name: &str) -> AwsResult<usize> {
+    let out = client.list_objects_v2().bucket(name).max_keys(1000).send().await?;
+    Ok(out.contents().len())
+}
+
+/// Deletes the bucket. With `force`, its objects go first; without, a bucket that still holds
+/// objects is an error that says so, and nothing is deleted.
+pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
+    let err = |e: AwsError| context("deleting", name, e);
+    loop {
+        let listed = match client.list_objects_v2().bucket(name).send().await.map_err(AwsError::from) {
+            Ok(out) => out,
+            Err(e) if is_missing(&e) => return Ok(()),
+            Err(e) => return Err(err(e)),
+        };
+        let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        if keys.is_empty() {
+            break;
+        }
+        if !force {
+            return Err(err(AwsError::other(format!(
+                "the bucket still holds objects (at least {}): inspect them, or set `force_destroy = true` to delete them with the bucket",
+                keys.len()
+            ))));
+        }
+        for key in keys {
+            client
+                .delete_object()
+                .bucket(name)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| err(e.into()))?;
+        }
+    }
+    match client.delete_bucket().bucket(name).send().await.map_err(AwsError::from) {
+        Ok(_) => Ok(()),
+        Err(e) if is_missing(&e) => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!("{verb} S3 bucket ({name}): {}", err.message),
+        ..err
+    }
+}
