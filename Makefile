@@ -99,11 +99,16 @@ demo-down:
 	tests/emulator/ctl.sh stop $(EMULATOR_PORT)
 
 # ---------------------------------------------------------------- test
-.PHONY: test test-emulator test-rust lint
-test: setup lambda lint test-emulator test-rust
+.PHONY: test test-emulator test-sql test-rust lint
+test: setup lambda lint test-emulator test-sql test-rust
 
 test-emulator: setup
 	$(PY) -m pytest tests/emulator -q -p no:cacheprovider
+
+# The SQL files against a real MariaDB that the tests start on 127.0.0.1.
+test-sql: setup
+	tests/sql/ensure-mariadb.sh
+	$(PY) -m pytest tests/sql -q -p no:cacheprovider
 
 test-rust: setup lambda
 	cargo test --workspace
