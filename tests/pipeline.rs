@@ -225,12 +225,39 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
         "least privilege, no wildcard resource: {policy}"
     );
 
+    // Dead letters: a private bucket the pipeline owns, wired to the function and to the
+    // mapping's on-failure destination.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let dlq = "orders-dlq-123456789012";
+    s3.head_bucket().bucket(dlq).send().await?;
+    assert_eq!(env.get("DEAD_LETTER_BUCKET").map(String::as_str), Some(dlq));
+    assert_eq!(
+        env.get("DEAD_LETTER_PREFIX").map(String::as_str),
+        Some("dead-letter/")
+    );
+    assert!(
+        policy.contains(&format!("arn:aws:s3:::{dlq}/dead-letter/*")),
+        "{policy}"
+    );
+
     let mappings = lambda
         .list_event_source_mappings()
         .function_name("orders-persist")
         .send()
         .await?;
     let mapping = &mappings.event_source_mappings()[0];
+    assert_eq!(
+        mapping
+            .destination_config()
+            .and_then(|d| d.on_failure())
+            .and_then(|f| f.destination()),
+        Some(format!("arn:aws:s3:::{dlq}").as_str()),
+        "batches the mapping gives up on go to the dead-letter bucket"
+    );
     assert_eq!(mapping.event_source_arn(), enriched.stream_arn().into());
     assert_eq!(mapping.batch_size(), Some(500));
     assert_eq!(mapping.parallelization_factor(), Some(5));
@@ -340,6 +367,60 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
         .event_source_mappings()
         .is_empty());
     assert!(iam.list_roles().send().await?.roles().is_empty());
+    assert!(s3.list_buckets().send().await?.buckets().is_empty());
+    Ok(())
+}
+
+/// Dead letters are records nobody has looked at yet: destroy keeps a bucket that holds
+/// some, and says so, unless the configuration allows deleting them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_keeps_dead_letters_unless_force_destroy_allows_it() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let tf = Terraform::new(&emulator)?;
+    let pipeline = |force: bool| {
+        format!(
+            "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"dl\"\n  sink {{ partition_key = \"id\" }}\n  persist {{ dead_letter_force_destroy = {force} }}\n}}\n"
+        )
+    };
+    tf.write(&pipeline(false))?;
+    tf.init()?;
+    tf.apply()?;
+    s3.put_object()
+        .bucket("dl-dlq-123456789012")
+        .key("dead-letter/2026/11/27/shardId-000000000000/1.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await?;
+    let destroy = tf.run(&["destroy", "-auto-approve", "-no-color"])?;
+    assert_ne!(
+        destroy.code, 0,
+        "destroy must stop at a bucket holding dead letters"
+    );
+    let stderr = destroy
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(stderr.contains("still holds objects"), "{}", destroy.stderr);
+    assert!(
+        stderr.contains("force_destroy = true"),
+        "the error says how to proceed"
+    );
+    s3.head_bucket()
+        .bucket("dl-dlq-123456789012")
+        .send()
+        .await?;
+
+    tf.write(&pipeline(true))?;
+    tf.apply()?;
+    tf.destroy()?;
+    assert!(s3.list_buckets().send().await?.buckets().is_empty());
     Ok(())
 }
 

@@ -15,8 +15,18 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
     pub region: String,
     pub default_tags: BTreeMap<String, String>,
+    identity: tokio::sync::OnceCell<Identity>,
+}
+
+/// Who the provider runs as: the account and partition every ARN is built in.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: String,
+    pub partition: String,
 }
 
 impl Aws {
@@ -26,9 +36,43 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
+            // Path-style addressing: virtual-hosted bucket names do not resolve on an emulator
+            // endpoint such as 127.0.0.1, and AWS still serves path-style for these calls.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
+            identity: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The caller's account and partition (STS GetCallerIdentity), asked once per provider
+    /// process: names and ARNs that embed the account are then known at plan time.
+    pub async fn identity(&self) -> AwsResult<Identity> {
+        self.identity
+            .get_or_try_init(|| async {
+                let out = self.sts.get_caller_identity().send().await.map_err(|e| {
+                    let e = AwsError::from(e);
+                    AwsError {
+                        message: format!(
+                            "reading the caller's AWS identity (check credentials): {}",
+                            e.message
+                        ),
+                        ..e
+                    }
+                })?;
+                let arn = out.arn().unwrap_or_default();
+                Ok(Identity {
+                    account: out.account().unwrap_or_default().to_string(),
+                    partition: partition_of(arn).to_string(),
+                })
+            })
+            .await
+            .cloned()
     }
 }
 

@@ -247,7 +247,9 @@ pub fn persist_policy(
     stream_arn: &str,
     table_arn: &str,
     stream_kms_key: Option<&str>,
+    dead_letter: (&str, &str),
 ) -> Json {
+    let (bucket_arn, prefix) = dead_letter;
     let log_group =
         format!("arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name}");
     let mut statements = vec![
@@ -275,6 +277,21 @@ pub fn persist_policy(
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [log_group.clone(), format!("{log_group}:*")]
+        }),
+        // The function writes dead letters under the prefix; the event source mapping's S3
+        // on-failure destination writes failed batches under `aws/lambda/` and must be able to
+        // list the bucket.
+        json!({
+            "Sid": "WriteDeadLetters",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [format!("{bucket_arn}/{prefix}*"), format!("{bucket_arn}/aws/lambda/*")]
+        }),
+        json!({
+            "Sid": "ListDeadLetterBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn
         }),
     ];
     // A customer-managed key must be usable by the function to read the encrypted stream; the
@@ -316,11 +333,16 @@ mod tests {
             "arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched",
             "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink",
             Some("alias/aws/kinesis"),
+            ("arn:aws:s3:::orders-dlq-123456789012", "dead-letter/"),
         );
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no wildcard resources: {text}");
         let statements = policy["Statement"].as_array().unwrap();
-        assert_eq!(statements.len(), 3, "the AWS-managed key needs no grant");
+        assert_eq!(statements.len(), 5, "the AWS-managed key needs no grant");
+        assert_eq!(
+            statements[4]["Resource"],
+            "arn:aws:s3:::orders-dlq-123456789012"
+        );
         assert_eq!(
             statements[1]["Resource"],
             "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink"
@@ -329,7 +351,16 @@ mod tests {
 
     #[test]
     fn a_customer_key_adds_a_decrypt_grant_for_that_key_only() {
-        let policy = persist_policy("aws", "eu-west-1", "1", "f", "s", "t", Some("alias/mine"));
+        let policy = persist_policy(
+            "aws",
+            "eu-west-1",
+            "1",
+            "f",
+            "s",
+            "t",
+            Some("alias/mine"),
+            ("arn:aws:s3:::b", "p/"),
+        );
         let last = policy["Statement"]
             .as_array()
             .unwrap()

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, EventSourcePosition, FunctionCode, FunctionResponseType,
-    LastUpdateStatus, Runtime, State,
+    Architecture, DestinationConfig, Environment, EventSourcePosition, FunctionCode,
+    FunctionResponseType, LastUpdateStatus, OnFailure, Runtime, State,
 };
 use aws_sdk_lambda::Client;
 
@@ -266,6 +266,8 @@ pub struct MappingSpec {
     pub bisect_on_error: bool,
     pub maximum_retry_attempts: i32,
     pub maximum_record_age: i32,
+    /// Where Lambda sends the records of a batch it gives up on (an S3 bucket ARN).
+    pub on_failure: Option<String>,
 }
 
 /// A mapping as AWS reports it.
@@ -282,6 +284,7 @@ pub struct Mapping {
     pub maximum_retry_attempts: i32,
     pub maximum_record_age: i32,
     pub reports_batch_item_failures: bool,
+    pub on_failure: Option<String>,
     pub state: String,
 }
 
@@ -305,8 +308,24 @@ fn flatten_mapping(
         reports_batch_item_failures: m
             .function_response_types()
             .contains(&FunctionResponseType::ReportBatchItemFailures),
+        on_failure: m
+            .destination_config()
+            .and_then(|d| d.on_failure())
+            .and_then(|f| f.destination())
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         state: m.state().unwrap_or_default().to_string(),
     }
+}
+
+fn destination(on_failure: &Option<String>) -> DestinationConfig {
+    DestinationConfig::builder()
+        .on_failure(
+            OnFailure::builder()
+                .set_destination(on_failure.clone())
+                .build(),
+        )
+        .build()
 }
 
 /// Describes the mapping `uuid`; `None` if it does not exist (or is being deleted).
@@ -374,6 +393,7 @@ pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Ma
             .maximum_retry_attempts(spec.maximum_retry_attempts)
             .maximum_record_age_in_seconds(spec.maximum_record_age)
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .destination_config(destination(&spec.on_failure))
             .enabled(true)
             .send()
             .await?;
@@ -397,6 +417,7 @@ pub async fn update_mapping(
         && current.bisect_on_error == spec.bisect_on_error
         && current.maximum_retry_attempts == spec.maximum_retry_attempts
         && current.maximum_record_age == spec.maximum_record_age
+        && current.on_failure == spec.on_failure
         && current.reports_batch_item_failures;
     if unchanged {
         return Ok(current.clone());
@@ -411,6 +432,7 @@ pub async fn update_mapping(
         .maximum_retry_attempts(spec.maximum_retry_attempts)
         .maximum_record_age_in_seconds(spec.maximum_record_age)
         .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+        .destination_config(destination(&spec.on_failure))
         .send()
         .await
         .map_err(|e| mapping_context("updating", &spec.function_name, e.into()))?;

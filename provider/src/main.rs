@@ -14,6 +14,7 @@ mod kinesis;
 mod lambda;
 mod pipeline;
 mod provider;
+mod s3;
 mod schema;
 mod tags;
 mod wait;

@@ -31,24 +31,34 @@ pub struct Bucket {
     pub tags: BTreeMap<String, String>,
 }
 
-impl Bucket {
-    pub fn arn(&self, partition: &str) -> String {
-        format!("arn:{partition}:s3:::{}", self.name)
-    }
-}
-
 fn is_missing(err: &AwsError) -> bool {
-    err.is_not_found() || matches!(err.code.as_deref(), Some("NoSuchBucket" | "NotFound" | "404"))
+    err.is_not_found()
+        || matches!(
+            err.code.as_deref(),
+            Some("NoSuchBucket" | "NotFound" | "404")
+        )
 }
 
 /// Describes the bucket `name` with its tags; `None` if it does not exist.
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Bucket>> {
-    match client.head_bucket().bucket(name).send().await.map_err(AwsError::from) {
+    match client
+        .head_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
         Ok(_) => {}
         Err(e) if is_missing(&e) => return Ok(None),
         Err(e) => return Err(context("reading", name, e)),
     }
-    let tags = match client.get_bucket_tagging().bucket(name).send().await.map_err(AwsError::from) {
+    let tags = match client
+        .get_bucket_tagging()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
         Ok(out) => out
             .tag_set()
             .iter()
@@ -130,12 +140,23 @@ pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> Aws
         let tags = spec
             .tags
             .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set"))
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .expect("key and value are set")
+            })
             .collect::<Vec<_>>();
         client
             .put_bucket_tagging()
             .bucket(&spec.name)
-            .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set is set"))
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .expect("tag set is set"),
+            )
             .send()
             .await
             .map_err(|e| context("updating", &spec.name, e.into()))?;
@@ -146,10 +167,20 @@ pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> Aws
     })
 }
 
-/// How many objects the bucket holds (at most one page: enough to tell empty from not).
-pub async fn count_objects(client: &Client, name: &str) -> AwsResult<usize> {
-    let out = client.list_objects_v2().bucket(name).max_keys(1000).send().await?;
-    Ok(out.contents().len())
+/// Whether the bucket holds any object (a missing bucket holds none).
+pub async fn holds_objects(client: &Client, name: &str) -> AwsResult<bool> {
+    match client
+        .list_objects_v2()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(out) => Ok(!out.contents().is_empty()),
+        Err(e) if is_missing(&e) => Ok(false),
+        Err(e) => Err(context("reading", name, e)),
+    }
 }
 
 /// Deletes the bucket. With `force`, its objects go first; without, a bucket that still holds
@@ -157,12 +188,22 @@ pub async fn count_objects(client: &Client, name: &str) -> AwsResult<usize> {
 pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
     let err = |e: AwsError| context("deleting", name, e);
     loop {
-        let listed = match client.list_objects_v2().bucket(name).send().await.map_err(AwsError::from) {
+        let listed = match client
+            .list_objects_v2()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(AwsError::from)
+        {
             Ok(out) => out,
             Err(e) if is_missing(&e) => return Ok(()),
             Err(e) => return Err(err(e)),
         };
-        let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect();
         if keys.is_empty() {
             break;
         }
@@ -182,7 +223,13 @@ pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
                 .map_err(|e| err(e.into()))?;
         }
     }
-    match client.delete_bucket().bucket(name).send().await.map_err(AwsError::from) {
+    match client
+        .delete_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
         Ok(_) => Ok(()),
         Err(e) if is_missing(&e) => Ok(()),
         Err(e) => Err(err(e)),

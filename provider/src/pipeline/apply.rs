@@ -14,13 +14,15 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::plan::default_dead_letter_bucket;
 use super::state::{PipelineState, Str};
 use crate::artifact::{self, Artifact};
-use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Identity};
 use crate::dynamodb::{self, Key, TableSpec};
 use crate::iam::{self, RoleSpec};
 use crate::kinesis::{self, StreamSpec};
 use crate::lambda::{self, FunctionSpec, MappingSpec};
+use crate::s3::{self, BucketSpec};
 use crate::tags::PIPELINE_TAG;
 
 /// Everything the planned state asks for, with every value known.
@@ -36,7 +38,19 @@ pub struct Desired {
     pub timeout: i32,
     pub artifact: Artifact,
     pub mapping: MappingSettings,
+    pub write_concurrency: i64,
+    pub version_attribute: Option<String>,
+    pub dead_letter: DeadLetter,
     pub tags: BTreeMap<String, String>,
+}
+
+/// Where records that cannot be processed go.
+pub struct DeadLetter {
+    pub bucket: String,
+    pub bucket_arn: String,
+    pub prefix: String,
+    /// The pipeline created the bucket (none was named), so it also deletes it.
+    pub managed: bool,
 }
 
 pub struct MappingSettings {
@@ -62,8 +76,9 @@ fn opt<T: Clone>(value: &Value<T>) -> Option<T> {
 }
 
 impl Desired {
-    /// Reads the fully resolved planned state.
-    pub fn from_state(s: &PipelineState) -> Result<Desired, String> {
+    /// Reads the fully resolved planned state. `dead_letter_managed`: the configuration names
+    /// no dead-letter bucket, so the pipeline owns the one it planned.
+    pub fn from_state(s: &PipelineState, dead_letter_managed: bool) -> Result<Desired, String> {
         let tags: BTreeMap<String, String> = need(&s.tags_all, "tags_all")?
             .into_iter()
             .filter_map(|(k, v)| v.as_option().map(|v| (k, v)))
@@ -162,6 +177,14 @@ impl Desired {
                     "persist.maximum_record_age_seconds",
                 )? as i32,
             },
+            write_concurrency: need(&p.write_concurrency, "persist.write_concurrency")?,
+            version_attribute: opt(&p.version_attribute),
+            dead_letter: DeadLetter {
+                bucket: need(&p.dead_letter_bucket, "persist.dead_letter_bucket")?,
+                bucket_arn: need(&p.dead_letter_bucket_arn, "persist.dead_letter_bucket_arn")?,
+                prefix: need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
+                managed: dead_letter_managed,
+            },
             tags,
         })
     }
@@ -180,6 +203,21 @@ impl Desired {
         if let Some(sort) = &self.table.sort_key {
             env.insert("SINK_SORT_KEY".to_string(), key(sort));
         }
+        env.insert(
+            "WRITE_CONCURRENCY".to_string(),
+            self.write_concurrency.to_string(),
+        );
+        if let Some(version) = &self.version_attribute {
+            env.insert("VERSION_ATTRIBUTE".to_string(), version.clone());
+        }
+        env.insert(
+            "DEAD_LETTER_BUCKET".to_string(),
+            self.dead_letter.bucket.clone(),
+        );
+        env.insert(
+            "DEAD_LETTER_PREFIX".to_string(),
+            self.dead_letter.prefix.clone(),
+        );
         env
     }
 }
@@ -194,6 +232,7 @@ pub struct Outcome {
     pub role_arn: Option<String>,
     pub function_arn: Option<String>,
     pub mapping_uuid: Option<String>,
+    pub dead_letter_arn: Option<String>,
     pub errors: Vec<String>,
 }
 
@@ -271,6 +310,37 @@ async fn ensure_table(
     }
 }
 
+/// The dead-letter bucket: created (private, encrypted) when the pipeline owns it; a named
+/// bucket must exist already.
+async fn ensure_dead_letter_bucket(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
+    let dl = &want.dead_letter;
+    let found = s3::find_by_name(&aws.s3, &dl.bucket).await?;
+    if !dl.managed {
+        return match found {
+            Some(_) => Ok(dl.bucket_arn.clone()),
+            None => Err(AwsError::other(format!(
+                "the dead-letter bucket ({}) named by `persist.dead_letter_bucket` does not exist: create it, or leave the attribute unset for the pipeline to create one",
+                dl.bucket
+            ))),
+        };
+    }
+    let spec = BucketSpec {
+        name: dl.bucket.clone(),
+        region: aws.region.clone(),
+        tags: want.tags.clone(),
+    };
+    match found {
+        None => s3::create(&aws.s3, &spec).await?,
+        Some(current) => {
+            if !ours {
+                check_owner("S3 bucket", &spec.name, &current.tags, &want.pipeline)?;
+            }
+            s3::update(&aws.s3, &current, &spec).await?
+        }
+    };
+    Ok(dl.bucket_arn.clone())
+}
+
 /// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.
 async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
     let policy_name = "unifiedetl-persist".to_string();
@@ -307,6 +377,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
         &arn("kinesis", "stream", &want.enriched.name),
         &arn("dynamodb", "table", &want.table.name),
         want.enriched.kms_key_id.as_deref(),
+        (&want.dead_letter.bucket_arn, &want.dead_letter.prefix),
     );
     iam::update(&aws.iam, &role, &spec).await?;
     Ok(role.arn)
@@ -359,6 +430,7 @@ async fn ensure_mapping(
         bisect_on_error: m.bisect_on_error,
         maximum_retry_attempts: m.maximum_retry_attempts,
         maximum_record_age: m.maximum_record_age,
+        on_failure: Some(want.dead_letter.bucket_arn.clone()),
     };
     let current = match prior_uuid {
         Some(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await?,
@@ -406,6 +478,10 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             && p.persist.function_name.as_ref_option() == Some(&want.function_name)
     });
     let prior_uuid = prior.and_then(|p| p.persist.event_source_mapping_id.as_ref_option().cloned());
+    let bucket_ours = prior.is_some_and(|p| {
+        known(&p.persist.dead_letter_bucket_arn)
+            && p.persist.dead_letter_bucket.as_ref_option() == Some(&want.dead_letter.bucket)
+    });
 
     let cdc = ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline);
     let rest = async {
@@ -417,25 +493,29 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             };
             (role, function)
         };
-        let (enriched, table, (role, function)) = tokio::join!(
+        let (enriched, table, bucket, (role, function)) = tokio::join!(
             ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
             ensure_table(aws, &want.table, table_ours, &want.pipeline),
+            ensure_dead_letter_bucket(aws, want, bucket_ours),
             role_then_function,
         );
-        let mapping = match (&enriched, &function) {
-            (Ok(source), Some(Ok(_))) => {
+        // The mapping reads the stream, invokes the function and sends what it gives up on to
+        // the dead-letter bucket: it needs all three.
+        let mapping = match (&enriched, &function, &bucket) {
+            (Ok(source), Some(Ok(_)), Ok(_)) => {
                 Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
             }
             _ => None,
         };
-        (enriched, table, role, function, mapping)
+        (enriched, table, bucket, role, function, mapping)
     };
-    let (cdc, (enriched, table, role, function, mapping)) = tokio::join!(cdc, rest);
+    let (cdc, (enriched, table, bucket, role, function, mapping)) = tokio::join!(cdc, rest);
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);
     out.enriched_arn = out.take(enriched);
     out.table_arn = out.take(table);
+    out.dead_letter_arn = out.take(bucket);
     out.role_arn = out.take(role);
     out.function_arn = function.and_then(|f| out.take(f));
     out.mapping_uuid = mapping.and_then(|m| out.take(m));
@@ -476,10 +556,33 @@ fn function_ours_changed(prior: &PipelineState, want: &Desired) -> bool {
 
 /// Deletes every component the state knows (those with an id): the mapping first so nothing
 /// reads a stream being deleted, then everything else concurrently, the role after its
-/// function. Not-found is success.
-pub async fn destroy(aws: &Aws, state: &PipelineState) -> Vec<String> {
-    let mut errors = Vec::new();
+/// function. Not-found is success. A dead-letter bucket that still holds dead letters stops
+/// the destroy unless `dead_letter_force_destroy` allows emptying it.
+pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> Vec<String> {
     let p = &state.persist;
+    let managed_bucket = match (&state.name, &p.dead_letter_bucket) {
+        (Value::Value(name), Value::Value(bucket))
+            if known(&p.dead_letter_bucket_arn)
+                && *bucket == default_dead_letter_bucket(name, &identity.account) =>
+        {
+            Some(bucket.clone())
+        }
+        _ => None,
+    };
+    let force = matches!(p.dead_letter_force_destroy, Value::Value(true));
+    // Checked before anything is deleted, so a refused destroy leaves the pipeline whole.
+    if let (Some(bucket), false) = (&managed_bucket, force) {
+        match s3::holds_objects(&aws.s3, bucket).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return vec![format!(
+                    "deleting S3 bucket ({bucket}): the dead-letter bucket still holds objects (records the pipeline could not process): inspect them, or set `persist.dead_letter_force_destroy = true` to delete them with the bucket; nothing was deleted"
+                )]
+            }
+            Err(e) => return vec![e.message],
+        }
+    }
+    let mut errors = Vec::new();
     if let Value::Value(uuid) = &p.event_source_mapping_id {
         if let Err(e) = lambda::delete_mapping(&aws.lambda, uuid).await {
             errors.push(e.message);
@@ -518,13 +621,20 @@ pub async fn destroy(aws: &Aws, state: &PipelineState) -> Vec<String> {
         }
         Ok::<(), AwsError>(())
     };
+    let bucket = async {
+        match &managed_bucket {
+            Some(bucket) => s3::delete(&aws.s3, bucket, force).await,
+            None => Ok(()),
+        }
+    };
     let results = tokio::join!(
         stream(&state.cdc_stream),
         stream(&state.enriched_stream),
         table,
-        function_then_role
+        function_then_role,
+        bucket
     );
-    for r in [results.0, results.1, results.2, results.3] {
+    for r in [results.0, results.1, results.2, results.3, results.4] {
         if let Err(e) = r {
             errors.push(e.message);
         }

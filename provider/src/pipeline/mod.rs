@@ -12,6 +12,9 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
+use std::sync::Arc;
+
+use crate::aws::{Aws, Identity};
 use crate::provider::SharedAws;
 use apply::{Desired, Outcome};
 pub use state::PipelineState;
@@ -25,17 +28,28 @@ impl Pipeline {
         Pipeline { aws }
     }
 
+    async fn identity_of(aws: &Aws, diags: &mut Diagnostics) -> Option<Identity> {
+        match aws.identity().await {
+            Ok(identity) => Some(identity),
+            Err(err) => {
+                diags.root_error("cannot plan unifiedetl_pipeline", err.message);
+                None
+            }
+        }
+    }
+
     /// Re-plans with the final configuration (values unknown at plan time are known now) so
     /// that apply works from fully known settings.
-    fn resolve(
+    async fn resolve(
         &self,
         diags: &mut Diagnostics,
         config: &PipelineState,
         prior: Option<&PipelineState>,
-    ) -> Option<(std::sync::Arc<crate::aws::Aws>, PipelineState, Desired)> {
+    ) -> Option<(Arc<Aws>, PipelineState, Desired)> {
         let aws = self.aws.get(diags)?;
-        let planned = plan::plan(config, prior, &aws.default_tags, diags);
-        match Desired::from_state(&planned) {
+        let identity = Self::identity_of(&aws, diags).await?;
+        let planned = plan::plan(config, prior, &aws.default_tags, &identity, diags);
+        match Desired::from_state(&planned, config.persist.dead_letter_bucket.is_null()) {
             Ok(desired) => Some((aws, planned, desired)),
             Err(message) => {
                 diags.root_error("cannot apply unifiedetl_pipeline", message);
@@ -56,6 +70,7 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
     state.persist.role_arn = id(&out.role_arn);
     state.persist.function_arn = id(&out.function_arn);
     state.persist.event_source_mapping_id = id(&out.mapping_uuid);
+    state.persist.dead_letter_bucket_arn = id(&out.dead_letter_arn);
     state
 }
 
@@ -112,7 +127,8 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
         let aws = self.aws.get(diags)?;
-        let planned = plan::plan(&config, None, &aws.default_tags, diags);
+        let identity = Self::identity_of(&aws, diags).await?;
+        let planned = plan::plan(&config, None, &aws.default_tags, &identity, diags);
         Some((planned, ValueEmpty::Null))
     }
 
@@ -126,7 +142,8 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty, Vec<AttributePath>)> {
         let aws = self.aws.get(diags)?;
-        let planned = plan::plan(&config, Some(&prior), &aws.default_tags, diags);
+        let identity = Self::identity_of(&aws, diags).await?;
+        let planned = plan::plan(&config, Some(&prior), &aws.default_tags, &identity, diags);
         let replace = plan::requires_replace(&prior, &planned);
         Some((planned, ValueEmpty::Null, replace))
     }
@@ -149,7 +166,7 @@ impl Resource for Pipeline {
         _planned_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &config, None)?;
+        let (aws, planned, desired) = self.resolve(diags, &config, None).await?;
         let out = apply::converge(&aws, &desired, None).await;
         report(diags, "creating", &planned.name, &out.errors);
         Some((applied_state(planned, &out), ValueEmpty::Null))
@@ -164,7 +181,7 @@ impl Resource for Pipeline {
         _planned_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &config, Some(&prior))?;
+        let (aws, planned, desired) = self.resolve(diags, &config, Some(&prior)).await?;
         let out = apply::converge(&aws, &desired, Some(&prior)).await;
         report(diags, "updating", &planned.name, &out.errors);
         Some((applied_state(planned, &out), ValueEmpty::Null))
@@ -178,7 +195,8 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
-        let errors = apply::destroy(&aws, &prior).await;
+        let identity = Self::identity_of(&aws, diags).await?;
+        let errors = apply::destroy(&aws, &prior, &identity).await;
         report(diags, "deleting", &prior.name, &errors);
         Some(())
     }

@@ -9,6 +9,7 @@ use tf_provider::{AttributePath, Diagnostics};
 
 use super::state::{Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock};
 use crate::artifact;
+use crate::aws::Identity;
 use crate::tags;
 
 /// Longest pipeline name: `<name>-persist` must fit Lambda's 64 characters with room to spare.
@@ -357,6 +358,7 @@ pub fn plan(
     config: &PipelineState,
     prior: Option<&PipelineState>,
     default_tags: &BTreeMap<String, String>,
+    identity: &Identity,
     diags: &mut Diagnostics,
 ) -> PipelineState {
     let name = config.name.clone();
@@ -376,6 +378,7 @@ pub fn plan(
         prior.map(|p| &p.persist),
         &name,
         &enriched_stream,
+        identity,
         diags,
     );
     PipelineState {
@@ -477,13 +480,31 @@ fn plan_sink(config: &SinkBlock, prior: Option<&SinkBlock>, default_name: Str) -
     }
 }
 
+/// The dead-letter bucket a pipeline creates when none is named: bucket names are global, so
+/// the account id makes it unique; lowercase because S3 requires it.
+pub fn default_dead_letter_bucket(pipeline: &str, account: &str) -> String {
+    format!(
+        "{}-dlq-{account}",
+        pipeline.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
 fn plan_persist(
     config: &PersistBlock,
     prior: Option<&PersistBlock>,
     name: &Str,
     enriched: &StreamBlock,
+    identity: &Identity,
     diags: &mut Diagnostics,
 ) -> PersistBlock {
+    let dead_letter_bucket = pick(
+        &config.dead_letter_bucket,
+        name.as_ref()
+            .map(|n| default_dead_letter_bucket(n, &identity.account)),
+    );
+    let dead_letter_bucket_arn = dead_letter_bucket
+        .as_ref()
+        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
     let function_name = pick(&config.function_name, derive(name, "persist"));
     let role_name = pick(&config.role_name, derive(name, "persist"));
     let architecture = pick(&config.architecture, text("arm64"));
@@ -533,6 +554,12 @@ fn plan_persist(
         ),
         maximum_retry_attempts: pick(&config.maximum_retry_attempts, Value::Value(-1)),
         maximum_record_age_seconds: pick(&config.maximum_record_age_seconds, Value::Value(-1)),
+        write_concurrency: pick(&config.write_concurrency, Value::Value(4)),
+        version_attribute: config.version_attribute.clone(),
+        dead_letter_bucket,
+        dead_letter_prefix: pick(&config.dead_letter_prefix, text("dead-letter/")),
+        dead_letter_force_destroy: pick(&config.dead_letter_force_destroy, Value::Value(false)),
+        dead_letter_bucket_arn,
     }
 }
 

@@ -12,6 +12,7 @@ use crate::dynamodb::{self, Table};
 use crate::iam::{self, Role};
 use crate::kinesis::{self, Stream};
 use crate::lambda::{self, Function, Mapping};
+use crate::s3::{self, Bucket};
 
 /// What AWS reports for each component the state names; `None` where it is gone.
 struct Observed {
@@ -21,6 +22,7 @@ struct Observed {
     role: Option<Role>,
     function: Option<Function>,
     mapping: Option<Mapping>,
+    bucket: Option<Bucket>,
 }
 
 async fn find_stream(aws: &Aws, name: &Str) -> AwsResult<Option<Stream>> {
@@ -34,7 +36,7 @@ async fn find_stream(aws: &Aws, name: &Str) -> AwsResult<Option<Stream>> {
 /// and an error when AWS could not be read (the state is then left as it was).
 pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<PipelineState>> {
     let p = &prior.persist;
-    let (cdc, enriched, table, role, function, mapping) = tokio::join!(
+    let (cdc, enriched, table, role, function, mapping, bucket) = tokio::join!(
         find_stream(aws, &prior.cdc_stream.name),
         find_stream(aws, &prior.enriched_stream.name),
         async {
@@ -61,6 +63,12 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
                 _ => Ok(None),
             }
         },
+        async {
+            match &p.dead_letter_bucket {
+                Value::Value(name) => s3::find_by_name(&aws.s3, name).await,
+                _ => Ok(None),
+            }
+        },
     );
     let seen = Observed {
         cdc: cdc?,
@@ -69,13 +77,15 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         role: role?,
         function: function?,
         mapping: mapping?,
+        bucket: bucket?,
     };
     let nothing_left = seen.cdc.is_none()
         && seen.enriched.is_none()
         && seen.table.is_none()
         && seen.role.is_none()
         && seen.function.is_none()
-        && seen.mapping.is_none();
+        && seen.mapping.is_none()
+        && seen.bucket.is_none();
     if nothing_left {
         return Ok(None);
     }
@@ -201,10 +211,15 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             persist.function_arn = some(f.arn);
         }
     }
+    if seen.bucket.is_none() {
+        persist.dead_letter_bucket_arn = Value::Null;
+    }
+    let destination = persist.dead_letter_bucket_arn.as_ref_option().cloned();
     match seen.mapping {
-        // A mapping that lost ReportBatchItemFailures would silently drop partial failures:
-        // show it as needing an update.
-        Some(m) if m.reports_batch_item_failures => {
+        // A mapping that lost ReportBatchItemFailures would silently drop partial failures, and
+        // one that lost its on-failure destination would drop what it gives up on: show either
+        // as needing an update.
+        Some(m) if m.reports_batch_item_failures && m.on_failure == destination => {
             persist.batch_size = some(m.batch_size as i64);
             persist.maximum_batching_window_seconds = some(m.batching_window as i64);
             persist.parallelization_factor = some(m.parallelization_factor as i64);

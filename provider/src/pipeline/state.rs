@@ -116,6 +116,18 @@ pub struct PersistBlock {
     #[serde(default)]
     pub maximum_record_age_seconds: Num,
     #[serde(default)]
+    pub write_concurrency: Num,
+    #[serde(default)]
+    pub version_attribute: Str,
+    #[serde(default)]
+    pub dead_letter_bucket: Str,
+    #[serde(default)]
+    pub dead_letter_prefix: Str,
+    #[serde(default)]
+    pub dead_letter_force_destroy: Bool,
+    #[serde(default)]
+    pub dead_letter_bucket_arn: Str,
+    #[serde(default)]
     pub function_arn: Str,
     #[serde(default)]
     pub role_arn: Str,
@@ -187,6 +199,12 @@ pub fn schema() -> Schema {
                 ("bisect_batch_on_function_error", defaulted(AttributeType::Bool, "Split a failing batch in two and retry each half (default `true`).")),
                 ("maximum_retry_attempts", defaulted(AttributeType::Number, "Retries of a failing batch, -1 (until the record expires, the default) to 10000.")),
                 ("maximum_record_age_seconds", defaulted(AttributeType::Number, "Oldest record sent to the function, -1 (no limit, the default) or 60 to 604800.")),
+                ("write_concurrency", defaulted(AttributeType::Number, "BatchWriteItem calls (25 items each) in flight at once per invocation, 1 to 64 (default `4`).")),
+                ("version_attribute", optional(AttributeType::String, "Stale-replay protection: name of a numeric (or string) attribute that orders versions of a row, e.g. `event_ts`. Writes become conditional PutItem calls that never replace a newer version with an older one; costs one request per distinct key instead of one per 25. Unset by default.")),
+                ("dead_letter_bucket", defaulted(AttributeType::String, "S3 bucket for records the function cannot process (with the reason and the original payload) and for batches the event source mapping gives up on. Default: a bucket the pipeline creates, `<name>-dlq-<account id>` (lowercase); name an existing bucket to use it instead (it is then never created or deleted).")),
+                ("dead_letter_prefix", defaulted(AttributeType::String, "Key prefix of dead letters in the bucket (default `dead-letter/`).")),
+                ("dead_letter_force_destroy", defaulted(AttributeType::Bool, "Whether destroying the pipeline may delete a dead-letter bucket that still holds dead letters (default `false`: destroy stops and says so, so nothing is lost).")),
+                ("dead_letter_bucket_arn", computed(AttributeType::String, "The dead-letter bucket's ARN (also the mapping's on-failure destination).")),
                 ("function_arn", computed(AttributeType::String, "The function's ARN.")),
                 ("role_arn", computed(AttributeType::String, "The role's ARN.")),
                 ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID.")),
