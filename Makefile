@@ -18,7 +18,8 @@ export CHECKPOINT_DISABLE := 1
 
 PROVIDER_VERSION := 0.1.0
 LAMBDA_TARGET    := aarch64-unknown-linux-gnu
-LAMBDA_ZIP       := target/lambda/unifiedetl-lambda/bootstrap.zip
+TARGET_DIR       := $(or $(CARGO_TARGET_DIR),target)
+LAMBDA_ZIP       := $(TARGET_DIR)/lambda/unifiedetl-lambda/bootstrap.zip
 EMULATOR_PORT    ?= 4566
 
 .PHONY: help
@@ -69,7 +70,7 @@ lambda: setup
 # mirror (~/.terraform.d/plugins): a plain `terraform init` then finds it offline.
 install: build lambda
 	@mkdir -p $(PLUGIN_DIR)
-	install -m 0755 target/release/terraform-provider-unifiedetl $(PLUGIN_DIR)/terraform-provider-unifiedetl_v$(PROVIDER_VERSION)
+	install -m 0755 $(TARGET_DIR)/release/terraform-provider-unifiedetl $(PLUGIN_DIR)/terraform-provider-unifiedetl_v$(PROVIDER_VERSION)
 	install -m 0644 $(LAMBDA_ZIP) $(PLUGIN_DIR)/unifiedetl-lambda-arm64.zip
 	@echo "installed unifiedetl/unifiedetl $(PROVIDER_VERSION) into $(PLUGIN_DIR)"
 
@@ -116,3 +117,10 @@ test-rust: setup lambda
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# ---------------------------------------------------------------- docs
+# docs/ in the Terraform Registry layout, generated from the provider schema; `make test`
+# fails when the committed docs are stale.
+.PHONY: docs
+docs: setup lambda
+	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test docs

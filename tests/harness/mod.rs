@@ -2,6 +2,7 @@
 //! AWS SDK clients pointed at it, and (in [`terraform`]) the real Terraform CLI with the provider
 //! installed into a throw-away filesystem mirror.
 
+pub mod docs;
 pub mod emulator;
 pub mod terraform;
 

@@ -30,8 +30,11 @@ fn target_dir() -> PathBuf {
 
 fn build_mirror() -> Result<PathBuf> {
     let root = repo_root();
+    // `--workspace --all-targets` resolves features exactly as `cargo test --workspace` does,
+    // so this reuses the test build's artifacts instead of compiling the AWS SDK again with
+    // another feature set; after `cargo test` it only links the provider.
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "terraform-provider-unifiedetl"])
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .current_dir(&root)
         .status()
         .context("building the provider")?;
@@ -101,6 +104,18 @@ impl Run {
 
 impl Terraform {
     pub fn new(emulator: &Emulator) -> Result<Terraform> {
+        Terraform::with_env(emulator.env())
+    }
+
+    /// A working directory for commands that call no AWS API (`validate`, `providers schema`).
+    pub fn offline() -> Result<Terraform> {
+        Terraform::with_env(vec![
+            ("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ])
+    }
+
+    fn with_env(mut env: Vec<(String, String)>) -> Result<Terraform> {
         let mirror = mirror()?;
         let dir = tempfile::Builder::new()
             .prefix("unifiedetl-tf-")
@@ -113,7 +128,6 @@ impl Terraform {
                 mirror.display()
             ),
         )?;
-        let mut env = emulator.env();
         env.extend(
             [
                 (
