@@ -630,3 +630,132 @@ pub fn requires_replace(prior: &PipelineState, planned: &PipelineState) -> Vec<A
     );
     paths
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            account: "123456789012".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    fn config() -> PipelineState {
+        let mut c = PipelineState {
+            name: text("Orders_1"),
+            ..Default::default()
+        };
+        c.sink.partition_key = text("orderId");
+        c.persist.artifact = text("Cargo.toml"); // any readable file stands in for a zip
+        c
+    }
+
+    fn planned(c: &PipelineState, prior: Option<&PipelineState>) -> PipelineState {
+        let mut diags = Diagnostics::default();
+        let p = plan(c, prior, &BTreeMap::new(), &identity(), &mut diags);
+        assert!(diags.errors.is_empty(), "no plan errors expected");
+        p
+    }
+
+    fn errors_of(c: &PipelineState) -> Vec<String> {
+        let mut diags = Diagnostics::default();
+        validate(c, &mut diags);
+        diags.errors.iter().map(|d| d.detail.to_string()).collect()
+    }
+
+    #[test]
+    fn every_unset_setting_gets_its_default_and_names_derive_from_the_pipeline() {
+        let p = planned(&config(), None);
+        assert!(p.cdc_stream.name == text("Orders_1-cdc"));
+        assert!(p.cdc_stream.shard_count == Value::Value(1));
+        assert!(p.cdc_stream.kms_key_id == text("alias/aws/kinesis"));
+        assert!(p.sink.billing_mode == text("PAY_PER_REQUEST"));
+        assert!(
+            p.sink.sort_key_type.is_null(),
+            "no sort key, no sort key type"
+        );
+        assert!(p.persist.function_name == text("Orders_1-persist"));
+        assert!(p.persist.dead_letter_bucket == text("orders-1-dlq-123456789012"));
+        assert!(p.persist.dead_letter_bucket_arn == text("arn:aws:s3:::orders-1-dlq-123456789012"));
+        assert!(
+            p.cdc_stream.arn.is_unknown(),
+            "ids are known after apply on create"
+        );
+    }
+
+    #[test]
+    fn on_demand_streams_have_no_shard_count_and_unencrypted_ones_no_key() {
+        let mut c = config();
+        c.enriched_stream.stream_mode = text("ON_DEMAND");
+        c.enriched_stream.encryption_type = text("NONE");
+        let p = planned(&c, None);
+        assert!(p.enriched_stream.shard_count.is_null());
+        assert!(p.enriched_stream.kms_key_id.is_null());
+    }
+
+    #[test]
+    fn ids_stay_known_while_the_component_keeps_its_name_and_exists() {
+        let c = config();
+        let mut prior = planned(&c, None);
+        prior.cdc_stream.arn = text("arn:cdc");
+        prior.enriched_stream.arn = Value::Null; // deleted out of band
+        prior.persist.event_source_mapping_id = text("uuid");
+        prior.persist.function_arn = text("arn:fn");
+        let p = planned(&c, Some(&prior));
+        assert!(p.cdc_stream.arn == text("arn:cdc"));
+        assert!(
+            p.enriched_stream.arn.is_unknown(),
+            "a missing stream is recreated"
+        );
+        assert!(p.persist.function_arn == text("arn:fn"));
+        assert!(
+            p.persist.event_source_mapping_id.is_unknown(),
+            "the mapping follows its source stream"
+        );
+    }
+
+    #[test]
+    fn key_schema_changes_force_replacement_and_capacity_changes_do_not() {
+        let c = config();
+        let prior = planned(&c, None);
+        let mut changed = c.clone();
+        changed.sink.sort_key = text("itemId");
+        changed.cdc_stream.shard_count = Value::Value(4);
+        let p = planned(&changed, Some(&prior));
+        let paths = requires_replace(&prior, &p);
+        assert_eq!(paths.len(), 2, "sort_key and its defaulted type");
+        assert!(paths.contains(&path("sink", "sort_key")));
+        assert!(paths.contains(&path("sink", "sort_key_type")));
+    }
+
+    #[test]
+    fn validation_names_the_attribute_and_the_fix() {
+        let mut c = config();
+        c.cdc_stream.stream_mode = text("ON_DEMAND");
+        c.cdc_stream.shard_count = Value::Value(2);
+        c.sink.read_capacity = Value::Value(5);
+        c.persist.maximum_record_age_seconds = Value::Value(30);
+        let errors = errors_of(&c);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0]
+            .contains("`cdc_stream.shard_count` must be unset when `stream_mode` is ON_DEMAND"));
+        assert!(errors[1].contains(
+            "`sink.read_capacity` is set (5) but `sink.billing_mode` is PAY_PER_REQUEST"
+        ));
+        assert!(errors[2].contains("-1 (no limit) or between 60 and 604800 (got 30)"));
+    }
+
+    #[test]
+    fn unknown_values_are_not_validated_and_stay_unknown() {
+        let mut c = config();
+        c.name = Value::Unknown;
+        c.cdc_stream.shard_count = Value::Unknown;
+        assert!(errors_of(&c).is_empty());
+        let p = planned(&c, None);
+        assert!(p.cdc_stream.name.is_unknown());
+        assert!(p.cdc_stream.shard_count.is_unknown());
+        assert!(p.tags_all.is_unknown());
+    }
+}
