@@ -237,19 +237,34 @@ fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
     }
 }
 
+/// What the persist function's policy is scoped to: the pipeline's own ARNs.
+pub struct PersistScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub function_name: &'a str,
+    pub stream_arn: &'a str,
+    pub table_arn: &'a str,
+    pub stream_kms_key: Option<&'a str>,
+    pub dead_letter_bucket_arn: &'a str,
+    pub dead_letter_prefix: &'a str,
+}
+
 /// The persist function's least-privilege policy: read exactly the enriched stream, write
-/// exactly the sink table, and log to exactly its own log group.
-pub fn persist_policy(
-    partition: &str,
-    region: &str,
-    account: &str,
-    function_name: &str,
-    stream_arn: &str,
-    table_arn: &str,
-    stream_kms_key: Option<&str>,
-    dead_letter: (&str, &str),
-) -> Json {
-    let (bucket_arn, prefix) = dead_letter;
+/// exactly the sink table, log to exactly its own log group, and write dead letters under
+/// exactly its prefix.
+pub fn persist_policy(scope: &PersistScope) -> Json {
+    let PersistScope {
+        partition,
+        region,
+        account,
+        function_name,
+        stream_arn,
+        table_arn,
+        stream_kms_key,
+        dead_letter_bucket_arn: bucket_arn,
+        dead_letter_prefix: prefix,
+    } = *scope;
     let log_group =
         format!("arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name}");
     let mut statements = vec![
@@ -325,16 +340,17 @@ mod tests {
 
     #[test]
     fn persist_policy_is_scoped_to_the_pipeline_arns() {
-        let policy = persist_policy(
-            "aws",
-            "us-east-1",
-            "123456789012",
-            "orders-persist",
-            "arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched",
-            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink",
-            Some("alias/aws/kinesis"),
-            ("arn:aws:s3:::orders-dlq-123456789012", "dead-letter/"),
-        );
+        let policy = persist_policy(&PersistScope {
+            partition: "aws",
+            region: "us-east-1",
+            account: "123456789012",
+            function_name: "orders-persist",
+            stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched",
+            table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink",
+            stream_kms_key: Some("alias/aws/kinesis"),
+            dead_letter_bucket_arn: "arn:aws:s3:::orders-dlq-123456789012",
+            dead_letter_prefix: "dead-letter/",
+        });
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no wildcard resources: {text}");
         let statements = policy["Statement"].as_array().unwrap();
@@ -351,16 +367,17 @@ mod tests {
 
     #[test]
     fn a_customer_key_adds_a_decrypt_grant_for_that_key_only() {
-        let policy = persist_policy(
-            "aws",
-            "eu-west-1",
-            "1",
-            "f",
-            "s",
-            "t",
-            Some("alias/mine"),
-            ("arn:aws:s3:::b", "p/"),
-        );
+        let policy = persist_policy(&PersistScope {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "1",
+            function_name: "f",
+            stream_arn: "s",
+            table_arn: "t",
+            stream_kms_key: Some("alias/mine"),
+            dead_letter_bucket_arn: "arn:aws:s3:::b",
+            dead_letter_prefix: "p/",
+        });
         let last = policy["Statement"]
             .as_array()
             .unwrap()

@@ -369,16 +369,19 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
             aws.region
         )
     };
-    spec.policy = iam::persist_policy(
+    let stream_arn = arn("kinesis", "stream", &want.enriched.name);
+    let table_arn = arn("dynamodb", "table", &want.table.name);
+    spec.policy = iam::persist_policy(&iam::PersistScope {
         partition,
-        &aws.region,
+        region: &aws.region,
         account,
-        &want.function_name,
-        &arn("kinesis", "stream", &want.enriched.name),
-        &arn("dynamodb", "table", &want.table.name),
-        want.enriched.kms_key_id.as_deref(),
-        (&want.dead_letter.bucket_arn, &want.dead_letter.prefix),
-    );
+        function_name: &want.function_name,
+        stream_arn: &stream_arn,
+        table_arn: &table_arn,
+        stream_kms_key: want.enriched.kms_key_id.as_deref(),
+        dead_letter_bucket_arn: &want.dead_letter.bucket_arn,
+        dead_letter_prefix: &want.dead_letter.prefix,
+    });
     iam::update(&aws.iam, &role, &spec).await?;
     Ok(role.arn)
 }
