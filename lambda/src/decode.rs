@@ -32,7 +32,8 @@ const MAX_SIGNIFICANT_DIGITS: usize = 38;
 /// 9.99…E+125.
 const EXPONENT_RANGE: std::ops::RangeInclusive<i64> = -130..=125;
 
-/// The DynamoDB type of a key attribute.
+/// The DynamoDB type of a key attribute (or of the version attribute, see
+/// [`crate::version::VersionAttribute`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
     /// String (`S`).
@@ -264,6 +265,7 @@ fn attribute_type(value: &AttributeValue) -> &'static str {
 }
 
 /// A decimal number taken apart: `±0.d₁d₂… × 10^(exponent + 1)`, i.e. `d₁.d₂… × 10^exponent`.
+/// Ordered by value, as DynamoDB orders numbers; equal values are equal (`1.0` = `1`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decimal {
     negative: bool,
@@ -342,6 +344,36 @@ impl Decimal {
         }
         let sign = if self.negative { "-" } else { "" };
         format!("{sign}{}E{}", self.digits, self.exponent)
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Zero is normalised to no digits, not negative, exponent 0.
+        let sign = |d: &Decimal| match (d.digits.is_empty(), d.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        };
+        sign(self).cmp(&sign(other)).then_with(|| {
+            // Same sign: a larger exponent is a larger magnitude; at equal exponents the digit
+            // strings (no leading or trailing zeros) compare like the mantissas they spell.
+            let magnitude = self
+                .exponent
+                .cmp(&other.exponent)
+                .then_with(|| self.digits.cmp(&other.digits));
+            if self.negative {
+                magnitude.reverse()
+            } else {
+                magnitude
+            }
+        })
+    }
+}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -462,6 +494,23 @@ mod tests {
         for bad in ["", "-", "1.", ".5", "01x", "1e", "1e+-2", "abc"] {
             assert_eq!(Decimal::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn decimals_order_by_value() {
+        let sorted = [
+            "-1e10", "-12", "-1.5", "-1", "-0.001", "0", "1e-130", "0.5", "1", "1.05", "1.5", "2",
+            "9.99", "10", "10.5", "1e3", "9.99e125",
+        ];
+        let parsed: Vec<Decimal> = sorted.iter().map(|t| Decimal::parse(t).unwrap()).collect();
+        for (i, a) in parsed.iter().enumerate() {
+            for (j, b) in parsed.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{} vs {}", sorted[i], sorted[j]);
+            }
+        }
+        let same = |a: &str, b: &str| Decimal::parse(a).unwrap().cmp(&Decimal::parse(b).unwrap());
+        assert_eq!(same("1.50", "15e-1"), std::cmp::Ordering::Equal);
+        assert_eq!(same("-0", "0.000"), std::cmp::Ordering::Equal);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The function's `bootstrap`: wiring only. Reads the configuration, builds the one HTTP client
-//! and DynamoDB client every invocation shares, then hands [`Function::handle`] to the Lambda
-//! runtime. A cold-start failure is reported to Lambda's `/runtime/init/error` with a message
+//! (and through [`Function::new`] the DynamoDB and S3 clients) every invocation shares, then
+//! hands [`Function::handle`] to the Lambda runtime. A cold-start failure is reported to Lambda's `/runtime/init/error` with a message
 //! that names what to fix, then the process exits.
 
 use anyhow::{anyhow, Result};
@@ -8,7 +8,7 @@ use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use lambda_runtime::{service_fn, Diagnostic};
 use unifiedetl_lambda::config::Config;
-use unifiedetl_lambda::{sink, Function, InitError};
+use unifiedetl_lambda::{Function, InitError};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -34,14 +34,13 @@ async fn init() -> Result<Function> {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    // The default chain also reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB, which is how
-    // the tests point the function at the local emulator.
+    // The default chain also reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_DYNAMODB /
+    // AWS_ENDPOINT_URL_S3, which is how the tests point the function at the local emulator.
     let sdk_config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .load()
         .await;
-    let client = aws_sdk_dynamodb::Client::from_conf(sink::client_config(&sdk_config));
-    Ok(Function::new(config, client).await?)
+    Ok(Function::new(config, &sdk_config).await?)
 }
 
 /// Tells Lambda why init failed, so the error shows up in the invoke response and the console

@@ -3,7 +3,8 @@
 //!
 //! - **Collapse**: BatchWriteItem rejects a whole call that touches one key twice, and only the
 //!   last change of a key within a batch matters, so the batch is reduced to the last row per
-//!   key in Kinesis order. Each write remembers the earliest record merged into it.
+//!   key in Kinesis order — or, with a version attribute, to the row with the highest version
+//!   (ties: the last). Each write remembers the earliest record merged into it.
 //! - **Chunk**: at most 25 writes per call. 25 items of at most 400 KB stay below the 16 MB
 //!   request limit, so the count is the only bound needed.
 //! - **Respond**: Lambda checkpoints at the lowest sequence number reported and replays
@@ -18,6 +19,7 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use thiserror::Error;
 
 use crate::decode::{Item, ItemKey, Row};
+use crate::version::{self, VersionAttribute};
 
 /// BatchWriteItem's limit on requests per call.
 pub const BATCH_WRITE_LIMIT: usize = 25;
@@ -72,11 +74,33 @@ pub struct Write {
     pub first_sequence: SequenceNumber,
     /// The record whose row is written.
     pub last_sequence: SequenceNumber,
+    /// How many records of the batch this write stands for (for the metrics).
+    pub records: usize,
 }
 
 /// Reduces decoded rows (in Kinesis order) to one write per key holding the last row, in order
 /// of each key's first appearance.
 pub fn collapse(rows: impl IntoIterator<Item = (SequenceNumber, Row)>) -> Vec<Write> {
+    collapse_by(rows, |_, _| true)
+}
+
+/// Like [`collapse`], but each key keeps the row with the highest version (ties: the last in
+/// Kinesis order); see [`version::replaces`]. Rows must have passed
+/// [`VersionAttribute::check`].
+pub fn collapse_versions(
+    rows: impl IntoIterator<Item = (SequenceNumber, Row)>,
+    version: &VersionAttribute,
+) -> Vec<Write> {
+    collapse_by(rows, |kept, candidate| {
+        version::replaces(version.of(kept), version.of(candidate))
+    })
+}
+
+/// One write per key; a later row replaces the kept one when `replaces(kept, later)`.
+fn collapse_by(
+    rows: impl IntoIterator<Item = (SequenceNumber, Row)>,
+    replaces: impl Fn(&Item, &Item) -> bool,
+) -> Vec<Write> {
     let rows = rows.into_iter();
     let mut index: HashMap<ItemKey, usize> = HashMap::with_capacity(rows.size_hint().0);
     let mut writes: Vec<Write> = Vec::with_capacity(rows.size_hint().0);
@@ -84,9 +108,14 @@ pub fn collapse(rows: impl IntoIterator<Item = (SequenceNumber, Row)>) -> Vec<Wr
         match index.get(&row.key) {
             Some(&at) => {
                 let write = &mut writes[at];
-                write.item = row.item;
-                write.first_sequence = write.first_sequence.clone().min(sequence.clone());
-                write.last_sequence = sequence;
+                write.records += 1;
+                if sequence < write.first_sequence {
+                    write.first_sequence = sequence.clone();
+                }
+                if replaces(&write.item, &row.item) {
+                    write.item = row.item;
+                    write.last_sequence = sequence;
+                }
             }
             None => {
                 index.insert(row.key.clone(), writes.len());
@@ -95,6 +124,7 @@ pub fn collapse(rows: impl IntoIterator<Item = (SequenceNumber, Row)>) -> Vec<Wr
                     item: row.item,
                     first_sequence: sequence.clone(),
                     last_sequence: sequence,
+                    records: 1,
                 });
             }
         }
@@ -182,6 +212,76 @@ mod tests {
         assert_eq!(writes[1].item["v"], AttributeValue::S("a".into()));
         assert_eq!(writes[1].first_sequence, seq(2));
         assert_eq!(writes[2].first_sequence, seq(5));
+    }
+
+    fn versioned(id: &str, version: AttributeValue, tag: &str) -> Row {
+        let mut row = row(id, tag);
+        row.item.insert("ts".to_string(), version);
+        row
+    }
+
+    fn ts() -> VersionAttribute {
+        VersionAttribute {
+            name: "ts".into(),
+            value_type: crate::decode::KeyType::StringOrNumber,
+        }
+    }
+
+    #[test]
+    fn versioned_collapse_keeps_the_highest_version_and_the_first_sequence_number() {
+        let n = |text: &str| AttributeValue::N(text.to_string());
+        let writes = collapse_versions(
+            [
+                (seq(1), versioned("1", n("2"), "b")),
+                (seq(2), versioned("1", n("10"), "j")),
+                (seq(3), versioned("2", n("7"), "x")),
+                (seq(4), versioned("1", n("9.5"), "i")),
+                (seq(5), versioned("2", n("7.0"), "y")),
+                (seq(6), versioned("3", n("1"), "a")),
+            ],
+            &ts(),
+        );
+        assert_eq!(writes.len(), 3);
+        assert_eq!(
+            writes[0].item["v"],
+            AttributeValue::S("j".into()),
+            "10 > 9.5"
+        );
+        assert_eq!(writes[0].first_sequence, seq(1));
+        assert_eq!(writes[0].last_sequence, seq(2));
+        assert_eq!(writes[0].records, 3);
+        assert_eq!(
+            writes[1].item["v"],
+            AttributeValue::S("y".into()),
+            "ties: last"
+        );
+        assert_eq!(writes[1].last_sequence, seq(5));
+        assert_eq!(writes[1].records, 2);
+        assert_eq!(writes[2].records, 1);
+    }
+
+    #[test]
+    fn versioned_collapse_orders_strings_by_bytes() {
+        let s = |text: &str| AttributeValue::S(text.to_string());
+        let writes = collapse_versions(
+            [
+                (seq(1), versioned("1", s("2024-05-02T00:00:00Z"), "new")),
+                (seq(2), versioned("1", s("2024-05-01T23:59:59Z"), "old")),
+            ],
+            &ts(),
+        );
+        assert_eq!(writes[0].item["v"], AttributeValue::S("new".into()));
+    }
+
+    #[test]
+    fn collapse_counts_the_records_of_each_write() {
+        let writes = collapse([
+            (seq(1), row("1", "a")),
+            (seq(2), row("1", "b")),
+            (seq(3), row("2", "a")),
+        ]);
+        let counts: Vec<usize> = writes.iter().map(|w| w.records).collect();
+        assert_eq!(counts, [2, 1]);
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! DynamoDB I/O: learning the key schema at cold start, and writing planned chunks with
-//! BatchWriteItem, retrying what can be retried until the invocation runs out of time.
+//! DynamoDB I/O: learning the key schema at cold start, and writing planned writes, retrying
+//! what can be retried until the invocation runs out of time.
 //!
-//! The SDK's own retries are switched off for BatchWriteItem (see [`client_config`]): they know
+//! Two ways to write, chosen by the configuration:
+//! - **BatchWriteItem** (the default): 25 puts per call, up to `WRITE_CONCURRENCY` calls in
+//!   flight; unprocessed items are retried alone.
+//! - **Conditional PutItem** (with `VERSION_ATTRIBUTE`): BatchWriteItem takes no conditions, so
+//!   each key is one PutItem with [`version::CONDITION`], up to `WRITE_CONCURRENCY` in flight. A
+//!   failed condition means the table already holds that version or a newer one: done.
+//!
+//! The SDK's own retries are switched off for these calls (see [`client_config`]): they know
 //! nothing of the invocation deadline, and a retried call would stack on top of the retries
 //! here. Backoff is exponential (backon) with full jitter — a random delay between zero and the
 //! exponential ceiling, which spreads concurrent writers best under throttling.
@@ -9,20 +16,21 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
 use aws_sdk_dynamodb::types::{
     KeyType as DynamoKeyType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use futures::stream::{self, StreamExt};
 use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::decode::{key_of, ItemKey, KeyAttribute, KeySchema, KeyType};
-use crate::plan::{SequenceNumber, Write};
+use crate::plan::{self, SequenceNumber, Write};
+use crate::version::{self, VersionAttribute};
 
 /// First retry waits up to this long.
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -157,6 +165,67 @@ pub struct FailedWrite {
     pub error: WriteError,
 }
 
+/// What became of the writes of one invocation. Counts are of Kinesis records (a collapsed
+/// write counts every record merged into it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteReport {
+    /// The writes that did not happen.
+    pub failed: Vec<FailedWrite>,
+    /// Records whose row is now in the table.
+    pub written: usize,
+    /// Records whose conditional put found the same or a newer version already stored.
+    pub stale: usize,
+    /// Records whose write was retried at least once, whatever the outcome.
+    pub retried: usize,
+}
+
+impl WriteReport {
+    fn merge(mut self, other: WriteReport) -> WriteReport {
+        self.failed.extend(other.failed);
+        self.written += other.written;
+        self.stale += other.stale;
+        self.retried += other.retried;
+        self
+    }
+
+    /// Accounts for a write that is finished, one way or another.
+    fn settle(&mut self, pending: Pending, outcome: Settled) {
+        if pending.retried {
+            self.retried += pending.write.records;
+        }
+        match outcome {
+            Settled::Written => self.written += pending.write.records,
+            Settled::Stale => self.stale += pending.write.records,
+            Settled::Failed(error) => self.failed.push(FailedWrite {
+                key: pending.write.key,
+                first_sequence: pending.write.first_sequence,
+                error,
+            }),
+        }
+    }
+}
+
+enum Settled {
+    Written,
+    Stale,
+    Failed(WriteError),
+}
+
+/// A write still to be done, and whether it has been retried.
+struct Pending {
+    write: Write,
+    retried: bool,
+}
+
+/// How the sink writes.
+#[derive(Clone, Debug)]
+enum Mode {
+    /// BatchWriteItem, 25 puts per call.
+    Batch,
+    /// One PutItem per key, conditional on the version.
+    Versioned(VersionAttribute),
+}
+
 /// Writes items to one table.
 #[derive(Clone, Debug)]
 pub struct Sink {
@@ -164,13 +233,16 @@ pub struct Sink {
     table: String,
     keys: KeySchema,
     concurrency: usize,
+    mode: Mode,
 }
 
-/// The outcome of one BatchWriteItem call.
+/// The outcome of one call.
 enum Attempt {
     /// Everything was written.
     Done,
-    /// Some items came back unprocessed (throttling or internal limits).
+    /// The condition failed: the stored version is the same or newer (PutItem only).
+    Stale,
+    /// Some items came back unprocessed (throttling or internal limits; BatchWriteItem only).
     Unprocessed(Vec<WriteRequest>),
     /// The call failed in a way a retry may cure.
     Retryable(String),
@@ -178,73 +250,150 @@ enum Attempt {
     Fatal(String),
 }
 
+/// Exponential backoff with full jitter, bounded by the retry deadline.
+struct Backoff {
+    ceilings: ExponentialBackoff,
+    budget_end: Instant,
+    /// Attempts made so far.
+    attempts: u32,
+}
+
+impl Backoff {
+    fn new(budget_end: Instant) -> Backoff {
+        Backoff {
+            ceilings: ExponentialBuilder::new()
+                .with_min_delay(MIN_BACKOFF)
+                .with_max_delay(MAX_BACKOFF)
+                .without_max_times()
+                .build(),
+            budget_end,
+            attempts: 1,
+        }
+    }
+
+    /// The delay before the next attempt, or `None` if that attempt would start after the
+    /// deadline.
+    fn next_delay(&mut self) -> Option<Duration> {
+        let ceiling = self.ceilings.next().unwrap_or(MAX_BACKOFF);
+        let delay = ceiling.mul_f64(fastrand::f64());
+        if Instant::now() + delay >= self.budget_end {
+            return None;
+        }
+        self.attempts += 1;
+        Some(delay)
+    }
+}
+
 impl Sink {
-    /// A sink writing to `table`, whose key schema is `keys`, with at most `concurrency`
-    /// BatchWriteItem calls in flight. `client` should be built with [`client_config`].
-    pub fn new(client: Client, table: String, keys: KeySchema, concurrency: usize) -> Sink {
+    /// A sink writing to `table`, whose key schema is `keys`, with at most `concurrency` calls
+    /// in flight; with BatchWriteItem, or with conditional PutItem when `version` is given.
+    /// `client` should be built with [`client_config`].
+    pub fn new(
+        client: Client,
+        table: String,
+        keys: KeySchema,
+        concurrency: usize,
+        version: Option<VersionAttribute>,
+    ) -> Sink {
         Sink {
             client,
             table,
             keys,
             concurrency: concurrency.max(1),
+            mode: version.map_or(Mode::Batch, Mode::Versioned),
         }
     }
 
-    /// Writes every chunk, retrying until `budget_end`; returns the writes that did not happen.
-    pub async fn write(&self, chunks: Vec<Vec<Write>>, budget_end: Instant) -> Vec<FailedWrite> {
-        stream::iter(chunks)
-            .map(|chunk| self.write_chunk(chunk, budget_end))
-            .buffer_unordered(self.concurrency)
-            .flat_map(stream::iter)
-            .collect()
-            .await
+    /// Writes every planned write, retrying until `budget_end`.
+    pub async fn write(&self, writes: Vec<Write>, budget_end: Instant) -> WriteReport {
+        match &self.mode {
+            Mode::Batch => {
+                stream::iter(plan::chunk(writes, plan::BATCH_WRITE_LIMIT))
+                    .map(|chunk| self.write_chunk(chunk, budget_end))
+                    .buffer_unordered(self.concurrency)
+                    .fold(WriteReport::default(), |all, one| async { all.merge(one) })
+                    .await
+            }
+            Mode::Versioned(version) => {
+                stream::iter(writes)
+                    .map(|write| self.put_versioned(write, version, budget_end))
+                    .buffer_unordered(self.concurrency)
+                    .fold(WriteReport::default(), |all, one| async { all.merge(one) })
+                    .await
+            }
+        }
     }
 
-    async fn write_chunk(&self, mut pending: Vec<Write>, budget_end: Instant) -> Vec<FailedWrite> {
-        let mut ceilings = ExponentialBuilder::new()
-            .with_min_delay(MIN_BACKOFF)
-            .with_max_delay(MAX_BACKOFF)
-            .without_max_times()
-            .build();
-        let mut attempt = 1u32;
+    /// Makes one call, abandoning it at the retry deadline.
+    async fn attempt(
+        &self,
+        budget_end: Instant,
+        send: impl std::future::Future<Output = Attempt>,
+    ) -> Attempt {
+        match tokio::time::timeout_at(budget_end, send).await {
+            Ok(outcome) => outcome,
+            Err(_) => Attempt::Retryable("the call was still running at the retry deadline".into()),
+        }
+    }
+
+    async fn write_chunk(&self, chunk: Vec<Write>, budget_end: Instant) -> WriteReport {
+        let mut report = WriteReport::default();
+        let mut pending: Vec<Pending> = chunk
+            .into_iter()
+            .map(|write| Pending {
+                write,
+                retried: false,
+            })
+            .collect();
+        let mut backoff = Backoff::new(budget_end);
         loop {
-            let outcome = match tokio::time::timeout_at(budget_end, self.send(&pending)).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    Attempt::Retryable("the call was still running at the retry deadline".into())
+            let last_error = match self.attempt(budget_end, self.send_batch(&pending)).await {
+                Attempt::Done | Attempt::Stale => {
+                    for done in pending {
+                        report.settle(done, Settled::Written);
+                    }
+                    return report;
                 }
-            };
-            let last_error = match outcome {
-                Attempt::Done => return Vec::new(),
                 Attempt::Fatal(cause) => {
                     tracing::error!(table = %self.table, items = pending.len(), error = %cause, "BatchWriteItem failed and cannot be retried");
-                    return fail(pending, WriteError::Rejected(cause));
+                    for failed in pending {
+                        report.settle(failed, Settled::Failed(WriteError::Rejected(cause.clone())));
+                    }
+                    return report;
                 }
                 Attempt::Retryable(cause) => cause,
                 Attempt::Unprocessed(unprocessed) => {
                     let count = unprocessed.len();
-                    self.keep_unprocessed(&mut pending, &unprocessed);
+                    for done in self.take_processed(&mut pending, &unprocessed) {
+                        report.settle(done, Settled::Written);
+                    }
                     format!("{count} items unprocessed (throttled or over internal limits)")
                 }
             };
-            let ceiling = ceilings.next().unwrap_or(MAX_BACKOFF);
-            let delay = ceiling.mul_f64(fastrand::f64());
-            if Instant::now() + delay >= budget_end {
-                tracing::error!(table = %self.table, items = pending.len(), attempts = attempt, error = %last_error, "out of time retrying BatchWriteItem");
-                return fail(pending, WriteError::OutOfTime(last_error));
+            let Some(delay) = backoff.next_delay() else {
+                tracing::error!(table = %self.table, items = pending.len(), attempts = backoff.attempts, error = %last_error, "out of time retrying BatchWriteItem");
+                for failed in pending {
+                    report.settle(
+                        failed,
+                        Settled::Failed(WriteError::OutOfTime(last_error.clone())),
+                    );
+                }
+                return report;
+            };
+            tracing::warn!(table = %self.table, items = pending.len(), next_attempt = backoff.attempts, delay_ms = delay.as_millis() as u64, error = %last_error, "retrying BatchWriteItem");
+            for write in &mut pending {
+                write.retried = true;
             }
-            tracing::warn!(table = %self.table, items = pending.len(), attempt, delay_ms = delay.as_millis() as u64, error = %last_error, "retrying BatchWriteItem");
             tokio::time::sleep(delay).await;
-            attempt += 1;
         }
     }
 
-    async fn send(&self, pending: &[Write]) -> Attempt {
+    async fn send_batch(&self, pending: &[Pending]) -> Attempt {
         let requests: Result<Vec<WriteRequest>, _> = pending
             .iter()
-            .map(|write| {
+            .map(|pending| {
                 PutRequest::builder()
-                    .set_item(Some(write.item.clone()))
+                    .set_item(Some(pending.write.item.clone()))
                     .build()
                     .map(|put| WriteRequest::builder().put_request(put).build())
             })
@@ -282,10 +431,14 @@ impl Sink {
         }
     }
 
-    /// Narrows `pending` to the writes DynamoDB returned unprocessed, matched by key. If an
-    /// unprocessed item cannot be matched, everything stays pending: rewriting an item is
-    /// harmless, losing one is not.
-    fn keep_unprocessed(&self, pending: &mut Vec<Write>, unprocessed: &[WriteRequest]) {
+    /// Narrows `pending` to the writes DynamoDB returned unprocessed, matched by key, and
+    /// returns the others (written). If an unprocessed item cannot be matched, everything stays
+    /// pending: rewriting an item is harmless, losing one is not.
+    fn take_processed(
+        &self,
+        pending: &mut Vec<Pending>,
+        unprocessed: &[WriteRequest],
+    ) -> Vec<Pending> {
         let keys: Option<HashSet<ItemKey>> = unprocessed
             .iter()
             .map(|request| {
@@ -294,26 +447,103 @@ impl Sink {
                     .and_then(|put| key_of(put.item(), &self.keys).ok())
             })
             .collect();
-        if let Some(keys) = keys {
-            pending.retain(|write| keys.contains(&write.key));
+        let Some(keys) = keys else {
+            return Vec::new();
+        };
+        let (still, processed) = std::mem::take(pending)
+            .into_iter()
+            .partition(|pending| keys.contains(&pending.write.key));
+        *pending = still;
+        processed
+    }
+
+    async fn put_versioned(
+        &self,
+        write: Write,
+        version: &VersionAttribute,
+        budget_end: Instant,
+    ) -> WriteReport {
+        let mut report = WriteReport::default();
+        let mut pending = Pending {
+            write,
+            retried: false,
+        };
+        let mut backoff = Backoff::new(budget_end);
+        loop {
+            let last_error = match self
+                .attempt(budget_end, self.send_put(&pending.write, version))
+                .await
+            {
+                Attempt::Done | Attempt::Unprocessed(_) => {
+                    report.settle(pending, Settled::Written);
+                    return report;
+                }
+                Attempt::Stale => {
+                    tracing::debug!(table = %self.table, sequence_number = %pending.write.last_sequence, "the table holds this version or a newer one; write skipped");
+                    report.settle(pending, Settled::Stale);
+                    return report;
+                }
+                Attempt::Fatal(cause) => {
+                    tracing::error!(table = %self.table, sequence_number = %pending.write.last_sequence, error = %cause, "PutItem failed and cannot be retried");
+                    report.settle(pending, Settled::Failed(WriteError::Rejected(cause)));
+                    return report;
+                }
+                Attempt::Retryable(cause) => cause,
+            };
+            let Some(delay) = backoff.next_delay() else {
+                // Under a throttling storm every key ends here: the handler logs one line for all.
+                tracing::debug!(table = %self.table, sequence_number = %pending.write.last_sequence, attempts = backoff.attempts, error = %last_error, "out of time retrying PutItem");
+                report.settle(pending, Settled::Failed(WriteError::OutOfTime(last_error)));
+                return report;
+            };
+            // One line per key and retry would flood the log under throttling; the metrics and
+            // the final error carry the story.
+            tracing::debug!(table = %self.table, next_attempt = backoff.attempts, delay_ms = delay.as_millis() as u64, error = %last_error, "retrying PutItem");
+            pending.retried = true;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn send_put(&self, write: &Write, version: &VersionAttribute) -> Attempt {
+        let Some(value) = version.of(&write.item) else {
+            // Decoding checks every row for its version; this is a bug, not bad data.
+            return Attempt::Fatal(format!(
+                "the row has no version attribute `{}`",
+                version.name
+            ));
+        };
+        let (names, values) = version.condition_parameters(&self.keys.partition.name, value);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(write.item.clone()))
+            .condition_expression(version::CONDITION)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Attempt::Done,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
+            {
+                Attempt::Stale
+            }
+            Err(err) if is_retryable(&err) => {
+                Attempt::Retryable(DisplayErrorContext(&err).to_string())
+            }
+            Err(err) => Attempt::Fatal(DisplayErrorContext(&err).to_string()),
         }
     }
 }
 
-fn fail(pending: Vec<Write>, error: WriteError) -> Vec<FailedWrite> {
-    pending
-        .into_iter()
-        .map(|write| FailedWrite {
-            key: write.key,
-            first_sequence: write.first_sequence,
-            error: error.clone(),
-        })
-        .collect()
-}
-
-fn is_retryable(err: &SdkError<BatchWriteItemError>) -> bool {
+fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
-        // The request may or may not have reached DynamoDB; puts are idempotent, so resend.
+        // The request may or may not have reached DynamoDB; puts are idempotent (and a versioned
+        // put that did land finds its own version on the retry: stale, which counts as done).
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
@@ -324,8 +554,8 @@ fn is_retryable(err: &SdkError<BatchWriteItemError>) -> bool {
     }
 }
 
-/// Throttling, capacity and server-side errors are worth retrying; validation, access and
-/// not-found errors are not.
+/// Throttling, capacity, conflict and server-side errors are worth retrying; validation, access
+/// and not-found errors are not.
 fn is_retryable_service_error(code: Option<&str>, status: u16) -> bool {
     status >= 500
         || status == 429
@@ -337,6 +567,7 @@ fn is_retryable_service_error(code: Option<&str>, status: u16) -> bool {
                     | "ThrottlingException"
                     | "InternalServerError"
                     | "ReplicatedWriteConflictException"
+                    | "TransactionConflictException"
             )
         )
 }
@@ -352,6 +583,7 @@ mod tests {
             "RequestLimitExceeded",
             "ThrottlingException",
             "InternalServerError",
+            "TransactionConflictException",
         ] {
             assert!(is_retryable_service_error(Some(code), 400), "{code}");
         }
@@ -367,6 +599,7 @@ mod tests {
             "ResourceNotFoundException",
             "AccessDeniedException",
             "UnrecognizedClientException",
+            "ConditionalCheckFailedException",
         ] {
             assert!(!is_retryable_service_error(Some(code), 400), "{code}");
         }
