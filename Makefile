@@ -30,6 +30,8 @@ help:
 	@echo "make emulator       start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make emulator-stop  stop it"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
+	@echo "make bench          the persist function against its targets (lambda/bench/README.md)"
+	@echo "make fuzz           bounded cargo-fuzz runs of the record decoder (lambda/fuzz/README.md)"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -124,3 +126,30 @@ lint: setup
 .PHONY: docs
 docs: setup lambda
 	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test docs
+
+# ---------------------------------------------------------------- benchmark and fuzzing
+# Not tests: `make bench` prints a table (BENCH_ARGS, e.g. --check to fail on a missed target);
+# `make fuzz` runs each fuzz target for FUZZ_SECONDS.
+NODE_SINK    := lambda/bench/node-sink
+BENCH_ARGS   ?=
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+
+.PHONY: bench fuzz
+bench: setup $(NODE_SINK)/node_modules/.package-lock.json
+	cargo build --release -p unifiedetl-lambda -p unifiedetl-lambda-bench
+	$(TARGET_DIR)/release/unifiedetl-lambda-bench --binary $(TARGET_DIR)/release/unifiedetl-lambda $(BENCH_ARGS)
+
+# The Node.js reference sink (the sample's way), pinned by its package-lock.json.
+$(NODE_SINK)/node_modules/.package-lock.json: $(NODE_SINK)/package-lock.json
+	@command -v npm >/dev/null || { echo "make bench needs Node.js >= 20 and npm"; exit 1; }
+	npm ci --prefix $(NODE_SINK) --no-audit --no-fund --loglevel=error
+
+# libFuzzer + AddressSanitizer on stable rustc (RUSTC_BOOTSTRAP lets it take -Zsanitizer).
+fuzz:
+	@cargo fuzz --version 2>/dev/null | grep -q $(CARGO_FUZZ_VERSION) || cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+	mkdir -p lambda/fuzz/corpus/decode_record lambda/fuzz/corpus/decode_structured
+	cd lambda && RUSTC_BOOTSTRAP=1 cargo fuzz run decode_record fuzz/corpus/decode_record fuzz/seeds/decode_record \
+	  -- -dict=fuzz/decode_record.dict -max_total_time=$(FUZZ_SECONDS)
+	cd lambda && RUSTC_BOOTSTRAP=1 cargo fuzz run decode_structured fuzz/corpus/decode_structured \
+	  -- -max_total_time=$(FUZZ_SECONDS)

@@ -92,27 +92,22 @@ pub struct Row {
 }
 
 /// Decodes one record's payload into an item and its key.
+///
+/// One pass over the payload: the top-level object is read entry by entry (no intermediate
+/// map), each value is taken as a borrowed [`RawValue`] and mapped from its first byte; strings
+/// without escapes are copied without a second parse. A name given twice keeps its last value,
+/// as in serde_json, and the first fault in document order is the one reported, so the reason
+/// is the same every time the record is decoded.
 pub fn decode(payload: &[u8], keys: &KeySchema) -> Result<Row, PoisonReason> {
     let text = std::str::from_utf8(payload)
         .map_err(|err| PoisonReason::NotJson(format!("not UTF-8: {err}")))?;
-    let raw: &RawValue =
-        serde_json::from_str(text).map_err(|err| PoisonReason::NotJson(err.to_string()))?;
-    let raw = raw.get().trim();
-    if !raw.starts_with('{') {
+    if !text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
+        let raw: &RawValue = parse(text)?;
         return Err(PoisonReason::NotAnObject {
-            found: json_type(raw),
+            found: json_type(raw.get().trim_start_matches(JSON_WHITESPACE)),
         });
     }
-    let fields: HashMap<String, &RawValue> =
-        serde_json::from_str(raw).map_err(|err| PoisonReason::NotJson(err.to_string()))?;
-
-    let mut item = Item::with_capacity(fields.len());
-    let mut size = 0;
-    for (name, raw) in fields {
-        let (value, value_size) = attribute_value(raw.get(), 0, &name)?;
-        size += name.len() + value_size;
-        item.insert(name, value);
-    }
+    let (item, size) = object(text, 0, None)?;
     if size > MAX_ITEM_BYTES {
         return Err(PoisonReason::ItemTooLarge {
             size,
@@ -121,6 +116,81 @@ pub fn decode(payload: &[u8], keys: &KeySchema) -> Result<Row, PoisonReason> {
     }
     let key = key_of(&item, keys)?;
     Ok(Row { key, item })
+}
+
+/// The four characters JSON allows between tokens.
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// Reads a JSON object (`text` is `{...}`, perhaps with whitespace around) into a map and its
+/// size as DynamoDB counts it. `depth` is the number of maps and lists around the object;
+/// `attribute` the top-level attribute it belongs to (`None` for the item itself, whose entries
+/// are the top-level attributes).
+fn object(
+    text: &str,
+    depth: usize,
+    attribute: Option<&str>,
+) -> Result<(Item, usize), PoisonReason> {
+    let mut poison = None;
+    let visitor = ObjectVisitor {
+        depth,
+        attribute,
+        poison: &mut poison,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let read = serde::Deserializer::deserialize_map(&mut deserializer, visitor)
+        .and_then(|read| deserializer.end().map(|()| read));
+    match (read, poison) {
+        // Malformed JSON anywhere in the payload is the more basic fault, so it wins over a
+        // value found unusable before the parser got there.
+        (Err(err), _) => Err(PoisonReason::NotJson(err.to_string())),
+        (Ok(_), Some(reason)) => Err(reason),
+        (Ok(read), None) => Ok(read),
+    }
+}
+
+/// Visits one object's entries; the first unusable value is kept in `poison`, and the rest of
+/// the object is only checked for syntax.
+struct ObjectVisitor<'p> {
+    depth: usize,
+    attribute: Option<&'p str>,
+    poison: &'p mut Option<PoisonReason>,
+}
+
+impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
+    type Value = (Item, usize);
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut entries: A,
+    ) -> Result<Self::Value, A::Error> {
+        let top_level = self.attribute.is_none();
+        // The item itself has no overhead; a nested map has 3 bytes, plus 1 per element.
+        let (mut size, per_entry) = if top_level { (0, 0) } else { (3, 1) };
+        let mut map = Item::with_capacity(if top_level { 16 } else { 4 });
+        while let Some(name) = entries.next_key::<String>()? {
+            if self.poison.is_some() {
+                entries.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let raw: &'de RawValue = entries.next_value()?;
+            match attribute_value(raw.get(), self.depth, self.attribute.unwrap_or(&name)) {
+                Ok((value, value_size)) => {
+                    let entry_size = name.len() + per_entry;
+                    size += entry_size + value_size;
+                    if let Some(replaced) = map.insert(name, value) {
+                        // A duplicate name: the last value wins, so the first one's size goes.
+                        size -= entry_size + attribute_size(&replaced);
+                    }
+                }
+                Err(reason) => *self.poison = Some(reason),
+            }
+        }
+        Ok((map, size))
+    }
 }
 
 /// Extracts and checks an item's key. Also used to match the items DynamoDB hands back as
@@ -168,15 +238,14 @@ fn key_value(item: &Item, key: &KeyAttribute, max_len: usize) -> Result<KeyValue
     }
 }
 
-/// Maps one JSON value (raw text) to an attribute value and its size as DynamoDB counts it.
-/// `depth` is the number of maps and lists around the value; `attribute` is the top-level
-/// attribute it belongs to, for error messages.
+/// Maps one JSON value (raw text, already checked by serde_json) to an attribute value and its
+/// size as DynamoDB counts it. `depth` is the number of maps and lists around the value;
+/// `attribute` is the top-level attribute it belongs to, for error messages.
 fn attribute_value(
     raw: &str,
     depth: usize,
     attribute: &str,
 ) -> Result<(AttributeValue, usize), PoisonReason> {
-    let raw = raw.trim();
     let nested = || {
         if depth + 1 > MAX_DEPTH {
             Err(PoisonReason::TooDeep {
@@ -190,22 +259,14 @@ fn attribute_value(
     // serde_json already validated the text, so the first byte tells the type.
     match raw.as_bytes().first() {
         Some(b'{') => {
-            let depth = nested()?;
-            let fields: HashMap<String, &RawValue> = parse(raw)?;
-            let mut map = HashMap::with_capacity(fields.len());
-            // Documented overhead of a map: 3 bytes, plus 1 byte per element.
-            let mut size = 3;
-            for (name, raw) in fields {
-                let (value, value_size) = attribute_value(raw.get(), depth, attribute)?;
-                size += name.len() + value_size + 1;
-                map.insert(name, value);
-            }
+            let (map, size) = object(raw, nested()?, Some(attribute))?;
             Ok((AttributeValue::M(map), size))
         }
         Some(b'[') => {
             let depth = nested()?;
             let elements: Vec<&RawValue> = parse(raw)?;
             let mut list = Vec::with_capacity(elements.len());
+            // Documented overhead of a list: 3 bytes, plus 1 byte per element.
             let mut size = 3;
             for raw in elements {
                 let (value, value_size) = attribute_value(raw.get(), depth, attribute)?;
@@ -215,7 +276,12 @@ fn attribute_value(
             Ok((AttributeValue::L(list), size))
         }
         Some(b'"') => {
-            let text: String = parse(raw)?;
+            // Without a backslash, the text between the quotes is the string itself (serde_json
+            // has refused control characters already).
+            let text = match raw.get(1..raw.len() - 1) {
+                Some(inner) if !inner.contains('\\') => inner.to_string(),
+                _ => parse::<String>(raw)?,
+            };
             let size = text.len();
             Ok((AttributeValue::S(text), size))
         }
@@ -223,15 +289,38 @@ fn attribute_value(
         Some(b'f') => Ok((AttributeValue::Bool(false), 1)),
         Some(b'n') => Ok((AttributeValue::Null(true), 1)),
         _ => {
-            let number = Decimal::parse(raw)
-                .filter(Decimal::fits_dynamodb)
+            let digits = NumberParts::split(raw)
+                .filter(NumberParts::fits_dynamodb)
                 .ok_or_else(|| PoisonReason::NumberOutOfRange {
                     attribute: attribute.to_string(),
-                })?;
-            // Documented size of a number: 1 byte per two significant digits, plus 1.
-            let size = number.digits.len().div_ceil(2) + 1;
-            Ok((AttributeValue::N(raw.to_string()), size))
+                })?
+                .significant_digits();
+            Ok((AttributeValue::N(raw.to_string()), number_size(digits)))
         }
+    }
+}
+
+/// Documented size of a number: 1 byte per two significant digits, plus 1.
+fn number_size(significant_digits: usize) -> usize {
+    significant_digits.div_ceil(2) + 1
+}
+
+/// The size DynamoDB counts for a value made by [`attribute_value`] (for a duplicate name, whose
+/// replaced value no longer counts).
+fn attribute_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(text) => NumberParts::split(text)
+            .map(|parts| number_size(parts.significant_digits()))
+            .unwrap_or(0),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, value)| name.len() + attribute_size(value) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(list) => 3 + list.iter().map(|v| attribute_size(v) + 1).sum::<usize>(),
+        _ => 1,
     }
 }
 
@@ -275,9 +364,17 @@ pub struct Decimal {
     exponent: i64,
 }
 
-impl Decimal {
-    /// Parses JSON number syntax (`-?int(.frac)?([eE][+-]?exp)?`); `None` for anything else.
-    pub fn parse(text: &str) -> Option<Decimal> {
+/// A JSON number's parts, borrowed from its text: `-?int(.frac)?(e exponent)?`.
+struct NumberParts<'a> {
+    negative: bool,
+    int: &'a str,
+    frac: &'a str,
+    exponent: i64,
+}
+
+impl<'a> NumberParts<'a> {
+    /// Splits JSON number syntax; `None` for anything else.
+    fn split(text: &'a str) -> Option<Self> {
         let (negative, rest) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),
@@ -310,22 +407,76 @@ impl Decimal {
                 }
             }
         };
+        Some(NumberParts {
+            negative,
+            int,
+            frac,
+            exponent,
+        })
+    }
 
-        let all: String = [int, frac].concat();
-        let leading = all.len() - all.trim_start_matches('0').len();
-        let digits = all.trim_matches('0').to_string();
-        if digits.is_empty() {
+    /// The mantissa's digits, integer part then fraction.
+    fn mantissa_digits(&self) -> impl DoubleEndedIterator<Item = u8> + 'a {
+        self.int.bytes().chain(self.frac.bytes())
+    }
+
+    /// Leading zeros of the mantissa (all of its digits for zero).
+    fn leading_zeros(&self) -> usize {
+        self.mantissa_digits().take_while(|&b| b == b'0').count()
+    }
+
+    /// Significant digits: without leading or trailing zeros; 0 for zero.
+    fn significant_digits(&self) -> usize {
+        let total = self.int.len() + self.frac.len();
+        let leading = self.leading_zeros();
+        if leading == total {
+            return 0;
+        }
+        let trailing = self
+            .mantissa_digits()
+            .rev()
+            .take_while(|&b| b == b'0')
+            .count();
+        total - leading - trailing
+    }
+
+    /// The exponent in scientific notation (`d₁.d₂… × 10^e`); meaningless for zero.
+    fn scientific_exponent(&self) -> i64 {
+        (self.int.len() as i64 - self.leading_zeros() as i64 - 1).saturating_add(self.exponent)
+    }
+
+    /// Whether DynamoDB can store the number: up to 38 significant digits, magnitude zero or
+    /// between 1E-130 and 9.99…E+125.
+    fn fits_dynamodb(&self) -> bool {
+        let digits = self.significant_digits();
+        digits == 0
+            || (digits <= MAX_SIGNIFICANT_DIGITS
+                && EXPONENT_RANGE.contains(&self.scientific_exponent()))
+    }
+}
+
+impl Decimal {
+    /// Parses JSON number syntax (`-?int(.frac)?([eE][+-]?exp)?`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let parts = NumberParts::split(text)?;
+        let count = parts.significant_digits();
+        if count == 0 {
             return Some(Decimal {
                 negative: false,
-                digits,
+                digits: String::new(),
                 exponent: 0,
             });
         }
-        let exponent = (int.len() as i64 - leading as i64 - 1).saturating_add(exponent);
+        let digits = parts
+            .mantissa_digits()
+            .skip(parts.leading_zeros())
+            .take(count)
+            .map(char::from)
+            .collect();
         Some(Decimal {
-            negative,
+            negative: parts.negative,
             digits,
-            exponent,
+            exponent: parts.scientific_exponent(),
         })
     }
 
@@ -663,6 +814,54 @@ mod tests {
             reason(&format!(r#"{{"id": "a", "x": "{big}"}}"#), &keys).kind(),
             "item_too_large"
         );
+    }
+
+    #[test]
+    fn the_first_fault_in_document_order_is_the_reason_every_time() {
+        let keys = keys_s();
+        let deep = format!("{}1{}", "[".repeat(33), "]".repeat(33));
+        let payload = format!(r#"{{"id": "a", "b": {deep}, "a": 1e999, "c": {{"d": 1e999}}}}"#);
+        for _ in 0..50 {
+            assert_eq!(
+                reason(&payload, &keys),
+                PoisonReason::TooDeep {
+                    attribute: "b".into(),
+                    max: 32
+                }
+            );
+        }
+        // Broken JSON after an unusable value is reported as what it is.
+        assert_eq!(
+            reason(r#"{"id": "a", "a": 1e999, "b": }"#, &keys).kind(),
+            "not_json"
+        );
+    }
+
+    #[test]
+    fn a_name_given_twice_keeps_its_last_value_and_size() {
+        let keys = keys_s();
+        let row = decode(br#"{"id": "a", "x": "first", "x": 2.50}"#, &keys).unwrap();
+        assert_eq!(row.item.len(), 2);
+        assert_eq!(row.item["x"], n("2.50"));
+        // The replaced value no longer counts towards the 400 KB.
+        let half = "x".repeat(MAX_ITEM_BYTES / 2 + 10);
+        let payload = format!(r#"{{"id": "a", "x": "{half}", "x": "{half}"}}"#);
+        decode(payload.as_bytes(), &keys).unwrap();
+        let nested = format!(r#"{{"id": "a", "m": {{"x": "{half}", "x": "{half}"}}}}"#);
+        decode(nested.as_bytes(), &keys).unwrap();
+    }
+
+    #[test]
+    fn strings_with_and_without_escapes() {
+        let keys = keys_s();
+        let payload = concat!(
+            r#"{"id": "a", "plain": "São Paulo, café", "#,
+            r#""escaped": "tab\there \"q\" \\ \u00e9 \ud83d\ude00", "slash": "a\/b"}"#
+        );
+        let row = decode(payload.as_bytes(), &keys).unwrap();
+        assert_eq!(row.item["plain"], s("São Paulo, café"));
+        assert_eq!(row.item["escaped"], s("tab\there \"q\" \\ é \u{1F600}"));
+        assert_eq!(row.item["slash"], s("a/b"));
     }
 
     #[test]

@@ -10,19 +10,19 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
 use base64::Engine as _;
-use harness::Emulator;
+use harness::http::{http_response, serve, Request};
+use harness::{Emulator, RuntimeApi};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::Mutex;
 use unifiedetl_lambda::decode::Decimal;
 
 const TABLE: &str = "UnifiedOrderEnriched";
@@ -173,7 +173,7 @@ async fn key_schema_is_learned_from_the_table_when_not_configured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_sink_table_fails_at_init_with_a_clear_message() {
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     // No emulator: the function must fail before it calls anything.
     let mut function = spawn_process(&api, &[("SINK_PARTITION_KEY", "orderId")]);
 
@@ -196,7 +196,7 @@ async fn missing_sink_table_fails_at_init_with_a_clear_message() {
 async fn unprocessed_items_and_server_errors_are_retried_until_written() {
     let dynamodb =
         FakeDynamoDb::start(&[Reply::Unprocessed(2), Reply::ServerError, Reply::Written]).await;
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     let _function = spawn_with_fake(&api, &dynamodb);
 
     let records: Vec<Record> = (1..=3)
@@ -215,7 +215,7 @@ async fn unprocessed_items_and_server_errors_are_retried_until_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_still_failing_at_the_deadline_are_reported_at_their_earliest_record() {
     let dynamodb = FakeDynamoDb::start(&[Reply::Throttled]).await;
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     let _function = spawn_with_fake(&api, &dynamodb);
 
     let records = vec![
@@ -250,7 +250,7 @@ async fn writes_still_failing_at_the_deadline_are_reported_at_their_earliest_rec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_writes_are_not_retried_and_are_reported() {
     let dynamodb = FakeDynamoDb::start(&[Reply::NotFound]).await;
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     let _function = spawn_with_fake(&api, &dynamodb);
 
     api.invoke(
@@ -379,7 +379,7 @@ async fn records_whose_dead_letter_cannot_be_stored_are_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_dead_letter_bucket_fails_at_init_naming_the_variable() {
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     let _function = spawn_process(
         &api,
         &[
@@ -578,7 +578,7 @@ async fn run_through_fault_proxy(
         lasting: timeout + Duration::from_secs(1),
     };
     let proxy = FaultProxy::start(emulator.port, 0x5EED, storm).await;
-    let mut api = FakeRuntimeApi::start().await;
+    let mut api = RuntimeApi::start().await.unwrap();
     let mut all = sink_env_with_keys();
     all.retain(|(k, _)| *k != "WRITE_CONCURRENCY");
     all.extend_from_slice(env);
@@ -653,7 +653,7 @@ async fn run_through_fault_proxy(
 /// response listing failures makes the next batch start at the lowest reported sequence number
 /// (Lambda's checkpoint); an empty one moves past the batch. Returns the number of invocations.
 async fn redrive(
-    api: &mut FakeRuntimeApi,
+    api: &mut RuntimeApi,
     stream: &[Record],
     batch_size: usize,
     timeout: Duration,
@@ -821,7 +821,7 @@ fn assert_number(value: &AttributeValue, expected: &str) {
 struct OnEmulator {
     dynamodb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,
-    api: FakeRuntimeApi,
+    api: RuntimeApi,
     function: Function,
     /// Last, so that it outlives the function.
     _emulator: Emulator,
@@ -841,7 +841,7 @@ async fn on_emulator_with_bucket(sink: &[(&str, &str)], bucket: Option<&str>) ->
             .await
             .expect("creating the dead-letter bucket");
     }
-    let api = FakeRuntimeApi::start().await;
+    let api = RuntimeApi::start().await.unwrap();
     let function = spawn_on_emulator(&emulator, &api, sink);
     OnEmulator {
         dynamodb,
@@ -870,7 +870,7 @@ async fn start_emulator() -> (Emulator, aws_sdk_dynamodb::Client, aws_sdk_s3::Cl
 }
 
 /// The function binary, talking to `emulator` unless `env` says otherwise.
-fn spawn_on_emulator(emulator: &Emulator, api: &FakeRuntimeApi, env: &[(&str, &str)]) -> Function {
+fn spawn_on_emulator(emulator: &Emulator, api: &RuntimeApi, env: &[(&str, &str)]) -> Function {
     let mut all = emulator.env();
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -959,7 +959,7 @@ impl Function {
     }
 }
 
-fn spawn_with_fake(api: &FakeRuntimeApi, dynamodb: &FakeDynamoDb) -> Function {
+fn spawn_with_fake(api: &RuntimeApi, dynamodb: &FakeDynamoDb) -> Function {
     let mut env = dynamodb.env();
     env.extend(
         sink_env_with_keys()
@@ -971,7 +971,7 @@ fn spawn_with_fake(api: &FakeRuntimeApi, dynamodb: &FakeDynamoDb) -> Function {
     spawn_process(api, &env)
 }
 
-fn spawn_process(api: &FakeRuntimeApi, env: &[(&str, &str)]) -> Function {
+fn spawn_process(api: &RuntimeApi, env: &[(&str, &str)]) -> Function {
     let mut child = Command::new(env!("CARGO_BIN_EXE_unifiedetl-lambda"))
         // Nothing from the developer's environment (profiles, real credentials) leaks in.
         .env_clear()
@@ -1006,135 +1006,6 @@ async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin, into: Arc<Mutex<Vec<
         }
         into.lock().await.extend_from_slice(&buffer[..n]);
     }
-}
-
-// ------------------------------------------------------------------------------ fake Runtime API
-
-/// What the function told the Runtime API.
-#[derive(Debug)]
-enum Outcome {
-    Response { id: String, body: Value },
-    Error { id: String, body: Value },
-    InitError { error_type: String, body: Value },
-}
-
-/// An invocation waiting for `/invocation/next`: request id, event, time allowed.
-type Invocation = (String, String, Duration);
-
-/// A Lambda Runtime API serving queued events on `/invocation/next` and reporting every
-/// response and error the function posts.
-struct FakeRuntimeApi {
-    /// `127.0.0.1:<port>`, the form of `AWS_LAMBDA_RUNTIME_API`.
-    address: String,
-    events: mpsc::UnboundedSender<Invocation>,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
-}
-
-impl FakeRuntimeApi {
-    async fn start() -> FakeRuntimeApi {
-        let (events_tx, events_rx) = mpsc::unbounded_channel::<Invocation>();
-        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
-        let events = Arc::new(Mutex::new(events_rx));
-        let address = serve(move |request| {
-            let events = events.clone();
-            let outcomes = outcomes_tx.clone();
-            async move { runtime_api(request, &events, &outcomes).await }
-        })
-        .await;
-        FakeRuntimeApi {
-            address,
-            events: events_tx,
-            outcomes: outcomes_rx,
-        }
-    }
-
-    fn invoke(&self, id: &str, event: Value) {
-        self.invoke_with_timeout(id, event, WAIT);
-    }
-
-    fn invoke_with_timeout(&self, id: &str, event: Value, timeout: Duration) {
-        self.events
-            .send((id.to_string(), event.to_string(), timeout))
-            .unwrap();
-    }
-
-    async fn next_outcome(&mut self) -> Outcome {
-        tokio::time::timeout(WAIT, self.outcomes.recv())
-            .await
-            .expect("the function did not report back in time")
-            .expect("the fake Runtime API stopped")
-    }
-
-    async fn response(&mut self, expected_id: &str) -> Value {
-        match self.next_outcome().await {
-            Outcome::Response { id, body } if id == expected_id => body,
-            Outcome::Error { id, body } => panic!("invocation {id} failed: {body}"),
-            other => panic!("expected the response to {expected_id}, got {other:?}"),
-        }
-    }
-
-    async fn init_error(&mut self) -> (String, Value) {
-        match self.next_outcome().await {
-            Outcome::InitError { error_type, body } => (error_type, body),
-            other => panic!("expected an init error, got {other:?}"),
-        }
-    }
-}
-
-async fn runtime_api(
-    request: Request,
-    events: &Mutex<mpsc::UnboundedReceiver<Invocation>>,
-    outcomes: &mpsc::UnboundedSender<Outcome>,
-) -> Option<String> {
-    let path = request
-        .path
-        .strip_prefix("/2018-06-01/runtime")
-        .unwrap_or(&request.path);
-    let accepted = || http_response("202 Accepted", &[], r#"{"status":"OK"}"#);
-    Some(match (request.method.as_str(), path) {
-        ("GET", "/invocation/next") => {
-            // Long poll, as Lambda does: answer when an event is queued.
-            let (id, event, timeout) = events.lock().await.recv().await?;
-            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + timeout;
-            http_response(
-                "200 OK",
-                &[
-                    ("Lambda-Runtime-Aws-Request-Id", id.as_str()),
-                    (
-                        "Lambda-Runtime-Deadline-Ms",
-                        &deadline.as_millis().to_string(),
-                    ),
-                    (
-                        "Lambda-Runtime-Invoked-Function-Arn",
-                        "arn:aws:lambda:us-east-1:123456789012:function:persist",
-                    ),
-                    (
-                        "Lambda-Runtime-Trace-Id",
-                        "Root=1-5759e988-bd862e3fe1be46a994272793",
-                    ),
-                ],
-                &event,
-            )
-        }
-        ("POST", "/init/error") => {
-            let _ = outcomes.send(Outcome::InitError {
-                error_type: request.header("lambda-runtime-function-error-type"),
-                body: request.json(),
-            });
-            accepted()
-        }
-        ("POST", path) if path.starts_with("/invocation/") => {
-            let mut parts = path.trim_start_matches("/invocation/").splitn(2, '/');
-            let id = parts.next().unwrap_or_default().to_string();
-            let body = request.json();
-            let _ = outcomes.send(match parts.next() {
-                Some("response") => Outcome::Response { id, body },
-                _ => Outcome::Error { id, body },
-            });
-            accepted()
-        }
-        _ => http_response("404 Not Found", &[], r#"{"errorMessage":"unknown path"}"#),
-    })
 }
 
 // ------------------------------------------------------------------------------ fake DynamoDB
@@ -1179,7 +1050,8 @@ impl FakeDynamoDb {
                 Some(dynamodb_reply(reply, &body))
             }
         })
-        .await;
+        .await
+        .unwrap();
         FakeDynamoDb {
             endpoint: format!("http://{address}"),
             calls,
@@ -1307,7 +1179,8 @@ impl FaultProxy {
             let schedule = schedule.clone();
             async move { fault_proxy(request, upstream_port, &schedule, &counts).await }
         })
-        .await;
+        .await
+        .unwrap();
         FaultProxy {
             endpoint: format!("http://{address}"),
             counts,
@@ -1503,110 +1376,4 @@ async fn forward(port: u16, request: &Request, body: &[u8]) -> Option<Upstream> 
         request_id,
         body,
     })
-}
-
-// ------------------------------------------------------------------------------ minimal HTTP/1.1
-
-/// Serves HTTP/1.1 on a free port of 127.0.0.1 with `handler` (which returns the raw response,
-/// or `None` to drop the connection); returns `127.0.0.1:<port>`.
-async fn serve<H, F>(handler: H) -> String
-where
-    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = Option<String>> + Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut reader = BufReader::new(read);
-                while let Some(request) = read_request(&mut reader).await {
-                    let Some(reply) = handler(request).await else {
-                        return;
-                    };
-                    if write.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    address
-}
-
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> String {
-        self.headers.get(name).cloned().unwrap_or_default()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()))
-    }
-}
-
-/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` at end of stream.
-async fn read_request(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).await.ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    let mut body = Vec::new();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).await.ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; size + 2]; // data + CRLF
-            reader.read_exact(&mut chunk).await.ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = headers.get("content-length") {
-        body.resize(length.parse().ok()?, 0);
-        reader.read_exact(&mut body).await.ok()?;
-    }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\n");
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    out
 }

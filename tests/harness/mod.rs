@@ -4,9 +4,12 @@
 
 pub mod docs;
 pub mod emulator;
+pub mod http;
+pub mod runtime_api;
 pub mod terraform;
 
 pub use emulator::Emulator;
+pub use runtime_api::RuntimeApi;
 pub use terraform::Terraform;
 
 use std::path::PathBuf;
