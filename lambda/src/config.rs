@@ -82,6 +82,15 @@ pub enum ConfigError {
         /// What it should contain.
         hint: &'static str,
     },
+    /// A variable holds a document with a mistake, described in full (the value is not
+    /// repeated: it may be long).
+    #[error("environment variable `{var}` {message}")]
+    Described {
+        /// The variable's name.
+        var: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A variable holds a value that cannot be used.
     #[error("environment variable `{var}` is {value:?}: {hint}")]
     Invalid {

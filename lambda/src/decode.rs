@@ -101,6 +101,14 @@ pub struct Row {
 pub fn decode(payload: &[u8], keys: &KeySchema) -> Result<Row, PoisonReason> {
     let text = std::str::from_utf8(payload)
         .map_err(|err| PoisonReason::NotJson(format!("not UTF-8: {err}")))?;
+    let item = object_item(text)?;
+    let key = key_of(&item, keys)?;
+    Ok(Row { key, item })
+}
+
+/// Decodes a JSON object's text (a row nested in an envelope, such as a DMS record's `data`)
+/// into an item, with the checks [`decode`] makes except the key's.
+pub fn object_item(text: &str) -> Result<Item, PoisonReason> {
     if !text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
         let raw: &RawValue = parse(text)?;
         return Err(PoisonReason::NotAnObject {
@@ -114,8 +122,7 @@ pub fn decode(payload: &[u8], keys: &KeySchema) -> Result<Row, PoisonReason> {
             max: MAX_ITEM_BYTES,
         });
     }
-    let key = key_of(&item, keys)?;
-    Ok(Row { key, item })
+    Ok(item)
 }
 
 /// The four characters JSON allows between tokens.

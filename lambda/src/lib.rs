@@ -13,6 +13,7 @@
 pub mod config;
 pub mod dead_letter;
 pub mod decode;
+pub mod engine;
 pub mod metrics;
 pub mod plan;
 pub mod poison;
@@ -219,28 +220,47 @@ impl Function {
         request_id: &str,
         budget_end: tokio::time::Instant,
     ) -> Vec<SequenceNumber> {
-        if poison.is_empty() {
-            return Vec::new();
-        }
-        let Some(queue) = &self.dead_letters else {
-            return poison
-                .into_iter()
-                .map(|poison| {
-                    log_poison(&poison, &records[poison.index], None);
-                    poison.sequence_number
-                })
-                .collect();
-        };
-        let mut undisposed = Vec::new();
-        for disposal in queue.put_all(records, poison, request_id, budget_end).await {
-            let record = &records[disposal.poison.index];
-            log_poison(&disposal.poison, record, Some(&disposal.outcome));
-            if disposal.outcome.is_err() {
-                undisposed.push(disposal.poison.sequence_number);
-            }
-        }
-        undisposed
+        dispose_poison(
+            self.dead_letters.as_ref(),
+            records,
+            poison,
+            request_id,
+            budget_end,
+        )
+        .await
     }
+}
+
+/// Sends poison records to the dead-letter bucket (if there is one) and logs each; returns the
+/// sequence numbers of those that must be reported to Lambda instead.
+pub(crate) async fn dispose_poison(
+    queue: Option<&DeadLetterQueue>,
+    records: &[KinesisEventRecord],
+    poison: Vec<Poison>,
+    request_id: &str,
+    budget_end: tokio::time::Instant,
+) -> Vec<SequenceNumber> {
+    if poison.is_empty() {
+        return Vec::new();
+    }
+    let Some(queue) = queue else {
+        return poison
+            .into_iter()
+            .map(|poison| {
+                log_poison(&poison, &records[poison.index], None);
+                poison.sequence_number
+            })
+            .collect();
+    };
+    let mut undisposed = Vec::new();
+    for disposal in queue.put_all(records, poison, request_id, budget_end).await {
+        let record = &records[disposal.poison.index];
+        log_poison(&disposal.poison, record, Some(&disposal.outcome));
+        if disposal.outcome.is_err() {
+            undisposed.push(disposal.poison.sequence_number);
+        }
+    }
+    undisposed
 }
 
 /// Decodes every record of a batch, keeping Kinesis order; the pure first step of
@@ -328,7 +348,7 @@ fn log_poison(
 }
 
 /// When retries must stop: the invocation deadline less the safety margin, as a tokio instant.
-fn retry_deadline(deadline: SystemTime, margin: Duration) -> tokio::time::Instant {
+pub(crate) fn retry_deadline(deadline: SystemTime, margin: Duration) -> tokio::time::Instant {
     let remaining = deadline
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);

@@ -1,36 +1,66 @@
 //! The function's `bootstrap`: wiring only. Reads the configuration, builds the one HTTP client
-//! (and through [`Function::new`] the DynamoDB and S3 clients) every invocation shares, then
-//! hands [`Function::handle`] to the Lambda runtime. A cold-start failure is reported to Lambda's `/runtime/init/error` with a message
-//! that names what to fix, then the process exits.
+//! (and through [`Function::new`] or [`Engine::new`] the DynamoDB and S3 clients) every
+//! invocation shares, then hands the handler to the Lambda runtime: the analytics engine when
+//! `CORRELATION` is set, else the persist function. A cold-start failure is reported to Lambda's
+//! `/runtime/init/error` with a message that names what to fix, then the process exits.
 
 use anyhow::{anyhow, Result};
 use aws_config::BehaviorVersion;
+use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use lambda_runtime::LambdaEvent;
 use lambda_runtime::{service_fn, Diagnostic};
 use unifiedetl_lambda::config::Config;
+use unifiedetl_lambda::engine::{Engine, EngineConfig, EngineInitError};
 use unifiedetl_lambda::{Function, InitError};
+
+/// The two handlers one binary holds.
+enum Handler {
+    Persist(Function),
+    Engine(Engine),
+}
+
+impl Handler {
+    async fn handle(
+        &self,
+        event: LambdaEvent<KinesisEvent>,
+    ) -> Result<
+        aws_lambda_events::event::streams::KinesisEventResponse,
+        unifiedetl_lambda::HandlerError,
+    > {
+        match self {
+            Handler::Persist(function) => function.handle(event).await,
+            Handler::Engine(engine) => engine.handle(event).await,
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
     // Honours AWS_LAMBDA_LOG_FORMAT (JSON or Text) and AWS_LAMBDA_LOG_LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
 
-    let function = match init().await {
-        Ok(function) => function,
+    let handler = match init().await {
+        Ok(handler) => handler,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "cold start failed");
             report_init_error(&err).await;
             return Err(err);
         }
     };
-    lambda_runtime::run(service_fn(|event| function.handle(event)))
+    lambda_runtime::run(service_fn(|event| handler.handle(event)))
         .await
         .map_err(|err| anyhow!(err))
 }
 
-async fn init() -> Result<Function> {
+async fn init() -> Result<Handler> {
     // Configuration first: a misconfigured function should fail before any network call.
-    let config = Config::from_env().map_err(InitError::from)?;
+    let engine = EngineConfig::from_lookup(|name| std::env::var(name).ok())
+        .map_err(EngineInitError::from)?;
+    let config = match &engine {
+        Some(engine) => engine.base.clone(),
+        None => Config::from_env().map_err(InitError::from)?,
+    };
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -40,7 +70,10 @@ async fn init() -> Result<Function> {
         .http_client(http_client)
         .load()
         .await;
-    Ok(Function::new(config, &sdk_config).await?)
+    Ok(match engine {
+        Some(engine) => Handler::Engine(Engine::new(engine, &sdk_config).await?),
+        None => Handler::Persist(Function::new(config, &sdk_config).await?),
+    })
 }
 
 /// Tells Lambda why init failed, so the error shows up in the invoke response and the console
@@ -49,10 +82,18 @@ async fn report_init_error(err: &anyhow::Error) {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         return;
     }
-    let error_type = match err.downcast_ref::<InitError>() {
-        Some(InitError::Config(_)) => "UnifiedEtl.ConfigError",
-        Some(InitError::Describe(_)) => "UnifiedEtl.DescribeTableError",
-        None => "UnifiedEtl.InitError",
+    let error_type = match (
+        err.downcast_ref::<InitError>(),
+        err.downcast_ref::<EngineInitError>(),
+    ) {
+        (Some(InitError::Config(_)), _) | (_, Some(EngineInitError::Config(_))) => {
+            "UnifiedEtl.ConfigError"
+        }
+        (Some(InitError::Describe(_)), _) | (_, Some(EngineInitError::Describe(_))) => {
+            "UnifiedEtl.DescribeTableError"
+        }
+        (_, Some(EngineInitError::Reference(_))) => "UnifiedEtl.ReferenceDataError",
+        _ => "UnifiedEtl.InitError",
     };
     let diagnostic = Diagnostic {
         error_type: error_type.to_string(),

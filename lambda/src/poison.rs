@@ -93,6 +93,9 @@ pub enum PoisonReason {
         /// The JSON type found.
         found: &'static str,
     },
+    /// The payload is JSON but not a change record as DMS writes them (analytics engine).
+    #[error("{0}")]
+    NotCdc(String),
     /// The item would exceed DynamoDB's 400 KB item size limit.
     #[error("item is about {size} bytes, over DynamoDB's {max}-byte item limit")]
     ItemTooLarge {
@@ -118,6 +121,7 @@ impl PoisonReason {
             PoisonReason::ItemTooLarge { .. } => "item_too_large",
             PoisonReason::VersionMissing { .. } => "version_missing",
             PoisonReason::VersionWrongType { .. } => "version_wrong_type",
+            PoisonReason::NotCdc(_) => "not_cdc",
         }
     }
 }

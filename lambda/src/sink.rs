@@ -251,7 +251,7 @@ enum Attempt {
 }
 
 /// Exponential backoff with full jitter, bounded by the retry deadline.
-struct Backoff {
+pub(crate) struct Backoff {
     ceilings: ExponentialBackoff,
     budget_end: Instant,
     /// Attempts made so far.
@@ -259,7 +259,7 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn new(budget_end: Instant) -> Backoff {
+    pub(crate) fn new(budget_end: Instant) -> Backoff {
         Backoff {
             ceilings: ExponentialBuilder::new()
                 .with_min_delay(MIN_BACKOFF)
@@ -273,7 +273,7 @@ impl Backoff {
 
     /// The delay before the next attempt, or `None` if that attempt would start after the
     /// deadline.
-    fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         let ceiling = self.ceilings.next().unwrap_or(MAX_BACKOFF);
         let delay = ceiling.mul_f64(fastrand::f64());
         if Instant::now() + delay >= self.budget_end {
@@ -540,7 +540,7 @@ impl Sink {
     }
 }
 
-fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+pub(crate) fn is_retryable<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
         // The request may or may not have reached DynamoDB; puts are idempotent (and a versioned
         // put that did land finds its own version on the retry: stale, which counts as done).
