@@ -186,3 +186,47 @@ def test_delete_table(client, name):
     with pytest.raises(ClientError) as excinfo:
         describe(ddb, name)
     assert error_code(excinfo) == "ResourceNotFoundException"
+
+
+def test_conditional_writes_and_transactions_are_atomic(client, name):
+    """DynamoDB applies each request atomically: a conditional write (or a transaction's
+    checks and writes) cannot interleave with another request on the same item. Eight
+    threads increment one counter by optimistic locking; every increment that DynamoDB
+    accepted must be counted exactly once."""
+    import threading
+
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    key = {"pk": {"S": "counter"}, "sk": {"S": "-"}}
+    ddb.put_item(TableName=name, Item={**key, "n": {"N": "0"}})
+    accepted = []
+
+    def increment(transactional: bool) -> None:
+        own = client("dynamodb")
+        done = 0
+        while done < 15:
+            current = own.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]["n"]["N"]
+            new = {**key, "n": {"N": str(int(current) + 1)}}
+            condition = {
+                "ConditionExpression": "n = :old",
+                "ExpressionAttributeValues": {":old": {"N": current}},
+            }
+            try:
+                if transactional:
+                    own.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": new, **condition}}])
+                else:
+                    own.put_item(TableName=name, Item=new, **condition)
+            except ClientError as err:
+                code = error_code(pytest.ExceptionInfo.from_exc_info((type(err), err, err.__traceback__)))
+                assert code in ("ConditionalCheckFailedException", "TransactionCanceledException"), code
+                continue
+            done += 1
+        accepted.append(done)
+
+    threads = [threading.Thread(target=increment, args=(i % 2 == 0,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]["n"]["N"]
+    assert int(final) == sum(accepted) == 8 * 15

@@ -18,10 +18,15 @@
 * TagResource with a key the table already has added a second tag with that key (AWS
   overwrites the value); TagResource/UntagResource on an unknown ARN succeeded silently
   (AWS: ResourceNotFoundException).
+* Requests were not atomic with respect to each other: the server runs one thread per
+  request and moto checks a condition (of PutItem, or of every item of TransactWriteItems)
+  and then writes, so another request could slip in between. DynamoDB applies each request
+  atomically; every DynamoDB request now runs under one lock.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -82,7 +87,16 @@ def _validate_throughput(throughput: dict[str, Any]) -> None:
             )
 
 
+# One request at a time, as seen by the data: what DynamoDB's per-request atomicity gives.
+_REQUEST_LOCK = threading.RLock()
+
+
 def register() -> None:
+    @override(DynamoHandler, "call_action")
+    def call_action(original, self):
+        with _REQUEST_LOCK:
+            return original(self)
+
     @override(DynamoHandler, "update_table")
     def update_table(original: Any, self: DynamoHandler) -> ActionResult:
         body = self.body
