@@ -113,7 +113,9 @@ test-sql: setup
 	tests/sql/ensure-mariadb.sh
 	$(PY) -m pytest tests/sql -q -p no:cacheprovider
 
+# The engine's oracle test runs the SQL files in a private MariaDB too.
 test-rust: setup lambda
+	tests/sql/ensure-mariadb.sh
 	cargo test --workspace
 
 lint: setup

@@ -8,7 +8,6 @@
 //! emulator ([`FaultProxy`]) with the batches re-driven as Lambda does ([`redrive`]).
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,17 +16,15 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use base64::Engine as _;
+use harness::function::{kinesis_event, FunctionProcess as Function, Record, STREAM_ARN};
 use harness::http::{http_response, serve, Request};
 use harness::{Emulator, RuntimeApi};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
 use unifiedetl_lambda::decode::Decimal;
 
 const TABLE: &str = "UnifiedOrderEnriched";
 const DEAD_LETTER_BUCKET: &str = "orders-dlq-123456789012";
-const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/order-enriched";
 const WAIT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------------------------ the tests
@@ -751,14 +748,12 @@ async fn get_json(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Value
 
 // ------------------------------------------------------------------------------ helpers
 
-/// A record: sequence number and payload. Strings written `"<digits>"` in `row` become bare
-/// JSON numbers with exactly that text, which `serde_json::Value` could not hold.
-type Record = (String, Vec<u8>);
-
 fn sequence_number(n: u64) -> String {
     format!("49590338271490256608559692538361571095921575989136588{n:03}")
 }
 
+/// A record with sequence number `n`. Strings written `"<digits>"` in `value` become bare JSON
+/// numbers with exactly that text, which `serde_json::Value` could not hold.
 fn row(n: u64, value: Value) -> Record {
     let text = serde_json::to_string(&value).unwrap();
     let mut out = String::with_capacity(text.len());
@@ -771,31 +766,6 @@ fn row(n: u64, value: Value) -> Record {
     }
     out.push_str(rest);
     (sequence_number(n), out.into_bytes())
-}
-
-fn kinesis_event(records: &[Record]) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|(sequence, data)| {
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": "orders",
-                    "sequenceNumber": sequence,
-                    "data": base64::engine::general_purpose::STANDARD.encode(data),
-                    "approximateArrivalTimestamp": 1_700_000_000.123
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000000:{sequence}"),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/persist",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": STREAM_ARN
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }
 
 fn sink_env_with_keys() -> Vec<(&'static str, &'static str)> {
@@ -925,40 +895,6 @@ async fn get_item(
         .unwrap_or_else(|| panic!("item ({order_id}, {item_id}) was not written"))
 }
 
-/// The function's process, killed on drop, with its output collected.
-struct Function {
-    child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Function {
-    /// Everything the function printed so far (stdout and stderr).
-    async fn logs(&self) -> String {
-        // Give the last lines a moment to cross the pipe.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        String::from_utf8_lossy(&self.output.lock().await).into_owned()
-    }
-
-    /// The Embedded Metric Format documents printed so far, one per invocation.
-    async fn metrics(&self) -> Vec<Value> {
-        self.logs()
-            .await
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|document| document.get("_aws").is_some())
-            .collect()
-    }
-
-    /// The metrics of the invocation `request_id`.
-    async fn metrics_of(&self, request_id: &str) -> Value {
-        let all = self.metrics().await;
-        all.iter()
-            .find(|document| document["RequestId"] == request_id)
-            .cloned()
-            .unwrap_or_else(|| panic!("no metrics for {request_id} in {all:?}"))
-    }
-}
-
 fn spawn_with_fake(api: &RuntimeApi, dynamodb: &FakeDynamoDb) -> Function {
     let mut env = dynamodb.env();
     env.extend(
@@ -972,40 +908,11 @@ fn spawn_with_fake(api: &RuntimeApi, dynamodb: &FakeDynamoDb) -> Function {
 }
 
 fn spawn_process(api: &RuntimeApi, env: &[(&str, &str)]) -> Function {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_unifiedetl-lambda"))
-        // Nothing from the developer's environment (profiles, real credentials) leaks in.
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "persist")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting the function binary");
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    tokio::spawn(drain(stdout, output.clone()));
-    tokio::spawn(drain(stderr, output.clone()));
-    Function { child, output }
-}
-
-async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin, into: Arc<Mutex<Vec<u8>>>) {
-    let mut buffer = [0u8; 4096];
-    while let Ok(n) = pipe.read(&mut buffer).await {
-        if n == 0 {
-            break;
-        }
-        into.lock().await.extend_from_slice(&buffer[..n]);
-    }
+    Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_unifiedetl-lambda")),
+        api,
+        env,
+    )
 }
 
 // ------------------------------------------------------------------------------ fake DynamoDB

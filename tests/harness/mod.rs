@@ -2,13 +2,17 @@
 //! AWS SDK clients pointed at it, and (in [`terraform`]) the real Terraform CLI with the provider
 //! installed into a throw-away filesystem mirror.
 
+pub mod dms;
 pub mod docs;
 pub mod emulator;
+pub mod function;
 pub mod http;
+pub mod mariadb;
 pub mod runtime_api;
 pub mod terraform;
 
 pub use emulator::Emulator;
+pub use function::FunctionProcess;
 pub use runtime_api::RuntimeApi;
 pub use terraform::Terraform;
 

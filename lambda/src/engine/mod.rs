@@ -305,27 +305,25 @@ impl Engine {
             report.failed = Some((group.first_sequence.clone(), error));
             report
         };
-        // 1. Store the changes.
-        let mut affected: HashSet<String> = HashSet::new();
+        // 1. Store the changes; remember the versions this invocation stored.
+        let mut ours: HashMap<String, String> = HashMap::new();
         for (sk, change) in &group.rows {
             let written = self
                 .with_retries(budget_end, || self.store.put_change(&group.pk, sk, change))
                 .await;
             match written {
                 Ok(Written::Applied) => {
-                    affected.insert(sk.clone());
+                    ours.insert(sk.clone(), change.version.clone());
                 }
                 Ok(Written::Superseded) => report.stale += 1,
                 Err(error) => return fail(report, error),
             }
         }
-        report.applied = affected.len();
-        if affected.is_empty() {
-            return report;
-        }
-        // 2. Read the group back and write the outputs it implies; a transaction that finds
-        // the state moved on leaves the outputs to whoever moved it.
-        let parent_changed = affected.contains(PARENT_SK);
+        report.applied = ours.len();
+        // 2. Read the group back and write the outputs of the rows this invocation still owns
+        // (whose stored version is the one it wrote): every child's if it owns the parent. A
+        // transaction whose check fails means the group changed since the read: read again.
+        // Rows another invocation has changed since are that invocation's to write.
         let mut backoff = Backoff::new(budget_end);
         loop {
             let rows = match self
@@ -335,34 +333,45 @@ impl Engine {
                 Ok(rows) => rows,
                 Err(error) => return fail(report, error),
             };
+            let owned: HashSet<String> = rows
+                .iter()
+                .filter(|row| ours.get(&row.sk) == Some(&row.version))
+                .map(|row| row.sk.clone())
+                .collect();
+            if owned.is_empty() {
+                return report;
+            }
+            let parent_owned = owned.contains(PARENT_SK);
             let transactions =
-                self.output_transactions(&group.pk, &rows, parent_changed, &affected, references);
-            let mut retry = None;
+                self.output_transactions(&group.pk, &rows, parent_owned, &owned, references);
+            let mut again = None;
             for (actions, outputs) in transactions {
                 match self.store.transact(actions).await {
                     Ok(Written::Applied) => report.outputs += outputs,
-                    Ok(Written::Superseded) => {}
-                    Err(error) if error.retryable => {
-                        retry = Some(error.message);
-                        break;
+                    Ok(Written::Superseded) => {
+                        again = Some("the group changed while its outputs were written".into())
                     }
+                    Err(error) if error.retryable => again = Some(error.message),
                     Err(error) => return fail(report, error.message),
                 }
             }
-            let Some(error) = retry else {
+            let Some(reason) = again else {
                 return report;
             };
             match backoff.next_delay() {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => return fail(report, format!("out of time: {error}")),
+                Some(delay) => {
+                    tracing::debug!(group = %group.pk, reason = %reason, "writing the group's outputs again");
+                    tokio::time::sleep(delay).await
+                }
+                None => return fail(report, format!("out of time: {reason}")),
             }
         }
     }
 
-    /// The transactions that bring the sink in line with a group's state: for each affected
-    /// child row (every child row when the parent changed), put its output row if it and its
-    /// parent are live, else delete it; each action paired with a check of the child's state
-    /// version, each transaction with a check of the parent's.
+    /// The transactions that bring the sink in line with a group's state: for each owned child
+    /// row (every child row when the parent is owned), put its output row if it and its parent
+    /// are live, else delete it; each action paired with a check of the child's state version,
+    /// each transaction with a check of the parent's.
     fn output_transactions(
         &self,
         pk: &str,
