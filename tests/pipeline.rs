@@ -457,6 +457,42 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
   persist { artifact = "does/not/exist.zip" }"#,
             "`persist.artifact` cannot be read",
         ),
+        (
+            r#"name = "orders"
+  sink {
+    partition_key = "orderId"
+    sort_key      = "itemId"
+  }
+  analytics {
+    engine       = "lambda"
+    parent_table = "order"
+    parent_key   = "orderId"
+    children     = [{ table = "order_item", parent_key = "orderId", key = "itemId" }]
+    columns      = { orderId = "order.orderId", productName = "product.productName" }
+  }"#,
+            "`analytics.columns.productName` is \"product.productName\"",
+        ),
+        (
+            r#"name = "orders"
+  sink {
+    partition_key = "orderId"
+    sort_key      = "itemId"
+  }
+  analytics {
+    engine       = "lambda"
+    parent_table = "order"
+    parent_key   = "orderId"
+    children     = [{ table = "order_item", parent_key = "orderId", key = "itemId" }]
+    columns      = { orderId = "order.orderId" }
+  }"#,
+            "`analytics.columns` must include the sink's key attribute \"itemId\"",
+        ),
+        (
+            r#"name = "orders"
+  sink { partition_key = "orderId" }
+  analytics { engine = "kinesis-analytics-sql" }"#,
+            "use `engine = \"lambda\"`",
+        ),
     ];
     let mut initialised = false;
     for (body, message) in cases {

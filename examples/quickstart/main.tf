@@ -54,11 +54,48 @@ resource "unifiedetl_pipeline" "orders" {
     write_capacity     = 3000
   }
 
-  # The bundled Rust function, with the sample's batch settings.
+  # The bundled Rust function, with the sample's batch settings. With the `lambda` engine
+  # below it reads the CDC stream and does the enrichment itself.
   persist {
     batch_size             = 500
     parallelization_factor = 5
     maximum_retry_attempts = 10
+  }
+
+  # The sample's enrichment — items joined to their order and to the products reference data —
+  # run by the function: no time window, any delivery order, state in a DynamoDB table.
+  analytics {
+    engine       = "lambda"
+    schema       = "orders"
+    parent_table = "order"
+    parent_key   = "orderId"
+    children = [
+      { table = "order_item", parent_key = "orderId", key = "itemId" },
+    ]
+    lookups = [
+      {
+        name  = "products"
+        file  = "${path.module}/reference/products.json"
+        from  = "order_item.itemId"
+        match = "productId"
+      },
+    ]
+    columns = {
+      orderId       = "order.orderId"
+      orderAmount   = "order.orderAmount"
+      orderStatus   = "order.orderStatus"
+      orderDateTime = "order.orderDateTime"
+      shipToName    = "order.shipToName"
+      shipToAddress = "order.shipToAddress"
+      shipToCity    = "order.shipToCity"
+      shipToState   = "order.shipToState"
+      shipToZip     = "order.shipToZip"
+      itemId        = "order_item.itemId"
+      itemAmount    = "order_item.itemAmount"
+      itemQuantity  = "order_item.itemQuantity"
+      itemStatus    = "order_item.itemStatus"
+      productName   = "products.productName"
+    }
   }
 }
 
@@ -76,6 +113,14 @@ output "sink_table" {
 
 output "persist_function_arn" {
   value = unifiedetl_pipeline.orders.persist.function_arn
+}
+
+output "state_table" {
+  value = unifiedetl_pipeline.orders.analytics.state_table
+}
+
+output "reference_objects" {
+  value = unifiedetl_pipeline.orders.analytics.reference_objects
 }
 
 output "event_source_mapping_id" {

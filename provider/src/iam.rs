@@ -248,9 +248,19 @@ pub struct PersistScope<'a> {
     pub stream_kms_key: Option<&'a str>,
     pub dead_letter_bucket_arn: &'a str,
     pub dead_letter_prefix: &'a str,
+    /// With the analytics engine: its state table and reference bucket.
+    pub engine: Option<EngineScope<'a>>,
 }
 
-/// The persist function's least-privilege policy: read exactly the enriched stream, write
+/// What the analytics engine adds to the function's scope.
+#[derive(Clone, Copy)]
+pub struct EngineScope<'a> {
+    pub state_table_arn: &'a str,
+    pub reference_bucket_arn: &'a str,
+}
+
+/// The function's least-privilege policy: read exactly its source stream (the enriched one, or
+/// the CDC one with the analytics engine), write
 /// exactly the sink table, log to exactly its own log group, and write dead letters under
 /// exactly its prefix.
 pub fn persist_policy(scope: &PersistScope) -> Json {
@@ -264,12 +274,13 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
         stream_kms_key,
         dead_letter_bucket_arn: bucket_arn,
         dead_letter_prefix: prefix,
+        engine,
     } = *scope;
     let log_group =
         format!("arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name}");
     let mut statements = vec![
         json!({
-            "Sid": "ReadEnrichedStream",
+            "Sid": "ReadSourceStream",
             "Effect": "Allow",
             "Action": [
                 "kinesis:DescribeStream",
@@ -309,6 +320,27 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
             "Resource": bucket_arn
         }),
     ];
+    if let Some(engine) = engine {
+        // Transactions need the item-level action of each of their parts.
+        statements.push(json!({
+            "Sid": "EngineWritesSink",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+            "Resource": table_arn
+        }));
+        statements.push(json!({
+            "Sid": "EngineState",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+            "Resource": engine.state_table_arn
+        }));
+        statements.push(json!({
+            "Sid": "ReadReferenceData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": format!("{}/reference/*", engine.reference_bucket_arn)
+        }));
+    }
     // A customer-managed key must be usable by the function to read the encrypted stream; the
     // AWS-managed `alias/aws/kinesis` key needs no grant.
     if let Some(key) = stream_kms_key.filter(|k| *k != "alias/aws/kinesis") {
@@ -325,7 +357,7 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
             )
         };
         statements.push(json!({
-            "Sid": "DecryptEnrichedStream",
+            "Sid": "DecryptSourceStream",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": key_arn
@@ -350,6 +382,7 @@ mod tests {
             stream_kms_key: Some("alias/aws/kinesis"),
             dead_letter_bucket_arn: "arn:aws:s3:::orders-dlq-123456789012",
             dead_letter_prefix: "dead-letter/",
+            engine: None,
         });
         let text = policy.to_string();
         assert!(!text.contains("\"*\""), "no wildcard resources: {text}");
@@ -377,6 +410,7 @@ mod tests {
             stream_kms_key: Some("alias/mine"),
             dead_letter_bucket_arn: "arn:aws:s3:::b",
             dead_letter_prefix: "p/",
+            engine: None,
         });
         let last = policy["Statement"]
             .as_array()

@@ -236,6 +236,62 @@ pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
     }
 }
 
+/// An object's content hash (base64 SHA-256 of its bytes), read by downloading it; `None` if
+/// the object does not exist.
+pub async fn object_hash(client: &Client, bucket: &str, key: &str) -> AwsResult<Option<String>> {
+    let err = |e: AwsError| context("reading", &format!("{bucket}/{key}"), e);
+    let object = match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(object) => object,
+        Err(e) if is_missing(&e) || e.code_is("NoSuchKey") => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| err(AwsError::other(e.to_string())))?
+        .into_bytes();
+    Ok(Some(crate::pipeline::content_hash(&bytes)))
+}
+
+/// Uploads an object (private, SSE-S3).
+pub async fn put_object(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>) -> AwsResult<()> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/x-ndjson")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(bytes.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| context("writing", &format!("{bucket}/{key}"), e.into()))
+}
+
+/// Deletes an object; not-found is success.
+pub async fn delete_object(client: &Client, bucket: &str, key: &str) -> AwsResult<()> {
+    match client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_missing(&e) || e.code_is("NoSuchKey") => Ok(()),
+        Err(e) => Err(context("deleting", &format!("{bucket}/{key}"), e)),
+    }
+}
+
 fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
     AwsError {
         message: format!("{verb} S3 bucket ({name}): {}", err.message),

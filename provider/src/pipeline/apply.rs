@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::plan::default_dead_letter_bucket;
+use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::state::{PipelineState, Str};
 use crate::artifact::{self, Artifact};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Identity};
@@ -41,7 +41,23 @@ pub struct Desired {
     pub write_concurrency: i64,
     pub version_attribute: Option<String>,
     pub dead_letter: DeadLetter,
+    /// The `lambda` analytics engine, when `analytics.engine` asks for it.
+    pub engine: Option<Engine>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// The analytics engine's parts: its state table, the reference data, and the correlation the
+/// function is given.
+pub struct Engine {
+    pub state_table: TableSpec,
+    pub bucket: String,
+    pub bucket_arn: String,
+    /// The pipeline created the bucket (none was named), so it also deletes it.
+    pub bucket_managed: bool,
+    /// Object key, content, base64 SHA-256.
+    pub objects: Vec<(String, Vec<u8>, String)>,
+    /// The `CORRELATION` document.
+    pub correlation: serde_json::Value,
 }
 
 /// Where records that cannot be processed go.
@@ -76,9 +92,23 @@ fn opt<T: Clone>(value: &Value<T>) -> Option<T> {
 }
 
 impl Desired {
+    /// The stream the function reads: the CDC stream when it runs the analytics engine, the
+    /// enriched stream otherwise.
+    pub fn source(&self) -> &StreamSpec {
+        if self.engine.is_some() {
+            &self.cdc
+        } else {
+            &self.enriched
+        }
+    }
+
     /// Reads the fully resolved planned state. `dead_letter_managed`: the configuration names
     /// no dead-letter bucket, so the pipeline owns the one it planned.
-    pub fn from_state(s: &PipelineState, dead_letter_managed: bool) -> Result<Desired, String> {
+    pub fn from_state(
+        s: &PipelineState,
+        dead_letter_managed: bool,
+        reference_managed: bool,
+    ) -> Result<Desired, String> {
         let tags: BTreeMap<String, String> = need(&s.tags_all, "tags_all")?
             .into_iter()
             .filter_map(|(k, v)| v.as_option().map(|v| (k, v)))
@@ -185,6 +215,7 @@ impl Desired {
                 prefix: need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
                 managed: dead_letter_managed,
             },
+            engine: engine_from_state(s, reference_managed, &tags)?,
             tags,
         })
     }
@@ -218,8 +249,102 @@ impl Desired {
             "DEAD_LETTER_PREFIX".to_string(),
             self.dead_letter.prefix.clone(),
         );
+        if let Some(engine) = &self.engine {
+            env.insert("CORRELATION".to_string(), engine.correlation.to_string());
+            env.insert("STATE_TABLE".to_string(), engine.state_table.name.clone());
+        }
         env
     }
+}
+
+fn engine_from_state(
+    s: &PipelineState,
+    reference_managed: bool,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<Engine>, String> {
+    let a = &s.analytics;
+    if a.engine.is_null() {
+        return Ok(None);
+    }
+    let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
+    let mut objects = Vec::new();
+    let mut lookups = Vec::new();
+    for lookup in need(&a.lookups, "analytics.lookups")
+        .ok()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_ref_option)
+    {
+        let name = need(&lookup.name, "analytics.lookups.name")?;
+        let file = need(&lookup.file, "analytics.lookups.file")?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| format!("reading the reference file of lookup {name} ({file}): {e}"))?;
+        let key = reference_key(&name);
+        objects.push((
+            key.clone(),
+            bytes.clone(),
+            super::plan::content_hash(&bytes),
+        ));
+        lookups.push(serde_json::json!({
+            "name": name,
+            "bucket": bucket,
+            "object_key": key,
+            "from": need(&lookup.from, "analytics.lookups.from")?,
+            "match": need(&lookup.match_column, "analytics.lookups.match")?,
+        }));
+    }
+    let children: Vec<serde_json::Value> = need(&a.children, "analytics.children")?
+        .iter()
+        .filter_map(Value::as_ref_option)
+        .map(|c| {
+            Ok(serde_json::json!({
+                "table": need(&c.table, "analytics.children.table")?,
+                "parent_key": need(&c.parent_key, "analytics.children.parent_key")?,
+                "key": need(&c.key, "analytics.children.key")?,
+            }))
+        })
+        .collect::<Result<_, String>>()?;
+    let columns: Vec<serde_json::Value> = need(&a.columns, "analytics.columns")?
+        .into_iter()
+        .filter_map(|(name, from)| {
+            from.as_option()
+                .map(|from| serde_json::json!({"name": name, "from": from}))
+        })
+        .collect();
+    let mut correlation = serde_json::json!({
+        "parent": {
+            "table": need(&a.parent_table, "analytics.parent_table")?,
+            "key": need(&a.parent_key, "analytics.parent_key")?,
+        },
+        "children": children,
+        "lookups": lookups,
+        "columns": columns,
+    });
+    if let Some(schema) = opt(&a.schema) {
+        correlation["schema"] = serde_json::Value::String(schema);
+    }
+    Ok(Some(Engine {
+        state_table: TableSpec {
+            name: need(&a.state_table, "analytics.state_table")?,
+            partition_key: Key {
+                name: "pk".to_string(),
+                attr_type: "S".to_string(),
+            },
+            sort_key: Some(Key {
+                name: "sk".to_string(),
+                attr_type: "S".to_string(),
+            }),
+            capacity: None,
+            sse: true,
+            kms_key_arn: None,
+            tags: tags.clone(),
+        },
+        bucket_arn: need(&a.reference_bucket_arn, "analytics.reference_bucket_arn")?,
+        bucket,
+        bucket_managed: reference_managed,
+        objects,
+        correlation,
+    }))
 }
 
 /// What exists after an apply: each component's id, or `None` where it could not be brought
@@ -233,6 +358,10 @@ pub struct Outcome {
     pub function_arn: Option<String>,
     pub mapping_uuid: Option<String>,
     pub dead_letter_arn: Option<String>,
+    pub state_table_arn: Option<String>,
+    pub reference_bucket_arn: Option<String>,
+    /// Object key → hash of what is now in the reference bucket.
+    pub reference_objects: Option<BTreeMap<String, String>>,
     pub errors: Vec<String>,
 }
 
@@ -341,6 +470,59 @@ async fn ensure_dead_letter_bucket(aws: &Aws, want: &Desired, ours: bool) -> Aws
     Ok(dl.bucket_arn.clone())
 }
 
+/// The engine's reference bucket and objects: the bucket created when the pipeline owns it
+/// (a named one must exist), each object uploaded when its content differs, objects of
+/// lookups no longer configured removed. Returns the bucket ARN and the objects' hashes.
+async fn ensure_reference(
+    aws: &Aws,
+    want: &Desired,
+    engine: &Engine,
+    ours: bool,
+    prior_objects: &[String],
+) -> AwsResult<(String, BTreeMap<String, String>)> {
+    let found = s3::find_by_name(&aws.s3, &engine.bucket).await?;
+    if engine.bucket_managed {
+        let spec = BucketSpec {
+            name: engine.bucket.clone(),
+            region: aws.region.clone(),
+            tags: want.tags.clone(),
+        };
+        match found {
+            None => {
+                s3::create(&aws.s3, &spec).await?;
+            }
+            Some(current) => {
+                if !ours {
+                    check_owner("S3 bucket", &spec.name, &current.tags, &want.pipeline)?;
+                }
+                s3::update(&aws.s3, &current, &spec).await?;
+            }
+        }
+    } else if found.is_none() {
+        return Err(AwsError::other(format!(
+            "the reference bucket ({}) named by `analytics.reference_bucket` does not exist: create it, or leave the attribute unset for the pipeline to create one",
+            engine.bucket
+        )));
+    }
+    let mut hashes = BTreeMap::new();
+    for (key, bytes, hash) in &engine.objects {
+        if s3::object_hash(&aws.s3, &engine.bucket, key)
+            .await?
+            .as_deref()
+            != Some(hash)
+        {
+            s3::put_object(&aws.s3, &engine.bucket, key, bytes.clone()).await?;
+        }
+        hashes.insert(key.clone(), hash.clone());
+    }
+    for key in prior_objects {
+        if !hashes.contains_key(key) {
+            s3::delete_object(&aws.s3, &engine.bucket, key).await?;
+        }
+    }
+    Ok((engine.bucket_arn.clone(), hashes))
+}
+
 /// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.
 async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
     let policy_name = "unifiedetl-persist".to_string();
@@ -369,8 +551,13 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
             aws.region
         )
     };
-    let stream_arn = arn("kinesis", "stream", &want.enriched.name);
+    let source = want.source();
+    let stream_arn = arn("kinesis", "stream", &source.name);
     let table_arn = arn("dynamodb", "table", &want.table.name);
+    let state_table_arn = want
+        .engine
+        .as_ref()
+        .map(|e| arn("dynamodb", "table", &e.state_table.name));
     spec.policy = iam::persist_policy(&iam::PersistScope {
         partition,
         region: &aws.region,
@@ -378,9 +565,16 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
         function_name: &want.function_name,
         stream_arn: &stream_arn,
         table_arn: &table_arn,
-        stream_kms_key: want.enriched.kms_key_id.as_deref(),
+        stream_kms_key: source.kms_key_id.as_deref(),
         dead_letter_bucket_arn: &want.dead_letter.bucket_arn,
         dead_letter_prefix: &want.dead_letter.prefix,
+        engine: match (&want.engine, &state_table_arn) {
+            (Some(engine), Some(state_table_arn)) => Some(iam::EngineScope {
+                state_table_arn,
+                reference_bucket_arn: &engine.bucket_arn,
+            }),
+            _ => None,
+        },
     });
     iam::update(&aws.iam, &role, &spec).await?;
     Ok(role.arn)
@@ -486,33 +680,62 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             && p.persist.dead_letter_bucket.as_ref_option() == Some(&want.dead_letter.bucket)
     });
 
-    let cdc = ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline);
-    let rest = async {
-        let role_then_function = async {
-            let role = ensure_role(aws, want, role_ours).await;
-            let function = match &role {
-                Ok(role_arn) => Some(ensure_function(aws, want, role_arn, function_ours).await),
-                Err(_) => None,
-            };
-            (role, function)
+    let state_table_ours = prior.is_some_and(|p| {
+        known(&p.analytics.state_table_arn)
+            && want.engine.as_ref().map(|e| &e.state_table.name)
+                == p.analytics.state_table.as_ref_option()
+    });
+    let reference_ours = prior.is_some_and(|p| {
+        known(&p.analytics.reference_bucket_arn)
+            && want.engine.as_ref().map(|e| &e.bucket)
+                == p.analytics.reference_bucket.as_ref_option()
+    });
+    let prior_objects: Vec<String> = prior
+        .and_then(|p| p.analytics.reference_objects.as_ref_option())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+
+    let role_then_function = async {
+        let role = ensure_role(aws, want, role_ours).await;
+        let function = match &role {
+            Ok(role_arn) => Some(ensure_function(aws, want, role_arn, function_ours).await),
+            Err(_) => None,
         };
-        let (enriched, table, bucket, (role, function)) = tokio::join!(
-            ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
-            ensure_table(aws, &want.table, table_ours, &want.pipeline),
-            ensure_dead_letter_bucket(aws, want, bucket_ours),
-            role_then_function,
-        );
-        // The mapping reads the stream, invokes the function and sends what it gives up on to
-        // the dead-letter bucket: it needs all three.
-        let mapping = match (&enriched, &function, &bucket) {
-            (Ok(source), Some(Ok(_)), Ok(_)) => {
-                Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
-            }
-            _ => None,
-        };
-        (enriched, table, bucket, role, function, mapping)
+        (role, function)
     };
-    let (cdc, (enriched, table, bucket, role, function, mapping)) = tokio::join!(cdc, rest);
+    let engine = async {
+        match &want.engine {
+            Some(engine) => Some(tokio::join!(
+                ensure_table(aws, &engine.state_table, state_table_ours, &want.pipeline),
+                ensure_reference(aws, want, engine, reference_ours, &prior_objects),
+            )),
+            None => None,
+        }
+    };
+    let (cdc, enriched, table, bucket, (role, function), engine) = tokio::join!(
+        ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline),
+        ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
+        ensure_table(aws, &want.table, table_ours, &want.pipeline),
+        ensure_dead_letter_bucket(aws, want, bucket_ours),
+        role_then_function,
+        engine,
+    );
+    // The mapping reads its stream, invokes the function and sends what it gives up on to the
+    // dead-letter bucket: it needs all three (and the engine its state and reference data).
+    let source = if want.engine.is_some() {
+        &cdc
+    } else {
+        &enriched
+    };
+    let engine_ready = engine
+        .as_ref()
+        .is_none_or(|(table, reference)| table.is_ok() && reference.is_ok());
+    let mapping = match (source, &function, &bucket) {
+        (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
+            Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
+        }
+        _ => None,
+    };
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);
@@ -522,7 +745,25 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     out.role_arn = out.take(role);
     out.function_arn = function.and_then(|f| out.take(f));
     out.mapping_uuid = mapping.and_then(|m| out.take(m));
+    if let Some((state_table, reference)) = engine {
+        out.state_table_arn = out.take(state_table);
+        if let Some((arn, objects)) = out.take(reference) {
+            out.reference_bucket_arn = Some(arn);
+            out.reference_objects = Some(objects);
+        }
+    }
 
+    // The engine turned off: its state table and reference data go.
+    if let (Some(p), None) = (prior, &want.engine) {
+        let account = p
+            .persist
+            .role_arn
+            .as_ref_option()
+            .and_then(|arn| account_of(arn));
+        for error in destroy_engine(aws, p, account).await {
+            out.errors.push(error);
+        }
+    }
     // Components renamed in place: the new ones are up, so the old ones go.
     if let Some(p) = prior {
         if let (Some(old), true) = (
@@ -639,6 +880,52 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
     );
     for r in [results.0, results.1, results.2, results.3, results.4] {
         if let Err(e) = r {
+            errors.push(e.message);
+        }
+    }
+    errors.extend(destroy_engine(aws, state, Some(&identity.account)).await);
+    errors
+}
+
+/// Deletes the engine's state table and reference data (the bucket too when the pipeline
+/// created it: it holds only the uploaded reference files).
+async fn destroy_engine(aws: &Aws, state: &PipelineState, account: Option<&str>) -> Vec<String> {
+    let a = &state.analytics;
+    let mut errors = Vec::new();
+    if let Some(name) = a
+        .state_table
+        .as_ref_option()
+        .filter(|_| known(&a.state_table_arn))
+    {
+        if let Err(e) = dynamodb::delete(&aws.dynamodb, name).await {
+            errors.push(e.message);
+        }
+    }
+    let Some(bucket) = a
+        .reference_bucket
+        .as_ref_option()
+        .filter(|_| known(&a.reference_bucket_arn))
+    else {
+        return errors;
+    };
+    // Only the bucket the pipeline created (the default name) is deleted; a named one keeps
+    // everything but the uploaded objects.
+    let managed = match (&state.name, account) {
+        (Value::Value(name), Some(account)) => *bucket == default_reference_bucket(name, account),
+        _ => false,
+    };
+    let keys: Vec<String> = a
+        .reference_objects
+        .as_ref_option()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    for key in keys {
+        if let Err(e) = s3::delete_object(&aws.s3, bucket, &key).await {
+            errors.push(e.message);
+        }
+    }
+    if managed {
+        if let Err(e) = s3::delete(&aws.s3, bucket, false).await {
             errors.push(e.message);
         }
     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::aws::{Aws, Identity};
 use crate::provider::SharedAws;
 use apply::{Desired, Outcome};
+pub use plan::content_hash;
 pub use state::PipelineState;
 
 pub struct Pipeline {
@@ -49,7 +50,11 @@ impl Pipeline {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, diags).await?;
         let planned = plan::plan(config, prior, &aws.default_tags, &identity, diags);
-        match Desired::from_state(&planned, config.persist.dead_letter_bucket.is_null()) {
+        match Desired::from_state(
+            &planned,
+            config.persist.dead_letter_bucket.is_null(),
+            config.analytics.reference_bucket.is_null(),
+        ) {
             Ok(desired) => Some((aws, planned, desired)),
             Err(message) => {
                 diags.root_error("cannot apply unifiedetl_pipeline", message);
@@ -71,6 +76,19 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
     state.persist.function_arn = id(&out.function_arn);
     state.persist.event_source_mapping_id = id(&out.mapping_uuid);
     state.persist.dead_letter_bucket_arn = id(&out.dead_letter_arn);
+    if state.analytics.engine.is_value() {
+        state.analytics.state_table_arn = id(&out.state_table_arn);
+        state.analytics.reference_bucket_arn = id(&out.reference_bucket_arn);
+        state.analytics.reference_objects = match &out.reference_objects {
+            Some(objects) => Value::Value(
+                objects
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::Value(v.clone())))
+                    .collect(),
+            ),
+            None => Value::Null,
+        };
+    }
     state
 }
 

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::state::{Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock};
+use super::state::{
+    AnalyticsBlock, Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags,
+};
 use crate::artifact;
 use crate::aws::Identity;
 use crate::tags;
@@ -43,6 +45,162 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     validate_stream("enriched_stream", &config.enriched_stream, diags);
     validate_sink(&config.sink, diags);
     validate_persist(&config.persist, diags);
+    validate_analytics(&config.analytics, &config.sink, diags);
+}
+
+/// The engines `analytics.engine` accepts.
+pub const ENGINES: [&str; 1] = ["lambda"];
+
+fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnostics) {
+    let engine = match &a.engine {
+        Value::Value(engine) => engine.clone(),
+        Value::Unknown => return,
+        Value::Null => {
+            for (attr, set) in [
+                ("parent_table", a.parent_table.is_value()),
+                ("parent_key", a.parent_key.is_value()),
+                ("children", a.children.is_value()),
+                ("lookups", a.lookups.is_value()),
+                ("columns", a.columns.is_value()),
+            ] {
+                if set {
+                    diags.error(
+                        format!("invalid analytics.{attr}"),
+                        format!("`analytics.{attr}` is set but `analytics.engine` is not: set `engine = \"lambda\"` for the function to run the correlation, or remove `{attr}`"),
+                        path("analytics", attr),
+                    );
+                }
+            }
+            return;
+        }
+    };
+    if engine == "kinesis-analytics-sql" {
+        diags.error(
+            "unsupported analytics.engine",
+            "`analytics.engine = \"kinesis-analytics-sql\"` is not supported by this provider version (AWS stopped running Kinesis Data Analytics SQL applications in January 2026): use `engine = \"lambda\"`",
+            path("analytics", "engine"),
+        );
+        return;
+    }
+    one_of("analytics", "engine", &a.engine, &ENGINES, diags);
+    for (attr, value) in [
+        ("parent_table", &a.parent_table),
+        ("parent_key", &a.parent_key),
+    ] {
+        if value.is_null() {
+            diags.error(
+                format!("missing analytics.{attr}"),
+                format!("`analytics.{attr}` is required with `engine = \"{engine}\"`, e.g. `parent_table = \"order\"` and `parent_key = \"orderId\"`"),
+                path("analytics", attr),
+            );
+        }
+    }
+    name_like(
+        "analytics",
+        "state_table",
+        &a.state_table,
+        255,
+        "_.-",
+        "a DynamoDB table name",
+        diags,
+    );
+    // Every table and lookup name, to check the columns against.
+    let mut names: Vec<String> = a
+        .parent_table
+        .as_ref_option()
+        .cloned()
+        .into_iter()
+        .collect();
+    match &a.children {
+        Value::Value(children) if children.is_empty() => diags.error(
+            "invalid analytics.children",
+            "`analytics.children` must name at least one child table, e.g. `[{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }]`",
+            path("analytics", "children"),
+        ),
+        Value::Value(children) => {
+            for child in children.iter().filter_map(Value::as_ref_option) {
+                if let Value::Value(table) = &child.table {
+                    if names.contains(table) {
+                        diags.error(
+                            "invalid analytics.children",
+                            format!("table \"{table}\" appears twice in `analytics`: each table is the parent or one child"),
+                            path("analytics", "children"),
+                        );
+                    }
+                    names.push(table.clone());
+                }
+            }
+        }
+        Value::Null => diags.error(
+            "missing analytics.children",
+            format!("`analytics.children` is required with `engine = \"{engine}\"`, e.g. `[{{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }}]`"),
+            path("analytics", "children"),
+        ),
+        Value::Unknown => return,
+    }
+    if let Value::Value(lookups) = &a.lookups {
+        for lookup in lookups.iter().filter_map(Value::as_ref_option) {
+            if let Value::Value(name) = &lookup.name {
+                let ok = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !ok || names.contains(name) {
+                    diags.error(
+                        "invalid analytics.lookups",
+                        format!("lookup name \"{name}\" must be letters, digits, `_` or `-`, and differ from every table name"),
+                        path("analytics", "lookups"),
+                    );
+                }
+                names.push(name.clone());
+            }
+            if let Value::Value(file) = &lookup.file {
+                if let Err(err) = std::fs::metadata(file) {
+                    diags.error(
+                        "invalid analytics.lookups",
+                        format!("the reference file of lookup {} cannot be read ({file}: {err}): give the path of a JSON lines file, e.g. `file = \"${{path.module}}/reference/products.json\"`", lookup.name.as_ref_option().map(String::as_str).unwrap_or("?")),
+                        path("analytics", "lookups"),
+                    );
+                }
+            }
+        }
+    }
+    let columns = match &a.columns {
+        Value::Value(columns) => columns,
+        Value::Unknown => return,
+        Value::Null => {
+            diags.error(
+                "missing analytics.columns",
+                "`analytics.columns` is required with an engine: map each sink attribute to `<table or lookup>.<column>`, e.g. `{ orderId = \"order.orderId\" }`",
+                path("analytics", "columns"),
+            );
+            return;
+        }
+    };
+    for (column, from) in columns {
+        let Value::Value(from) = from else { continue };
+        let known_source = from
+            .split_once('.')
+            .is_some_and(|(table, col)| !col.is_empty() && names.iter().any(|n| n == table));
+        if !known_source {
+            diags.error(
+                "invalid analytics.columns",
+                format!("`analytics.columns.{column}` is \"{from}\": it must be `<table or lookup>.<column>` naming one of {}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")),
+                path("analytics", "columns"),
+            );
+        }
+    }
+    for key in [&sink.partition_key, &sink.sort_key] {
+        if let Value::Value(key) = key {
+            if !columns.contains_key(key) {
+                diags.error(
+                    "invalid analytics.columns",
+                    format!("`analytics.columns` must include the sink's key attribute \"{key}\", e.g. `{key} = \"<table>.{key}\"`"),
+                    path("analytics", "columns"),
+                );
+            }
+        }
+    }
 }
 
 fn one_of(block: &str, attr: &str, value: &Str, allowed: &[&str], diags: &mut Diagnostics) {
@@ -373,11 +531,25 @@ pub fn plan(
         derive(&name, "enriched"),
     );
     let sink = plan_sink(&config.sink, prior.map(|p| &p.sink), derive(&name, "sink"));
+    let analytics = plan_analytics(
+        &config.analytics,
+        prior.map(|p| &p.analytics),
+        &name,
+        identity,
+        diags,
+    );
+    let engine_on = analytics.engine.is_value();
+    let source_changed = prior.is_some_and(|p| p.analytics.engine.is_value() != engine_on);
     let persist = plan_persist(
         &config.persist,
         prior.map(|p| &p.persist),
         &name,
-        &enriched_stream,
+        if engine_on {
+            &cdc_stream
+        } else {
+            &enriched_stream
+        },
+        source_changed,
         identity,
         diags,
     );
@@ -390,6 +562,98 @@ pub fn plan(
         enriched_stream,
         sink,
         persist,
+        analytics,
+    }
+}
+
+/// The reference bucket a pipeline creates when none is named.
+pub fn default_reference_bucket(pipeline: &str, account: &str) -> String {
+    format!(
+        "{}-reference-{account}",
+        pipeline.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+/// The object key a lookup's file is uploaded to.
+pub fn reference_key(lookup: &str) -> String {
+    format!("reference/{lookup}.json")
+}
+
+/// Base64 SHA-256 of a reference file's bytes.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+}
+
+fn plan_analytics(
+    config: &AnalyticsBlock,
+    prior: Option<&AnalyticsBlock>,
+    name: &Str,
+    identity: &Identity,
+    diags: &mut Diagnostics,
+) -> AnalyticsBlock {
+    if config.engine.is_null() {
+        return AnalyticsBlock::default();
+    }
+    let state_table = pick(&config.state_table, derive(name, "state"));
+    let reference_bucket = pick(
+        &config.reference_bucket,
+        name.as_ref()
+            .map(|n| default_reference_bucket(n, &identity.account)),
+    );
+    let reference_bucket_arn = reference_bucket
+        .as_ref()
+        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
+    let reference_objects: Tags = match &config.lookups {
+        Value::Null => Value::Value(BTreeMap::new()),
+        Value::Unknown => Value::Unknown,
+        Value::Value(lookups) => {
+            let mut objects = BTreeMap::new();
+            let mut unknown = false;
+            for lookup in lookups {
+                let Value::Value(lookup) = lookup else {
+                    unknown = true;
+                    continue;
+                };
+                match (&lookup.name, &lookup.file) {
+                    (Value::Value(lookup_name), Value::Value(file)) => match std::fs::read(file) {
+                        Ok(bytes) => {
+                            objects.insert(
+                                reference_key(lookup_name),
+                                Value::Value(content_hash(&bytes)),
+                            );
+                        }
+                        // validate() has said why.
+                        Err(_) => unknown = true,
+                    },
+                    _ => unknown = true,
+                }
+            }
+            if unknown {
+                Value::Unknown
+            } else {
+                Value::Value(objects)
+            }
+        }
+    };
+    let _ = diags;
+    AnalyticsBlock {
+        state_table_arn: keep(
+            prior.map(|p| (&p.state_table, &p.state_table_arn)),
+            &state_table,
+        ),
+        engine: config.engine.clone(),
+        schema: config.schema.clone(),
+        parent_table: config.parent_table.clone(),
+        parent_key: config.parent_key.clone(),
+        children: config.children.clone(),
+        lookups: config.lookups.clone(),
+        columns: config.columns.clone(),
+        state_table,
+        reference_bucket,
+        reference_bucket_arn,
+        reference_objects,
     }
 }
 
@@ -493,7 +757,8 @@ fn plan_persist(
     config: &PersistBlock,
     prior: Option<&PersistBlock>,
     name: &Str,
-    enriched: &StreamBlock,
+    source: &StreamBlock,
+    source_changed: bool,
     identity: &Identity,
     diags: &mut Diagnostics,
 ) -> PersistBlock {
@@ -520,7 +785,8 @@ fn plan_persist(
     // position do; anything else recreates it.
     let mapping_kept = prior.is_some_and(|p| {
         p.function_name == function_name && p.starting_position == starting_position
-    }) && enriched.arn.is_value();
+    }) && source.arn.is_value()
+        && !source_changed;
     PersistBlock {
         function_arn: keep(
             prior.map(|p| (&p.function_name, &p.function_arn)),

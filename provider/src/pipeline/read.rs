@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::state::{PipelineState, Str, StreamBlock, Tags};
+use super::state::{AnalyticsBlock, PipelineState, Str, StreamBlock, Tags};
 use crate::aws::{Aws, AwsResult};
 use crate::dynamodb::{self, Table};
 use crate::iam::{self, Role};
@@ -89,7 +89,43 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     if nothing_left {
         return Ok(None);
     }
-    Ok(Some(flatten(prior, seen)))
+    let mut fresh = flatten(prior, seen);
+    if prior.analytics.engine.is_value() {
+        refresh_analytics(aws, &mut fresh.analytics).await?;
+    }
+    Ok(Some(fresh))
+}
+
+/// The engine's state table and reference data: a missing table or bucket shows as its ARN
+/// becoming "known after apply", a reference object changed or deleted out of band as a
+/// different (or missing) hash in `reference_objects`.
+async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResult<()> {
+    let table = match &analytics.state_table {
+        Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await?,
+        _ => None,
+    };
+    analytics.state_table_arn = table.map_or(Value::Null, |t| some(t.arn));
+    let Value::Value(bucket) = analytics.reference_bucket.clone() else {
+        return Ok(());
+    };
+    if s3::find_by_name(&aws.s3, &bucket).await?.is_none() {
+        analytics.reference_bucket_arn = Value::Null;
+        analytics.reference_objects = Value::Value(BTreeMap::new());
+        return Ok(());
+    }
+    let keys: Vec<String> = analytics
+        .reference_objects
+        .as_ref_option()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut objects = BTreeMap::new();
+    for key in keys {
+        if let Some(hash) = s3::object_hash(&aws.s3, &bucket, &key).await? {
+            objects.insert(key, some(hash));
+        }
+    }
+    analytics.reference_objects = some(objects);
+    Ok(())
 }
 
 fn some<T>(v: T) -> Value<T> {
@@ -215,11 +251,22 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
         persist.dead_letter_bucket_arn = Value::Null;
     }
     let destination = persist.dead_letter_bucket_arn.as_ref_option().cloned();
+    // With the analytics engine the function reads the CDC stream, else the enriched one.
+    let source = if prior.analytics.engine.is_value() {
+        state.cdc_stream.arn.as_ref_option().cloned()
+    } else {
+        state.enriched_stream.arn.as_ref_option().cloned()
+    };
+    let persist = &mut state.persist;
     match seen.mapping {
-        // A mapping that lost ReportBatchItemFailures would silently drop partial failures, and
-        // one that lost its on-failure destination would drop what it gives up on: show either
-        // as needing an update.
-        Some(m) if m.reports_batch_item_failures && m.on_failure == destination => {
+        // A mapping that lost ReportBatchItemFailures would silently drop partial failures, one
+        // that lost its on-failure destination would drop what it gives up on, and one reading
+        // another stream reads the wrong records: show each as needing an update.
+        Some(m)
+            if m.reports_batch_item_failures
+                && m.on_failure == destination
+                && source.as_deref() == Some(m.source_arn.as_str()) =>
+        {
             persist.batch_size = some(m.batch_size as i64);
             persist.maximum_batching_window_seconds = some(m.batching_window as i64);
             persist.parallelization_factor = some(m.parallelization_factor as i64);

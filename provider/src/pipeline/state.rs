@@ -36,6 +36,65 @@ pub struct PipelineState {
     pub sink: SinkBlock,
     #[serde(default)]
     pub persist: PersistBlock,
+    #[serde(default)]
+    pub analytics: AnalyticsBlock,
+}
+
+/// `analytics.children[*]`.
+#[derive(Serialize, Deserialize, Clone, Default, PartialEq)]
+pub struct ChildTable {
+    #[serde(default)]
+    pub table: Str,
+    #[serde(default)]
+    pub parent_key: Str,
+    #[serde(default)]
+    pub key: Str,
+}
+
+/// `analytics.lookups[*]`.
+#[derive(Serialize, Deserialize, Clone, Default, PartialEq)]
+pub struct LookupSource {
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub file: Str,
+    #[serde(default)]
+    pub from: Str,
+    #[serde(default, rename = "match")]
+    pub match_column: Str,
+}
+
+pub type Children = Value<Vec<Value<ChildTable>>>;
+pub type Lookups = Value<Vec<Value<LookupSource>>>;
+
+/// `analytics`: where the enrichment runs. With `engine = "lambda"` the function reads the CDC
+/// stream and correlates the tables itself (state in a DynamoDB table, reference data in S3).
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct AnalyticsBlock {
+    #[serde(default)]
+    pub engine: Str,
+    #[serde(default)]
+    pub schema: Str,
+    #[serde(default)]
+    pub parent_table: Str,
+    #[serde(default)]
+    pub parent_key: Str,
+    #[serde(default)]
+    pub children: Children,
+    #[serde(default)]
+    pub lookups: Lookups,
+    #[serde(default)]
+    pub columns: Tags,
+    #[serde(default)]
+    pub state_table: Str,
+    #[serde(default)]
+    pub state_table_arn: Str,
+    #[serde(default)]
+    pub reference_bucket: Str,
+    #[serde(default)]
+    pub reference_bucket_arn: Str,
+    #[serde(default)]
+    pub reference_objects: Tags,
 }
 
 /// `cdc_stream` and `enriched_stream`.
@@ -183,7 +242,7 @@ pub fn schema() -> Schema {
     blocks.insert(
         "persist".to_string(),
         group(
-            "The bundled persist function (Rust, `provided.al2023`), its IAM role, and its Kinesis event source mapping on the enriched stream. `ReportBatchItemFailures` is always on.",
+            "The bundled function (Rust, `provided.al2023`), its IAM role, and its Kinesis event source mapping: on the enriched stream, or on the CDC stream when it runs the analytics engine (`analytics.engine = \"lambda\"`). `ReportBatchItemFailures` is always on.",
             vec![
                 ("function_name", defaulted(AttributeType::String, "Lambda function name. Default `<name>-persist`. Changing it recreates the function and its mapping in place.")),
                 ("role_name", defaulted(AttributeType::String, "IAM role name. Default `<name>-persist`. Changing it recreates the role in place.")),
@@ -211,6 +270,34 @@ pub fn schema() -> Schema {
             ],
         ),
     );
+    let object = |fields: &[&str]| {
+        AttributeType::Object(
+            fields
+                .iter()
+                .map(|f| (f.to_string(), AttributeType::String))
+                .collect(),
+        )
+    };
+    blocks.insert(
+        "analytics".to_string(),
+        group(
+            "Where the enrichment runs. Omitted (or `engine` unset): the persist function reads the enriched stream, which something else fills. With `engine = \"lambda\"` the function reads the CDC stream and joins the tables itself — no time window, any delivery order — keeping what it has seen in a DynamoDB state table and the reference data in S3 (see the function's README).",
+            vec![
+                ("engine", optional(AttributeType::String, "`lambda`: the bundled function correlates the CDC records itself (the event source mapping then reads `cdc_stream`). Unset: no enrichment here.")),
+                ("schema", optional(AttributeType::String, "Only changes of this source schema (DMS `schema-name`) are considered, e.g. `orders`. Default: every schema.")),
+                ("parent_table", optional(AttributeType::String, "The table rows are grouped by, e.g. `order`. Required with an engine.")),
+                ("parent_key", optional(AttributeType::String, "Its key column, e.g. `orderId`. Required with an engine.")),
+                ("children", optional(AttributeType::List(Box::new(object(&["table", "parent_key", "key"]))), "Tables whose rows each belong to one parent row: `{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }`. One sink row per live child row of a live parent. At least one with an engine.")),
+                ("lookups", optional(AttributeType::List(Box::new(object(&["name", "file", "from", "match"]))), "Reference data joined by one column: `{ name = \"products\", file = \"${path.module}/reference/products.json\", from = \"order_item.itemId\", match = \"productId\" }`. `file` holds JSON lines; it is uploaded to the reference bucket as `reference/<name>.json`, and a changed file is an in-place update.")),
+                ("columns", optional(string_map(), "The sink's attributes: attribute name → `<table or lookup>.<column>`, e.g. `{ orderId = \"order.orderId\", productName = \"products.productName\" }`. Must include the sink's key attributes.")),
+                ("state_table", defaulted(AttributeType::String, "The engine's state table (keys `pk`, `sk`). Default `<name>-state`. Changing it recreates the table in place (the engine's state starts empty).")),
+                ("state_table_arn", computed(AttributeType::String, "The state table's ARN.")),
+                ("reference_bucket", defaulted(AttributeType::String, "Bucket the reference files are uploaded to. Default: one the pipeline creates, `<name>-reference-<account id>` (lowercase).")),
+                ("reference_bucket_arn", computed(AttributeType::String, "The reference bucket's ARN.")),
+                ("reference_objects", computed(string_map(), "Object key → base64 SHA-256 of its content, for each uploaded reference file: a changed file, or an object changed out of band, shows here.")),
+            ],
+        ),
+    );
     let attributes = [
         ("id", computed(AttributeType::String, "The pipeline's name.")),
         ("name", required(AttributeType::String, "The pipeline's name: 1 to 40 letters, digits, `-` or `_`, starting with a letter or digit. It prefixes every component's name (each can be overridden) and is the value of the `unifiedetl:pipeline` tag on every component.")),
@@ -227,7 +314,7 @@ pub fn schema() -> Schema {
                 .collect(),
             blocks,
             description: Description::markdown(
-                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, and the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping.",
+                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping, and optionally the analytics engine in that function (state table, reference data in S3) that joins the CDC records itself.",
             ),
             deprecated: false,
         },
