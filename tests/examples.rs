@@ -81,6 +81,7 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
         .await?;
     let env = function.environment().unwrap().variables().unwrap();
     assert_eq!(env["STATE_TABLE"], "unified-orders-state");
+    assert_eq!(env["ENRICHED_STREAM"], "unified-orders-enriched");
     let correlation: serde_json::Value = serde_json::from_str(&env["CORRELATION"])?;
     assert_eq!(correlation["parent"]["table"], "order");
     assert_eq!(

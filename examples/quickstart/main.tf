@@ -38,7 +38,7 @@ resource "unifiedetl_pipeline" "orders" {
     shard_count = 2
   }
 
-  # The enriched rows the persist function reads.
+  # The enriched rows, published by the engine for other consumers (publish_enriched below).
   enriched_stream {
     shard_count = 2
   }
@@ -96,6 +96,7 @@ resource "unifiedetl_pipeline" "orders" {
       itemStatus    = "order_item.itemStatus"
       productName   = "products.productName"
     }
+    publish_enriched = true
   }
 }
 

@@ -78,6 +78,11 @@ struct Pipeline {
 
 impl Pipeline {
     async fn start(functions: usize) -> Pipeline {
+        Pipeline::start_with(functions, &[]).await
+    }
+
+    /// With extra environment for the function.
+    async fn start_with(functions: usize, extra: &[(&str, &str)]) -> Pipeline {
         let emulator = tokio::task::spawn_blocking(Emulator::start)
             .await
             .unwrap()
@@ -125,6 +130,7 @@ impl Pipeline {
             ]
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let binary = Path::new(env!("CARGO_BIN_EXE_unifiedetl-lambda"));
         let functions = (0..functions)
@@ -617,6 +623,82 @@ async fn any_delivery_order_gives_the_join_of_the_latest_rows() {
         logs.contains("not_cdc") && logs.contains("not_json"),
         "{logs}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_rows_are_also_published_to_the_enriched_stream() {
+    let mut p = Pipeline::start_with(1, &[("ENRICHED_STREAM", "orders-enriched")]).await;
+    // The stream is created after the function started: it is only used per batch.
+    let kinesis = aws_sdk_kinesis::Client::new(&p._emulator.sdk_config().await);
+    kinesis
+        .create_stream()
+        .stream_name("orders-enriched")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    p.deliver(&[shard_records(
+        0,
+        1,
+        &[
+            order("insert", 7, "New", 1_000),
+            item("insert", 7, 71, 3, 1_001),
+            item("insert", 7, 72, 4, 1_002),
+        ],
+    )])
+    .await;
+    p.deliver(&[shard_records(0, 10, &[item("delete", 7, 72, 4, 2_000)])])
+        .await;
+    let shard = kinesis
+        .list_shards()
+        .stream_name("orders-enriched")
+        .send()
+        .await
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .to_string();
+    let iterator = kinesis
+        .get_shard_iterator()
+        .stream_name("orders-enriched")
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let records = kinesis
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap();
+    let published: Vec<Value> = records
+        .records()
+        .iter()
+        .map(|r| serde_json::from_slice(r.data().as_ref()).unwrap())
+        .collect();
+    assert_eq!(published.len(), 3, "{published:?}");
+    let raw = std::str::from_utf8(records.records()[0].data().as_ref()).unwrap();
+    assert!(
+        raw.contains("\"orderAmount\":300.00"),
+        "numbers keep their text: {raw}"
+    );
+    let mut items: Vec<i64> = published[..2]
+        .iter()
+        .map(|row| {
+            assert_eq!(row["orderStatus"], "New");
+            row["itemId"].as_i64().unwrap()
+        })
+        .collect();
+    items.sort();
+    assert_eq!(items, [71, 72]);
+    assert_eq!(
+        published[2],
+        json!({"orderId": 7, "itemId": 72, "_deleted": true})
+    );
+    assert_eq!(records.records()[2].partition_key(), Some("7"));
 }
 
 // ------------------------------------------------------------------------------ property

@@ -257,6 +257,8 @@ pub struct PersistScope<'a> {
 pub struct EngineScope<'a> {
     pub state_table_arn: &'a str,
     pub reference_bucket_arn: &'a str,
+    /// The enriched stream, when the engine publishes its rows there.
+    pub publish_to: Option<&'a str>,
 }
 
 /// The function's least-privilege policy: read exactly its source stream (the enriched one, or
@@ -340,6 +342,14 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
             "Action": "s3:GetObject",
             "Resource": format!("{}/reference/*", engine.reference_bucket_arn)
         }));
+        if let Some(stream) = engine.publish_to {
+            statements.push(json!({
+                "Sid": "PublishEnrichedRows",
+                "Effect": "Allow",
+                "Action": ["kinesis:PutRecords", "kinesis:PutRecord"],
+                "Resource": stream
+            }));
+        }
     }
     // A customer-managed key must be usable by the function to read the encrypted stream; the
     // AWS-managed `alias/aws/kinesis` key needs no grant.

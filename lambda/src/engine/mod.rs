@@ -20,6 +20,7 @@
 
 pub mod cdc;
 pub mod join;
+pub mod publish;
 pub mod reference;
 pub mod spec;
 pub mod state;
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     pub correlation_text: String,
     pub state_table: String,
     pub refresh: Duration,
+    /// `ENRICHED_STREAM`: publish every output row to this Kinesis stream too.
+    pub enriched_stream: Option<String>,
 }
 
 impl EngineConfig {
@@ -91,6 +94,7 @@ impl EngineConfig {
             correlation_text,
             state_table,
             refresh,
+            enriched_stream: get(publish::ENRICHED_STREAM),
         }))
     }
 }
@@ -114,9 +118,17 @@ pub struct Engine {
     store: StateStore,
     references: ReferenceData,
     dead_letters: Option<DeadLetterQueue>,
+    /// Where written rows are also published, when configured.
+    publisher: Option<publish::Publisher>,
     concurrency: usize,
     deadline_margin: Duration,
     function_name: String,
+}
+
+/// One TransactWriteItems call and the output rows it writes (or deletes).
+struct OutputTransaction {
+    actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    rows: Vec<publish::Output>,
 }
 
 /// The changes of one correlation group in one batch.
@@ -170,9 +182,14 @@ impl Engine {
             children = correlation.children.len(),
             lookups = correlation.lookups.len(),
             dead_letters = dead_letters.as_ref().map(DeadLetterQueue::location),
+            enriched_stream = config.enriched_stream.as_deref(),
             "analytics engine ready"
         );
+        let publisher = config.enriched_stream.clone().map(|stream| {
+            publish::Publisher::new(aws_sdk_kinesis::Client::new(sdk_config), stream)
+        });
         Ok(Engine {
+            publisher,
             correlation: Arc::new(correlation),
             sink_keys,
             store: StateStore::new(client, config.state_table, config.base.table),
@@ -345,14 +362,28 @@ impl Engine {
             let transactions =
                 self.output_transactions(&group.pk, &rows, parent_owned, &owned, references);
             let mut again = None;
-            for (actions, outputs) in transactions {
-                match self.store.transact(actions).await {
-                    Ok(Written::Applied) => report.outputs += outputs,
+            let mut written = Vec::new();
+            for transaction in transactions {
+                match self.store.transact(transaction.actions).await {
+                    Ok(Written::Applied) => {
+                        report.outputs += transaction.rows.len();
+                        written.extend(transaction.rows);
+                    }
                     Ok(Written::Superseded) => {
                         again = Some("the group changed while its outputs were written".into())
                     }
                     Err(error) if error.retryable => again = Some(error.message),
                     Err(error) => return fail(report, error.message),
+                }
+            }
+            // Rows written are published (when configured) even if others must be written
+            // again: each publication is of a row as it was committed.
+            if let Some(publisher) = &self.publisher {
+                if let Err(error) = publisher
+                    .publish(&written, &self.sink_keys, budget_end)
+                    .await
+                {
+                    return fail(report, error);
                 }
             }
             let Some(reason) = again else {
@@ -379,7 +410,7 @@ impl Engine {
         parent_changed: bool,
         affected: &HashSet<String>,
         references: &References,
-    ) -> Vec<(Vec<aws_sdk_dynamodb::types::TransactWriteItem>, usize)> {
+    ) -> Vec<OutputTransaction> {
         let Some(parent) = rows.iter().find(|row| row.sk == PARENT_SK) else {
             // No parent yet: its arrival writes the outputs.
             return Vec::new();
@@ -387,7 +418,7 @@ impl Engine {
         let per_transaction = (state::MAX_TRANSACTION_ACTIONS - 1) / 2;
         let mut transactions = Vec::new();
         let mut actions = Vec::new();
-        let mut outputs = 0;
+        let mut rows_out = Vec::new();
         for child in rows.iter().filter(|row| row.sk != PARENT_SK) {
             if !parent_changed && !affected.contains(&child.sk) {
                 continue;
@@ -411,18 +442,24 @@ impl Engine {
             }
             actions.push(self.store.check(pk, &child.sk, &child.version));
             if parent.deleted || child.deleted {
-                actions.push(self.store.delete_output(key));
+                actions.push(self.store.delete_output(key.clone()));
+                rows_out.push(publish::Output::Deleted(key));
             } else {
-                actions.push(self.store.put_output(output));
+                actions.push(self.store.put_output(output.clone()));
+                rows_out.push(publish::Output::Row(output));
             }
-            outputs += 1;
-            if outputs == per_transaction {
-                transactions.push((std::mem::take(&mut actions), outputs));
-                outputs = 0;
+            if rows_out.len() == per_transaction {
+                transactions.push(OutputTransaction {
+                    actions: std::mem::take(&mut actions),
+                    rows: std::mem::take(&mut rows_out),
+                });
             }
         }
         if !actions.is_empty() {
-            transactions.push((actions, outputs));
+            transactions.push(OutputTransaction {
+                actions,
+                rows: rows_out,
+            });
         }
         transactions
     }

@@ -58,6 +58,8 @@ pub struct Engine {
     pub objects: Vec<(String, Vec<u8>, String)>,
     /// The `CORRELATION` document.
     pub correlation: serde_json::Value,
+    /// Publish the rows to the enriched stream too.
+    pub publish_enriched: bool,
 }
 
 /// Where records that cannot be processed go.
@@ -252,6 +254,9 @@ impl Desired {
         if let Some(engine) = &self.engine {
             env.insert("CORRELATION".to_string(), engine.correlation.to_string());
             env.insert("STATE_TABLE".to_string(), engine.state_table.name.clone());
+            if engine.publish_enriched {
+                env.insert("ENRICHED_STREAM".to_string(), self.enriched.name.clone());
+            }
         }
         env
     }
@@ -344,6 +349,7 @@ fn engine_from_state(
         bucket_managed: reference_managed,
         objects,
         correlation,
+        publish_enriched: need(&a.publish_enriched, "analytics.publish_enriched")?,
     }))
 }
 
@@ -554,6 +560,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
     let source = want.source();
     let stream_arn = arn("kinesis", "stream", &source.name);
     let table_arn = arn("dynamodb", "table", &want.table.name);
+    let enriched_arn = arn("kinesis", "stream", &want.enriched.name);
     let state_table_arn = want
         .engine
         .as_ref()
@@ -572,6 +579,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
             (Some(engine), Some(state_table_arn)) => Some(iam::EngineScope {
                 state_table_arn,
                 reference_bucket_arn: &engine.bucket_arn,
+                publish_to: engine.publish_enriched.then_some(enriched_arn.as_str()),
             }),
             _ => None,
         },

@@ -62,6 +62,7 @@ fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnost
                 ("children", a.children.is_value()),
                 ("lookups", a.lookups.is_value()),
                 ("columns", a.columns.is_value()),
+                ("publish_enriched", a.publish_enriched.is_value()),
             ] {
                 if set {
                     diags.error(
@@ -650,6 +651,7 @@ fn plan_analytics(
         children: config.children.clone(),
         lookups: config.lookups.clone(),
         columns: config.columns.clone(),
+        publish_enriched: pick(&config.publish_enriched, Value::Value(false)),
         state_table,
         reference_bucket,
         reference_bucket_arn,

@@ -86,6 +86,8 @@ pub struct AnalyticsBlock {
     #[serde(default)]
     pub columns: Tags,
     #[serde(default)]
+    pub publish_enriched: Bool,
+    #[serde(default)]
     pub state_table: Str,
     #[serde(default)]
     pub state_table_arn: Str,
@@ -290,6 +292,7 @@ pub fn schema() -> Schema {
                 ("children", optional(AttributeType::List(Box::new(object(&["table", "parent_key", "key"]))), "Tables whose rows each belong to one parent row: `{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }`. One sink row per live child row of a live parent. At least one with an engine.")),
                 ("lookups", optional(AttributeType::List(Box::new(object(&["name", "file", "from", "match"]))), "Reference data joined by one column: `{ name = \"products\", file = \"${path.module}/reference/products.json\", from = \"order_item.itemId\", match = \"productId\" }`. `file` holds JSON lines; it is uploaded to the reference bucket as `reference/<name>.json`, and a changed file is an in-place update.")),
                 ("columns", optional(string_map(), "The sink's attributes: attribute name → `<table or lookup>.<column>`, e.g. `{ orderId = \"order.orderId\", productName = \"products.productName\" }`. Must include the sink's key attributes.")),
+                ("publish_enriched", defaulted(AttributeType::Bool, "Also put every row the engine writes (or deletes) on `enriched_stream`, for other consumers: the row as a JSON object, a deleted row as its key plus `\"_deleted\": true`, partitioned by the sink's partition key; at least once. Default `false`.")),
                 ("state_table", defaulted(AttributeType::String, "The engine's state table (keys `pk`, `sk`). Default `<name>-state`. Changing it recreates the table in place (the engine's state starts empty).")),
                 ("state_table_arn", computed(AttributeType::String, "The state table's ARN.")),
                 ("reference_bucket", defaulted(AttributeType::String, "Bucket the reference files are uploaded to. Default: one the pipeline creates, `<name>-reference-<account id>` (lowercase).")),
