@@ -124,3 +124,150 @@ pub fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Stri
     out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     out
 }
+
+/// A forwarding proxy on a free port of 127.0.0.1 that counts the requests passing through it
+/// by their `X-Amz-Target` header (`DynamoDB_20120810.PutItem`, …; requests without one, such
+/// as S3's, by method as `(no X-Amz-Target) GET`). Each request is read in full, sent to the
+/// upstream on a connection of its own (the emulator closes its connections after each
+/// response anyway), and the upstream's response handed back unchanged apart from its framing
+/// (re-sent with a Content-Length, over the client's keep-alive connection).
+pub struct CountingProxy {
+    /// `127.0.0.1:<port>`
+    pub address: String,
+    counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+impl CountingProxy {
+    /// Starts forwarding to `upstream` (`host:port` or `http://host:port`).
+    pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?.to_string();
+        let shared = counts.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let (upstream, counts) = (upstream.clone(), shared.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut reader = BufReader::new(read);
+                    while let Some(request) = read_request(&mut reader).await {
+                        let target = match request.headers.get("x-amz-target") {
+                            Some(target) => target.clone(),
+                            None => format!("(no X-Amz-Target) {}", request.method),
+                        };
+                        *counts.lock().unwrap().entry(target).or_insert(0) += 1;
+                        let Some(reply) = forward(&upstream, &request).await else {
+                            return;
+                        };
+                        if write.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(CountingProxy { address, counts })
+    }
+
+    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The requests forwarded so far, by target.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.counts.lock().unwrap().clone()
+    }
+}
+
+/// Sends `request` to `upstream` on a new connection; returns the raw response to hand back, or
+/// `None` when the upstream could not be reached or answered malformed.
+async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
+    let stream = tokio::net::TcpStream::connect(upstream).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+    for (name, value) in &request.headers {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        request.body.len()
+    ));
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&request.body);
+    write.write_all(&out).await.ok()?;
+
+    let mut reader = BufReader::new(read);
+    let mut status = String::new();
+    reader.read_line(&mut status).await.ok()?;
+    let mut headers = Vec::new();
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).await.ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        let (lower, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        match lower.as_str() {
+            "content-length" => length = Some(value.parse::<usize>().ok()?),
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            "connection" | "keep-alive" => {}
+            _ => headers.push(format!("{}: {value}\r\n", name.trim())),
+        }
+    }
+    let code = status.split_whitespace().nth(1).unwrap_or_default();
+    let bodiless = request.method.eq_ignore_ascii_case("HEAD")
+        || code.starts_with('1')
+        || code == "204"
+        || code == "304";
+    let mut body = Vec::new();
+    if bodiless {
+        // Nothing follows the headers.
+    } else if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await.ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2]; // data + CRLF
+            reader.read_exact(&mut chunk).await.ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(length) = length {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).await.ok()?;
+    } else {
+        reader.read_to_end(&mut body).await.ok()?;
+    }
+    let mut reply = status.trim_end().to_string();
+    reply.push_str("\r\n");
+    for header in headers {
+        reply.push_str(&header);
+    }
+    // A bodiless response (HEAD's) keeps the length of the body it does not carry.
+    let length = if bodiless {
+        length.unwrap_or(0)
+    } else {
+        body.len()
+    };
+    reply.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+    let mut reply = reply.into_bytes();
+    reply.extend_from_slice(&body);
+    Some(reply)
+}

@@ -1,5 +1,6 @@
 //! `make bench`: the persist function measured against its targets, side by side in one run on
-//! one emulator, with the same generated batches for every contender.
+//! one emulator, with the same generated batches for every contender; and, in the same run and
+//! interleaved with it, the analytics engine's throughput and DynamoDB requests per record.
 //!
 //! ```text
 //! unifiedetl-lambda-bench [--batches N] [--records N] [--cold-starts N] [--cpu-passes N]
@@ -19,13 +20,20 @@
 //!      from the invocation being handed out to its response being received;
 //!    - **floor**: the batch's items as ceil(N/25) BatchWriteItem calls of 25 issued one at a
 //!      time with the Rust SDK; the floor is ceil(N/25) × the median latency of those calls;
-//!    - **node**: `node-sink/sink.mjs`, one PutItem per record, all concurrently (AWS SDK v3).
+//!    - **node**: `node-sink/sink.mjs`, one PutItem per record, all concurrently (AWS SDK v3);
+//!    - **persist, counted**: a second warm instance of the release binary (persist function)
+//!      whose `AWS_ENDPOINT_URL` is a counting proxy in front of the emulator: records/s per
+//!      invocation and DynamoDB requests per record, by `X-Amz-Target`;
+//!    - **engine**: a third warm instance, the analytics engine (`CORRELATION` set), behind a
+//!      counting proxy of its own, fed DMS records of orders arriving with their items.
 //! 5. The warm function's peak RSS (`VmHWM`) and its total CPU time over the measured batches;
-//!    every table is checked to hold every item.
+//!    every table is checked to hold every item, the engine's sink to hold the join.
 //! 6. Cold starts: exec of the binary → its first response, repeated.
 
 mod data;
+mod engine;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -44,12 +52,17 @@ use unifiedetl_lambda::decode::{KeyAttribute, KeySchema, KeyType};
 use unifiedetl_lambda::plan;
 
 use crate::data::Batch;
+use harness::http::CountingProxy;
 use harness::{Emulator, RuntimeApi};
 
 const TABLE_OURS: &str = "BenchOurs";
 const TABLE_FLOOR: &str = "BenchFloor";
 const TABLE_NODE: &str = "BenchNode";
 const TABLE_COLD: &str = "BenchColdStart";
+/// The persist function's second instance, the one behind the counting proxy.
+const TABLE_COUNTED: &str = "BenchPersistCounted";
+/// How the DynamoDB requests' `X-Amz-Target` starts.
+const DYNAMODB_TARGET: &str = "DynamoDB_20120810.";
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Options {
@@ -183,17 +196,62 @@ async fn main() -> Result<()> {
         .context("starting the emulator (run `make setup` first)")?;
     let sdk_config = emulator.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
-    for table in [TABLE_OURS, TABLE_FLOOR, TABLE_NODE, TABLE_COLD] {
-        create_table(&dynamodb, table).await?;
+    for table in [
+        TABLE_OURS,
+        TABLE_FLOOR,
+        TABLE_NODE,
+        TABLE_COLD,
+        TABLE_COUNTED,
+    ] {
+        create_table(
+            &dynamodb,
+            table,
+            ("orderId", "itemId"),
+            ScalarAttributeType::N,
+        )
+        .await?;
     }
+    engine::setup(&sdk_config).await?;
+    let engine_batches = engine::batches(total, options.records);
 
-    let mut ours = WarmFunction::start(&options.binary, &emulator).await?;
+    let mut ours = WarmFunction::start(
+        &options.binary,
+        function_env(&emulator, None, &persist_env(TABLE_OURS)),
+    )
+    .await?;
+    let counted_proxy = CountingProxy::start(&emulator.endpoint).await?;
+    let mut counted = WarmFunction::start(
+        &options.binary,
+        function_env(
+            &emulator,
+            Some(&counted_proxy.endpoint()),
+            &persist_env(TABLE_COUNTED),
+        ),
+    )
+    .await?;
+    let engine_proxy = CountingProxy::start(&emulator.endpoint).await?;
+    let correlation = engine::correlation().to_string();
+    let mut engine_function = WarmFunction::start(
+        &options.binary,
+        function_env(
+            &emulator,
+            Some(&engine_proxy.endpoint()),
+            &[
+                ("SINK_TABLE", engine::SINK),
+                ("SINK_PARTITION_KEY", "orderId:N"),
+                ("SINK_SORT_KEY", "itemId:N"),
+                ("STATE_TABLE", engine::STATE),
+                ("CORRELATION", &correlation),
+            ],
+        ),
+    )
+    .await?;
     let mut node = NodeSink::start(&options.node_sink, &emulator).await?;
     let floor_requests: Vec<Vec<Vec<WriteRequest>>> =
         batches.iter().map(floor_requests).collect::<Result<_>>()?;
 
     eprintln!(
-        "running {} measured batches: ours, floor and node side by side",
+        "running {} measured batches: ours, floor, node, persist (counted) and engine side by side",
         options.batches
     );
     let mut ours_ms = Vec::new();
@@ -201,44 +259,89 @@ async fn main() -> Result<()> {
     let mut floor_ms = Vec::new(); // per batch: calls × median call
     let mut floor_calls_ms = Vec::new(); // every 25-item call
     let mut sequential_ms = Vec::new(); // per batch: the direct calls' actual total
+    let mut counted_runs = Vec::new(); // per batch: (records, wall ms, requests by target)
+    let mut engine_runs = Vec::new();
+    let mut engine_rows = 0; // sink rows checked, all batches
     let mut cpu_before = 0;
+    let mut engine_cpu_before = 0;
     let mut ticks_before = (0, 0);
     for (i, batch) in batches.iter().enumerate() {
         if i == 1 {
             cpu_before = process_cpu_ns(ours.pid)?;
             ticks_before = user_system_ticks(ours.pid)?;
+            engine_cpu_before = process_cpu_ns(engine_function.pid)?;
         }
-        let mut results = [0.0; 3];
+        let mut results = [0.0; CONTENDERS];
         let mut calls = Vec::new();
-        for turn in 0..3 {
-            let contender = (turn + i) % 3;
+        let mut counted_run = None;
+        let mut engine_run = None;
+        for turn in 0..CONTENDERS {
+            let contender = (turn + i) % CONTENDERS;
             if std::env::var_os("STRESS").is_some() && contender != 0 {
                 continue;
             }
             results[contender] = match contender {
-                0 => ours.run(i, batch).await?,
+                0 => ours.run(i, &batch.event).await?,
                 1 => {
                     calls = run_floor(&dynamodb, &floor_requests[i]).await?;
                     calls.iter().sum()
                 }
-                _ => node.run(batch).await?,
+                2 => node.run(batch).await?,
+                3 => {
+                    let run = Counted::run(
+                        &mut counted,
+                        &counted_proxy,
+                        i,
+                        &batch.event,
+                        batch.records.len(),
+                    )
+                    .await?;
+                    counted_run.insert(run).wall_ms
+                }
+                _ => {
+                    let run = Counted::run(
+                        &mut engine_function,
+                        &engine_proxy,
+                        i,
+                        &engine_batches[i].event,
+                        engine_batches[i].records,
+                    )
+                    .await?;
+                    // Outside the timing: the batch's join is checked, then the tables emptied.
+                    match engine::check_sink(&dynamodb, i, options.records).await {
+                        Ok(rows) => engine_rows += rows,
+                        Err(err) => bail!(
+                            "batch {i}: {err:#}\nthe engine's last log lines:\n{}",
+                            tail(&engine_function.logs).await
+                        ),
+                    }
+                    engine::reset(&dynamodb).await?;
+                    engine_run.insert(run).wall_ms
+                }
             };
         }
         if i == 0 {
             continue; // warm-up
         }
+        counted_runs.extend(counted_run);
+        engine_runs.extend(engine_run);
         ours_ms.push(results[0]);
         sequential_ms.push(results[1]);
         floor_ms.push(calls.len() as f64 * median(&calls));
         floor_calls_ms.extend(calls);
         node_ms.push(results[2]);
         eprintln!(
-            "  batch {i:>2}: ours {:7.1} ms   floor {:7.1} ms   node {:7.1} ms",
+            "  batch {i:>2}: ours {:7.1} ms   floor {:7.1} ms   node {:7.1} ms   \
+             persist (counted) {:7.1} ms   engine {:7.1} ms",
             results[0],
             floor_ms.last().unwrap(),
-            results[2]
+            results[2],
+            results[3],
+            results[4]
         );
     }
+    let engine_cpu_ns = process_cpu_ns(engine_function.pid)? - engine_cpu_before;
+    let engine_peak_rss_kib = vm_hwm_kib(engine_function.pid)?;
     let function_cpu_ns = process_cpu_ns(ours.pid)? - cpu_before;
     let ticks_after = user_system_ticks(ours.pid)?;
     let (user, system) = (
@@ -251,7 +354,7 @@ async fn main() -> Result<()> {
 
     eprintln!("checking that every contender wrote every item");
     let mut problems = Vec::new();
-    for table in [TABLE_OURS] {
+    for table in [TABLE_OURS, TABLE_COUNTED] {
         let keys = scan_keys(&dynamodb, table).await?;
         let missing: Vec<String> = (0..(total * options.records) as u64)
             .filter(|&n| !keys.contains(&data::key(n)))
@@ -277,12 +380,26 @@ async fn main() -> Result<()> {
             tail(&ours.logs).await
         );
     }
+    let expected_rows = total * engine::orders_per_batch(options.records) * engine::ITEMS_PER_ORDER;
+    ensure!(
+        engine_rows == expected_rows || std::env::var_os("STRESS").is_some(),
+        "the engine's sinks held {engine_rows} rows in all, expected {expected_rows}"
+    );
+    eprintln!(
+        "requests through the proxies, whole run (warm-up and start-up included):\n  \
+         persist (counted): {:?}\n  engine: {:?}",
+        counted_proxy.counts(),
+        engine_proxy.counts()
+    );
     ours.stop().await;
+    counted.stop().await;
+    engine_function.stop().await;
 
     eprintln!("measuring {} cold starts", options.cold_starts);
     let cold = cold_starts(&options.binary, &emulator, options.cold_starts).await?;
 
     let measured_records = (options.batches * options.records) as f64;
+    let engine_records: usize = engine_runs.iter().map(|run| run.records).sum();
     let report = Report {
         records: options.records,
         batches: options.batches,
@@ -296,6 +413,11 @@ async fn main() -> Result<()> {
         function_system_share,
         cold,
         peak_rss_kib,
+        counted: counted_runs,
+        engine: engine_runs,
+        engine_orders: engine::orders_per_batch(options.records),
+        engine_cpu_us_per_record: engine_cpu_ns as f64 / 1e3 / engine_records.max(1) as f64,
+        engine_peak_rss_kib,
     };
     let missed = report.print();
     drop(emulator);
@@ -316,9 +438,10 @@ struct WarmFunction {
 }
 
 impl WarmFunction {
-    async fn start(binary: &Path, emulator: &Emulator) -> Result<WarmFunction> {
+    /// Starts `binary` with `env` (see [`function_env`]).
+    async fn start(binary: &Path, env: Vec<(String, String)>) -> Result<WarmFunction> {
         let api = RuntimeApi::start().await?;
-        let child = spawn_function(binary, &api, emulator, TABLE_OURS)?;
+        let child = spawn_function(binary, &api, &env)?;
         let pid = child.child.id().context("the function exited at once")?;
         Ok(WarmFunction {
             api,
@@ -328,10 +451,10 @@ impl WarmFunction {
         })
     }
 
-    /// Runs one batch; returns its wall time in ms.
-    async fn run(&mut self, i: usize, batch: &Batch) -> Result<f64> {
+    /// Runs one batch (a Kinesis event); returns its wall time in ms.
+    async fn run(&mut self, i: usize, event: &str) -> Result<f64> {
         let id = format!("batch-{i}");
-        self.api.invoke(&id, &batch.event);
+        self.api.invoke_with_timeout(&id, event, BATCH_TIMEOUT);
         let outcome = match self.api.outcome(&id, BATCH_TIMEOUT).await {
             Ok(outcome) => outcome,
             Err(err) => bail!("{err:#}\nfunction logs:\n{}", tail(&self.logs).await),
@@ -350,31 +473,110 @@ impl WarmFunction {
     }
 }
 
+/// The contenders of each batch: ours, floor, node, persist (counted), engine.
+const CONTENDERS: usize = 5;
+
+/// One batch of a warm function behind a counting proxy.
+struct Counted {
+    records: usize,
+    wall_ms: f64,
+    /// The DynamoDB requests made during the batch, by operation (`PutItem`, …).
+    requests: BTreeMap<String, u64>,
+}
+
+impl Counted {
+    /// Runs one batch of `records` records and counts the DynamoDB requests the proxy forwarded
+    /// meanwhile (the function answers only after its last request has been answered, so every
+    /// request of the batch has been counted by then).
+    async fn run(
+        function: &mut WarmFunction,
+        proxy: &CountingProxy,
+        i: usize,
+        event: &str,
+        records: usize,
+    ) -> Result<Counted> {
+        let before = proxy.counts();
+        let wall_ms = function.run(i, event).await?;
+        let requests = proxy
+            .counts()
+            .into_iter()
+            .filter_map(|(target, count)| {
+                let operation = target.strip_prefix(DYNAMODB_TARGET)?.to_string();
+                let count = count - before.get(&target).copied().unwrap_or(0);
+                (count > 0).then_some((operation, count))
+            })
+            .collect();
+        Ok(Counted {
+            records,
+            wall_ms,
+            requests,
+        })
+    }
+
+    fn records_per_second(&self) -> f64 {
+        self.records as f64 / (self.wall_ms / 1e3)
+    }
+
+    /// Requests of `operation` (all DynamoDB requests when `None`) per record.
+    fn per_record(&self, operation: Option<&str>) -> f64 {
+        let count: u64 = match operation {
+            Some(operation) => self.requests.get(operation).copied().unwrap_or(0),
+            None => self.requests.values().sum(),
+        };
+        count as f64 / self.records as f64
+    }
+}
+
 struct Spawned {
     child: Child,
     logs: Arc<Mutex<Vec<u8>>>,
 }
 
-/// Starts the function binary as Lambda would, against `api`, writing to `table` on the
-/// emulator; its output (one JSON log line per batch) is read and the last 64 KiB kept.
-fn spawn_function(
-    binary: &Path,
-    api: &RuntimeApi,
+/// The environment of the function: the emulator's (its `AWS_ENDPOINT_URL` replaced by
+/// `endpoint` when given, e.g. a counting proxy) plus `extra`.
+fn function_env(
     emulator: &Emulator,
-    table: &str,
-) -> Result<Spawned> {
+    endpoint: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env = emulator.env();
+    if let Some(endpoint) = endpoint {
+        for (name, value) in &mut env {
+            if name == "AWS_ENDPOINT_URL" {
+                *value = endpoint.to_string();
+            }
+        }
+    }
+    env.extend(
+        extra
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
+    env
+}
+
+/// The persist function's own variables, writing to `table` (the sample's key schema).
+fn persist_env(table: &str) -> [(&str, &str); 3] {
+    [
+        ("SINK_TABLE", table),
+        ("SINK_PARTITION_KEY", "orderId:N"),
+        ("SINK_SORT_KEY", "itemId:N"),
+    ]
+}
+
+/// Starts the function binary as Lambda would, against `api`, with `env` (see
+/// [`function_env`]); its output (one JSON log line per batch) is read and the last 64 KiB
+/// kept.
+fn spawn_function(binary: &Path, api: &RuntimeApi, env: &[(String, String)]) -> Result<Spawned> {
     let mut child = Command::new(binary)
         .env_clear()
-        .envs(emulator.env())
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "persist")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("SINK_TABLE", table)
-        .env("SINK_PARTITION_KEY", "orderId:N")
-        .env("SINK_SORT_KEY", "itemId:N")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -682,7 +884,8 @@ async fn cold_starts(binary: &Path, emulator: &Emulator, count: usize) -> Result
             let mut api = RuntimeApi::start().await?;
             api.invoke("cold", &event);
             let started = Instant::now();
-            let mut spawned = spawn_function(binary, &api, emulator, TABLE_COLD)?;
+            let env = function_env(emulator, None, &persist_env(TABLE_COLD));
+            let mut spawned = spawn_function(binary, &api, &env)?;
             let outcome = api.outcome("cold", BATCH_TIMEOUT).await;
             let _ = spawned.child.kill().await;
             let outcome = match outcome {
@@ -709,11 +912,17 @@ async fn cold_starts(binary: &Path, emulator: &Emulator, count: usize) -> Result
 
 // ------------------------------------------------------------------------------ emulator
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+/// A table keyed by `hash` and `range`, both of `attribute_type`.
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    (hash, range): (&str, &str),
+    attribute_type: ScalarAttributeType,
+) -> Result<()> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
-            .attribute_type(ScalarAttributeType::N)
+            .attribute_type(attribute_type.clone())
             .build()
     };
     let key = |name: &str, key_type| {
@@ -725,10 +934,10 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
     client
         .create_table()
         .table_name(table)
-        .attribute_definitions(attribute("orderId")?)
-        .attribute_definitions(attribute("itemId")?)
-        .key_schema(key("orderId", DynamoKeyType::Hash)?)
-        .key_schema(key("itemId", DynamoKeyType::Range)?)
+        .attribute_definitions(attribute(hash)?)
+        .attribute_definitions(attribute(range)?)
+        .key_schema(key(hash, DynamoKeyType::Hash)?)
+        .key_schema(key(range, DynamoKeyType::Range)?)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -781,6 +990,14 @@ struct Report {
     function_system_share: f64,
     cold: ColdStarts,
     peak_rss_kib: u64,
+    /// The persist function's second instance, behind a counting proxy: one entry per batch.
+    counted: Vec<Counted>,
+    /// The analytics engine, behind a counting proxy of its own: one entry per batch.
+    engine: Vec<Counted>,
+    /// Orders per engine batch (each with `engine::ITEMS_PER_ORDER` items).
+    engine_orders: usize,
+    engine_cpu_us_per_record: f64,
+    engine_peak_rss_kib: u64,
 }
 
 impl Report {
@@ -805,7 +1022,6 @@ impl Report {
         println!("{}", "-".repeat(104));
         let mut missed = 0;
         let mut row = |name: &str, values: &[f64], target: Option<(&str, bool)>| {
-            let (min, med) = (min(values), median(values));
             let (target, verdict) = match target {
                 Some((text, ok)) => {
                     if !ok {
@@ -815,7 +1031,7 @@ impl Report {
                 }
                 None => ("", ""),
             };
-            println!("{name:<58} {min:>10.2} {med:>10.2}   {target:<12} {verdict}");
+            print_row(name, values, target, verdict);
         };
         row(
             "ours: wall per batch, handed out -> response (ms)",
@@ -902,10 +1118,157 @@ impl Report {
             &[rss_mib],
             Some(("<= 32", rss_mib <= 32.0)),
         );
+        self.print_engine(&mut row);
         println!();
         println!("verdicts use the median; ratios are per batch (same batch, same emulator, minutes apart at most).");
         missed
     }
+}
+
+/// Prints one row of the table, with an optional target: (text, met).
+type RowPrinter<'a> = dyn FnMut(&str, &[f64], Option<(&str, bool)>) + 'a;
+
+impl Report {
+    /// The rows of the engine and of the persist function behind the counting proxy: records/s
+    /// per invocation and DynamoDB requests per record, with the requests the design expects.
+    fn print_engine(&self, row: &mut RowPrinter) {
+        let of = |runs: &[Counted], f: &dyn Fn(&Counted) -> f64| -> Vec<f64> {
+            runs.iter().map(f).collect()
+        };
+        let operations = |runs: &[Counted]| -> Vec<String> {
+            let mut all: Vec<String> = runs
+                .iter()
+                .flat_map(|run| run.requests.keys().cloned())
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        };
+        // Requests per record as designed, shown in the target column (not a verdict on speed:
+        // it does not count as a missed target).
+        let design = |name: &str, values: &[f64], expected: f64| {
+            let matches = values.iter().all(|v| (v - expected).abs() < 1e-9);
+            print_row(
+                name,
+                values,
+                &format!("= {expected:.2}"),
+                if matches { "as designed" } else { "DIFFERS" },
+            );
+        };
+
+        println!(
+            "-- in the same run, each behind a counting proxy on 127.0.0.1 (requests counted by \
+             X-Amz-Target):"
+        );
+        let persist_calls = self.records.div_ceil(plan::BATCH_WRITE_LIMIT);
+        row(
+            "persist (2nd instance): records/s per invocation",
+            &of(&self.counted, &|run| run.records_per_second()),
+            None,
+        );
+        row(
+            "  (wall per batch, handed out -> response (ms))",
+            &of(&self.counted, &|run| run.wall_ms),
+            None,
+        );
+        design(
+            "  DynamoDB requests per record",
+            &of(&self.counted, &|run| run.per_record(None)),
+            persist_calls as f64 / self.records as f64,
+        );
+        for operation in operations(&self.counted) {
+            let values = of(&self.counted, &|run| run.per_record(Some(&operation)));
+            if operation == "BatchWriteItem" {
+                design(
+                    "    (BatchWriteItem per record)",
+                    &values,
+                    persist_calls as f64 / self.records as f64,
+                );
+            } else {
+                design(&format!("    ({operation} per record)"), &values, 0.0);
+            }
+        }
+
+        let k = 1 + engine::ITEMS_PER_ORDER;
+        let transactions = k.div_ceil(49);
+        let items = engine::ITEMS_PER_ORDER;
+        row(
+            &format!(
+                "engine: records/s per invocation ({} x (1 order + {items} items))",
+                self.engine_orders
+            ),
+            &of(&self.engine, &|run| run.records_per_second()),
+            None,
+        );
+        row(
+            "  (order items, i.e. sink rows, per second)",
+            &of(&self.engine, &|run| {
+                run.records_per_second() * items as f64 / k as f64
+            }),
+            None,
+        );
+        row(
+            "  (wall per batch, handed out -> response (ms))",
+            &of(&self.engine, &|run| run.wall_ms),
+            None,
+        );
+        let ratio: Vec<f64> = self
+            .engine
+            .iter()
+            .zip(&self.counted)
+            .map(|(engine, persist)| persist.records_per_second() / engine.records_per_second())
+            .collect();
+        row(
+            "  (persist records/s / engine records/s, per batch)",
+            &ratio,
+            None,
+        );
+        design(
+            &format!("  DynamoDB requests per record (k={k}: {k}+1+{transactions} per group)"),
+            &of(&self.engine, &|run| run.per_record(None)),
+            (k + 1 + transactions) as f64 / k as f64,
+        );
+        let expected = |operation: &str| match operation {
+            "PutItem" => 1.0,
+            "Query" => 1.0 / k as f64,
+            "TransactWriteItems" => transactions as f64 / k as f64,
+            _ => 0.0,
+        };
+        let mut shown = operations(&self.engine);
+        for operation in ["PutItem", "Query", "TransactWriteItems"] {
+            if !shown.iter().any(|o| o == operation) {
+                shown.push(operation.to_string());
+            }
+        }
+        shown.sort_by_key(|operation| {
+            ["PutItem", "Query", "TransactWriteItems"]
+                .iter()
+                .position(|o| o == operation)
+                .unwrap_or(3)
+        });
+        for operation in shown {
+            design(
+                &format!("    ({operation} per record)"),
+                &of(&self.engine, &|run| run.per_record(Some(&operation))),
+                expected(&operation),
+            );
+        }
+        row(
+            "  (whole engine process CPU / records (us))",
+            &[self.engine_cpu_us_per_record],
+            None,
+        );
+        row(
+            "  (engine peak RSS, VmHWM (MiB))",
+            &[self.engine_peak_rss_kib as f64 / 1024.0],
+            None,
+        );
+    }
+}
+
+fn print_row(name: &str, values: &[f64], target: &str, verdict: &str) {
+    let (min, med) = (min(values), median(values));
+    println!("{name:<58} {min:>10.2} {med:>10.2}   {target:<12} {verdict}");
 }
 
 fn ms(duration: Duration) -> f64 {
