@@ -56,6 +56,9 @@ pub enum InitError {
     /// The key schema could not be learned from the table.
     #[error(transparent)]
     Describe(#[from] DescribeError),
+    /// The analytics engine's reference data could not be loaded.
+    #[error(transparent)]
+    Reference(#[from] engine::reference::ReferenceError),
 }
 
 /// An invocation failed as a whole (Lambda retries the whole batch).

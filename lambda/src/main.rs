@@ -11,7 +11,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use lambda_runtime::LambdaEvent;
 use lambda_runtime::{service_fn, Diagnostic};
 use unifiedetl_lambda::config::Config;
-use unifiedetl_lambda::engine::{Engine, EngineConfig, EngineInitError};
+use unifiedetl_lambda::engine::{Engine, EngineConfig};
 use unifiedetl_lambda::{Function, InitError};
 
 /// The two handlers one binary holds.
@@ -55,8 +55,8 @@ async fn main() -> Result<()> {
 
 async fn init() -> Result<Handler> {
     // Configuration first: a misconfigured function should fail before any network call.
-    let engine = EngineConfig::from_lookup(|name| std::env::var(name).ok())
-        .map_err(EngineInitError::from)?;
+    let engine =
+        EngineConfig::from_lookup(|name| std::env::var(name).ok()).map_err(InitError::from)?;
     let config = match &engine {
         Some(engine) => engine.base.clone(),
         None => Config::from_env().map_err(InitError::from)?,
@@ -82,18 +82,11 @@ async fn report_init_error(err: &anyhow::Error) {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         return;
     }
-    let error_type = match (
-        err.downcast_ref::<InitError>(),
-        err.downcast_ref::<EngineInitError>(),
-    ) {
-        (Some(InitError::Config(_)), _) | (_, Some(EngineInitError::Config(_))) => {
-            "UnifiedEtl.ConfigError"
-        }
-        (Some(InitError::Describe(_)), _) | (_, Some(EngineInitError::Describe(_))) => {
-            "UnifiedEtl.DescribeTableError"
-        }
-        (_, Some(EngineInitError::Reference(_))) => "UnifiedEtl.ReferenceDataError",
-        _ => "UnifiedEtl.InitError",
+    let error_type = match err.downcast_ref::<InitError>() {
+        Some(InitError::Config(_)) => "UnifiedEtl.ConfigError",
+        Some(InitError::Describe(_)) => "UnifiedEtl.DescribeTableError",
+        Some(InitError::Reference(_)) => "UnifiedEtl.ReferenceDataError",
+        None => "UnifiedEtl.InitError",
     };
     let diagnostic = Diagnostic {
         error_type: error_type.to_string(),

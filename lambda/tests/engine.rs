@@ -13,11 +13,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use harness::dms::{self, Value as DmsValue};
+use harness::emulator::create_table;
 use harness::function::{kinesis_event, FunctionProcess, Record};
 use harness::mariadb::MariaDb;
 use harness::{repo_root, Emulator, RuntimeApi};
@@ -34,35 +32,7 @@ const DEAD_LETTER_BUCKET: &str = "orders-dlq-123456789012";
 
 /// The sample's enrichment, as the engine's correlation.
 fn correlation() -> Value {
-    let order = [
-        "orderId",
-        "orderAmount",
-        "orderStatus",
-        "orderDateTime",
-        "shipToName",
-        "shipToAddress",
-        "shipToCity",
-        "shipToState",
-        "shipToZip",
-    ];
-    let item = ["itemId", "itemAmount", "itemQuantity", "itemStatus"];
-    let mut columns: Vec<Value> = order
-        .iter()
-        .map(|c| json!({"name": c, "from": format!("order.{c}")}))
-        .collect();
-    columns.extend(
-        item.iter()
-            .map(|c| json!({"name": c, "from": format!("order_item.{c}")})),
-    );
-    columns.push(json!({"name": "productName", "from": "products.productName"}));
-    json!({
-        "schema": "orders",
-        "parent": {"table": "order", "key": "orderId"},
-        "children": [{"table": "order_item", "parent_key": "orderId", "key": "itemId"}],
-        "lookups": [{"name": "products", "bucket": REFERENCE_BUCKET, "object_key": REFERENCE_KEY,
-                     "from": "order_item.itemId", "match": "productId"}],
-        "columns": columns,
-    })
+    dms::sample_correlation(REFERENCE_BUCKET, REFERENCE_KEY)
 }
 
 /// The emulator with the sink, state, reference and dead-letter resources, and `functions`
@@ -95,8 +65,11 @@ impl Pipeline {
             ("orderId", "itemId"),
             ScalarAttributeType::N,
         )
-        .await;
-        create_table(&dynamodb, STATE, ("pk", "sk"), ScalarAttributeType::S).await;
+        .await
+        .unwrap();
+        create_table(&dynamodb, STATE, ("pk", "sk"), ScalarAttributeType::S)
+            .await
+            .unwrap();
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk_config)
                 .force_path_style(true)
@@ -220,39 +193,6 @@ fn canonical(number: &str) -> String {
     Decimal::parse(number)
         .unwrap_or_else(|| panic!("{number} is not a number"))
         .canonical()
-}
-
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    name: &str,
-    (hash, range): (&str, &str),
-    attribute_type: ScalarAttributeType,
-) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(attribute_type.clone())
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(attribute(hash))
-        .attribute_definitions(attribute(range))
-        .key_schema(key(hash, KeyType::Hash))
-        .key_schema(key(range, KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
 }
 
 /// Kinesis records of one shard: sequence numbers increasing from `first`.

@@ -11,11 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use base64::Engine as _;
+use harness::emulator::create_table;
 use harness::function::{kinesis_event, FunctionProcess as Function, Record, STREAM_ARN};
 use harness::http::{http_response, serve, Request};
 use harness::{Emulator, RuntimeApi};
@@ -849,31 +847,14 @@ fn spawn_on_emulator(emulator: &Emulator, api: &RuntimeApi, env: &[(&str, &str)]
 
 async fn create_orders_table(emulator: &Emulator) -> aws_sdk_dynamodb::Client {
     let client = aws_sdk_dynamodb::Client::new(&emulator.sdk_config().await);
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::N)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("orderId"))
-        .attribute_definitions(attribute("itemId"))
-        .key_schema(key("orderId", KeyType::Hash))
-        .key_schema(key("itemId", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("creating the table");
+    create_table(
+        &client,
+        TABLE,
+        ("orderId", "itemId"),
+        ScalarAttributeType::N,
+    )
+    .await
+    .expect("creating the table");
     client
 }
 

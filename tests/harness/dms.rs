@@ -60,6 +60,40 @@ impl Record {
     }
 }
 
+/// The sample's enrichment as the analytics engine's correlation (`CORRELATION`): orders
+/// joined with their items and, through `itemId`, the products in `bucket`/`object_key`.
+pub fn sample_correlation(bucket: &str, object_key: &str) -> serde_json::Value {
+    let order = [
+        "orderId",
+        "orderAmount",
+        "orderStatus",
+        "orderDateTime",
+        "shipToName",
+        "shipToAddress",
+        "shipToCity",
+        "shipToState",
+        "shipToZip",
+    ];
+    let item = ["itemId", "itemAmount", "itemQuantity", "itemStatus"];
+    let mut columns: Vec<serde_json::Value> = order
+        .iter()
+        .map(|c| serde_json::json!({"name": c, "from": format!("order.{c}")}))
+        .collect();
+    columns.extend(
+        item.iter()
+            .map(|c| serde_json::json!({"name": c, "from": format!("order_item.{c}")})),
+    );
+    columns.push(serde_json::json!({"name": "productName", "from": "products.productName"}));
+    serde_json::json!({
+        "schema": "orders",
+        "parent": {"table": "order", "key": "orderId"},
+        "children": [{"table": "order_item", "parent_key": "orderId", "key": "itemId"}],
+        "lookups": [{"name": "products", "bucket": bucket, "object_key": object_key,
+                     "from": "order_item.itemId", "match": "productId"}],
+        "columns": columns,
+    })
+}
+
 /// `2024-05-01T09:00:00.123456Z`-style text for `micros` after 2024-05-01T00:00:00Z (within
 /// 31 days).
 pub fn timestamp(micros: u64) -> String {

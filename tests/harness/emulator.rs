@@ -113,3 +113,37 @@ pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
+
+/// Creates an on-demand table keyed by `hash` and `range`, both of `attribute_type` (`S`, `N`).
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    (hash, range): (&str, &str),
+    attribute_type: aws_sdk_dynamodb::types::ScalarAttributeType,
+) -> Result<()> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType};
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(attribute_type.clone())
+            .build()
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attribute(hash)?)
+        .attribute_definitions(attribute(range)?)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(range, KeyType::Range)?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .with_context(|| format!("creating table {table}"))?;
+    Ok(())
+}

@@ -8,7 +8,6 @@ use anyhow::{ensure, Context, Result};
 use aws_sdk_dynamodb::types::ScalarAttributeType;
 use harness::dms::{self, Value};
 use harness::function::kinesis_event;
-use serde_json::json;
 
 pub const SINK: &str = "BenchEngineSink";
 pub const STATE: &str = "BenchEngineState";
@@ -22,35 +21,7 @@ const FIRST_ORDER: u64 = 30_000_001;
 
 /// The sample's enrichment as the engine's correlation (the one `lambda/tests/engine.rs` uses).
 pub fn correlation() -> serde_json::Value {
-    let order = [
-        "orderId",
-        "orderAmount",
-        "orderStatus",
-        "orderDateTime",
-        "shipToName",
-        "shipToAddress",
-        "shipToCity",
-        "shipToState",
-        "shipToZip",
-    ];
-    let item = ["itemId", "itemAmount", "itemQuantity", "itemStatus"];
-    let mut columns: Vec<serde_json::Value> = order
-        .iter()
-        .map(|c| json!({"name": c, "from": format!("order.{c}")}))
-        .collect();
-    columns.extend(
-        item.iter()
-            .map(|c| json!({"name": c, "from": format!("order_item.{c}")})),
-    );
-    columns.push(json!({"name": "productName", "from": "products.productName"}));
-    json!({
-        "schema": "orders",
-        "parent": {"table": "order", "key": "orderId"},
-        "children": [{"table": "order_item", "parent_key": "orderId", "key": "itemId"}],
-        "lookups": [{"name": "products", "bucket": REFERENCE_BUCKET, "object_key": REFERENCE_KEY,
-                     "from": "order_item.itemId", "match": "productId"}],
-        "columns": columns,
-    })
+    harness::dms::sample_correlation(REFERENCE_BUCKET, REFERENCE_KEY)
 }
 
 /// One batch of DMS records for the engine, as the Kinesis event Lambda would hand out.
@@ -177,8 +148,8 @@ pub async fn setup(sdk_config: &aws_config::SdkConfig) -> Result<()> {
 
 async fn create_tables(dynamodb: &aws_sdk_dynamodb::Client) -> Result<()> {
     let (sink_keys, state_keys) = (("orderId", "itemId"), ("pk", "sk"));
-    crate::create_table(dynamodb, SINK, sink_keys, ScalarAttributeType::N).await?;
-    crate::create_table(dynamodb, STATE, state_keys, ScalarAttributeType::S).await
+    harness::emulator::create_table(dynamodb, SINK, sink_keys, ScalarAttributeType::N).await?;
+    harness::emulator::create_table(dynamodb, STATE, state_keys, ScalarAttributeType::S).await
 }
 
 /// Empties the state table and the sink (deletes and re-creates them). The emulator (moto)

@@ -41,10 +41,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType as DynamoKeyType, PutRequest,
-    ScalarAttributeType, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{PutRequest, ScalarAttributeType, WriteRequest};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
@@ -913,37 +910,7 @@ async fn cold_starts(binary: &Path, emulator: &Emulator, count: usize) -> Result
 // ------------------------------------------------------------------------------ emulator
 
 /// A table keyed by `hash` and `range`, both of `attribute_type`.
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    (hash, range): (&str, &str),
-    attribute_type: ScalarAttributeType,
-) -> Result<()> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(attribute_type.clone())
-            .build()
-    };
-    let key = |name: &str, key_type| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-    };
-    client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(attribute(hash)?)
-        .attribute_definitions(attribute(range)?)
-        .key_schema(key(hash, DynamoKeyType::Hash)?)
-        .key_schema(key(range, DynamoKeyType::Range)?)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .with_context(|| format!("creating table {table}"))?;
-    Ok(())
-}
+use harness::emulator::create_table;
 
 /// Every (orderId, itemId) in a table.
 async fn scan_keys(

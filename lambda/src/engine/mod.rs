@@ -34,7 +34,6 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
-use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::config::{Config, ConfigError};
@@ -42,14 +41,14 @@ use crate::dead_letter::DeadLetterQueue;
 use crate::decode::{Item, KeySchema, KeyType};
 use crate::engine::cdc::{Change, Parsed};
 use crate::engine::join::References;
-use crate::engine::reference::{ReferenceData, ReferenceError};
+use crate::engine::reference::ReferenceData;
 use crate::engine::spec::Correlation;
 use crate::engine::state::{StateRow, StateStore, Written, PARENT_SK};
 use crate::metrics::BatchMetrics;
 use crate::plan::{self, SequenceNumber};
 use crate::poison::Poison;
-use crate::sink::{self, Backoff, DescribeError};
-use crate::HandlerError;
+use crate::sink::{self, Backoff};
+use crate::{HandlerError, InitError};
 
 /// The engine's settings: the persist function's, plus the correlation.
 #[derive(Clone, Debug)]
@@ -97,17 +96,6 @@ impl EngineConfig {
             enriched_stream: get(publish::ENRICHED_STREAM),
         }))
     }
-}
-
-/// The engine could not start.
-#[derive(Debug, Error)]
-pub enum EngineInitError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Describe(#[from] DescribeError),
-    #[error(transparent)]
-    Reference(#[from] ReferenceError),
 }
 
 /// The engine, built once per execution environment.
@@ -160,7 +148,7 @@ impl Engine {
     pub async fn new(
         config: EngineConfig,
         sdk_config: &aws_config::SdkConfig,
-    ) -> Result<Engine, EngineInitError> {
+    ) -> Result<Engine, InitError> {
         let client = aws_sdk_dynamodb::Client::from_conf(sink::client_config(sdk_config));
         let sink_keys = match config.base.keys.clone() {
             Some(keys) => keys,
