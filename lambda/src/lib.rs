@@ -196,6 +196,7 @@ impl Function {
                 // The whole batch fails.
                 Err(_) => records.len(),
             },
+            records_ignored: 0,
             batch_duration: started.elapsed(),
         };
         tracing::info!(

@@ -30,6 +30,9 @@ pub struct BatchMetrics {
     pub records_dead_lettered: usize,
     /// Entries of `batchItemFailures` (Lambda replays from the lowest of them).
     pub records_failed: usize,
+    /// Records skipped on purpose (analytics engine: control records, tables outside the
+    /// correlation, unknown operations).
+    pub records_ignored: usize,
     /// From receiving the event to having the response.
     pub batch_duration: Duration,
 }
@@ -45,6 +48,7 @@ impl BatchMetrics {
             ("RecordsRetried", self.records_retried),
             ("RecordsDeadLettered", self.records_dead_lettered),
             ("RecordsFailed", self.records_failed),
+            ("RecordsIgnored", self.records_ignored),
         ];
         let duration_ms = self.batch_duration.as_secs_f64() * 1000.0;
         let mut definitions: Vec<Value> = counts
@@ -109,6 +113,7 @@ mod tests {
             records_retried: 25,
             records_dead_lettered: 3,
             records_failed: 5,
+            records_ignored: 0,
             batch_duration: Duration::from_micros(123_456),
         }
     }
@@ -168,6 +173,7 @@ mod tests {
                 "RecordsRetried",
                 "RecordsDeadLettered",
                 "RecordsFailed",
+                "RecordsIgnored",
                 "BatchDurationMs"
             ]
         );

@@ -563,6 +563,15 @@ async fn any_delivery_order_gives_the_join_of_the_latest_rows() {
         logs.contains("not_cdc") && logs.contains("not_json"),
         "{logs}"
     );
+    let metrics = p.functions[0].metrics().await;
+    let last = metrics.last().expect("metrics of the last batch");
+    assert_eq!(last["RecordsIn"], 6);
+    assert_eq!(
+        last["RecordsIgnored"], 2,
+        "order_detail and add-column: {last}"
+    );
+    assert_eq!(last["RecordsDeadLettered"], 2);
+    assert_eq!(last["RecordsFailed"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -232,6 +232,7 @@ impl Engine {
                 Ok(response) => response.batch_item_failures.len(),
                 Err(_) => records.len(),
             },
+            records_ignored: ignored,
             batch_duration: started.elapsed(),
         };
         tracing::info!(
