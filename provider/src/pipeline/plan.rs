@@ -537,7 +537,6 @@ pub fn plan(
         prior.map(|p| &p.analytics),
         &name,
         identity,
-        diags,
     );
     let engine_on = analytics.engine.is_value();
     let source_changed = prior.is_some_and(|p| p.analytics.engine.is_value() != engine_on);
@@ -592,7 +591,6 @@ fn plan_analytics(
     prior: Option<&AnalyticsBlock>,
     name: &Str,
     identity: &Identity,
-    diags: &mut Diagnostics,
 ) -> AnalyticsBlock {
     if config.engine.is_null() {
         return AnalyticsBlock::default();
@@ -638,7 +636,6 @@ fn plan_analytics(
             }
         }
     };
-    let _ = diags;
     AnalyticsBlock {
         state_table_arn: keep(
             prior.map(|p| (&p.state_table, &p.state_table_arn)),
@@ -1025,5 +1022,127 @@ mod tests {
         assert!(p.cdc_stream.name.is_unknown());
         assert!(p.cdc_stream.shard_count.is_unknown());
         assert!(p.tags_all.is_unknown());
+    }
+
+    fn with_engine(mut c: PipelineState) -> PipelineState {
+        use super::super::state::{ChildTable, LookupSource};
+        c.sink.sort_key = text("itemId");
+        let a = &mut c.analytics;
+        a.engine = text("lambda");
+        a.parent_table = text("order");
+        a.parent_key = text("orderId");
+        a.children = Value::Value(vec![Value::Value(ChildTable {
+            table: text("order_item"),
+            parent_key: text("orderId"),
+            key: text("itemId"),
+        })]);
+        a.lookups = Value::Value(vec![Value::Value(LookupSource {
+            name: text("products"),
+            file: text("Cargo.toml"), // any readable file stands in for the JSON lines
+            from: text("order_item.itemId"),
+            match_column: text("productId"),
+        })]);
+        a.columns = Value::Value(
+            [
+                ("orderId", "order.orderId"),
+                ("itemId", "order_item.itemId"),
+                ("productName", "products.productName"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), text(v)))
+            .collect(),
+        );
+        c
+    }
+
+    #[test]
+    fn the_engine_plans_its_names_hashes_and_the_cdc_stream_as_source() {
+        let c = with_engine(config());
+        assert!(errors_of(&c).is_empty(), "{:?}", errors_of(&c));
+        let p = planned(&c, None);
+        assert!(p.analytics.state_table == text("Orders_1-state"));
+        assert!(p.analytics.reference_bucket == text("orders-1-reference-123456789012"));
+        assert!(
+            p.analytics.reference_bucket_arn
+                == text("arn:aws:s3:::orders-1-reference-123456789012")
+        );
+        assert!(p.analytics.publish_enriched == Value::Value(false));
+        let objects = p.analytics.reference_objects.as_ref_option().unwrap();
+        let hash = objects["reference/products.json"].as_ref_option().unwrap();
+        assert_eq!(*hash, content_hash(&std::fs::read("Cargo.toml").unwrap()));
+
+        // Turning the engine on for an existing pipeline moves the mapping to the CDC stream:
+        // a new mapping, so its id is unknown until apply.
+        let mut prior = planned(&config(), None);
+        prior.cdc_stream.arn = text("arn:aws:kinesis:us-east-1:123456789012:stream/Orders_1-cdc");
+        prior.enriched_stream.arn =
+            text("arn:aws:kinesis:us-east-1:123456789012:stream/Orders_1-enriched");
+        prior.persist.function_arn = text("arn:function");
+        prior.persist.event_source_mapping_id = text("uuid-1");
+        let kept = planned(&config(), Some(&prior));
+        assert!(kept.persist.event_source_mapping_id == text("uuid-1"));
+        let moved = planned(&c, Some(&prior));
+        assert!(moved.persist.event_source_mapping_id.is_unknown());
+    }
+
+    #[test]
+    fn no_engine_plans_no_analytics_components() {
+        let p = planned(&config(), None);
+        assert!(p.analytics.state_table.is_null());
+        assert!(p.analytics.reference_objects.is_null());
+    }
+
+    #[test]
+    fn engine_mistakes_name_the_attribute_and_the_fix() {
+        let mut c = with_engine(config());
+        c.analytics.columns = Value::Value(
+            [
+                ("orderId", "order.orderId"),
+                ("name", "product.productName"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), text(v)))
+            .collect(),
+        );
+        let errors = errors_of(&c);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("`analytics.columns.name` is \"product.productName\"")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("must include the sink's key attribute \"itemId\"")),
+            "{errors:?}"
+        );
+
+        let mut c = config();
+        c.analytics.parent_table = text("order");
+        assert!(errors_of(&c)
+            .iter()
+            .any(|e| e.contains("`analytics.parent_table` is set but `analytics.engine` is not")));
+
+        let mut c = with_engine(config());
+        c.analytics.children = Value::Value(vec![]);
+        c.analytics.engine = text("flink");
+        let errors = errors_of(&c);
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("`analytics.engine` must be one of \"lambda\"")));
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("at least one child table")));
+
+        let mut c = with_engine(config());
+        if let Value::Value(lookups) = &mut c.analytics.lookups {
+            if let Value::Value(lookup) = &mut lookups[0] {
+                lookup.file = text("no/such/products.json");
+            }
+        }
+        assert!(errors_of(&c)
+            .iter()
+            .any(|e| e.contains("the reference file of lookup products cannot be read")));
     }
 }
