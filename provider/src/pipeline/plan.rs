@@ -46,6 +46,13 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     validate_sink(&config.sink, diags);
     validate_persist(&config.persist, diags);
     validate_analytics(&config.analytics, &config.sink, diags);
+    if config.analytics.engine.is_value() && config.persist.version_attribute.is_value() {
+        diags.error(
+            "invalid persist.version_attribute",
+            "`persist.version_attribute` has no effect with `analytics.engine`: the engine orders every row's changes by their DMS commit time and Kinesis sequence number itself. Remove it",
+            path("persist", "version_attribute"),
+        );
+    }
 }
 
 /// The engines `analytics.engine` accepts.
@@ -1123,6 +1130,12 @@ mod tests {
         assert!(errors_of(&c)
             .iter()
             .any(|e| e.contains("`analytics.parent_table` is set but `analytics.engine` is not")));
+
+        let mut c = with_engine(config());
+        c.persist.version_attribute = text("event_ts");
+        assert!(errors_of(&c).iter().any(
+            |e| e.contains("`persist.version_attribute` has no effect with `analytics.engine`")
+        ));
 
         let mut c = with_engine(config());
         c.analytics.children = Value::Value(vec![]);
