@@ -650,6 +650,67 @@ async fn written_rows_are_also_published_to_the_enriched_stream() {
     assert_eq!(records.records()[2].partition_key(), Some("7"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_reference_object_is_reloaded() {
+    // Checked on every invocation here (the default is every 60 s).
+    let mut p = Pipeline::start_with(1, &[("REFERENCE_REFRESH_SECONDS", "0")]).await;
+    let product = |p: &Pipeline| {
+        let dynamodb = p.dynamodb.clone();
+        async move {
+            dynamodb
+                .get_item()
+                .table_name(SINK)
+                .key("orderId", AttributeValue::N("9".into()))
+                .key("itemId", AttributeValue::N("999900001".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .and_then(|item| item.get("productName").cloned())
+        }
+    };
+    p.deliver(&[shard_records(
+        0,
+        1,
+        &[
+            order("insert", 9, "New", 1_000),
+            item("insert", 9, 999900001, 1, 1_001),
+        ],
+    )])
+    .await;
+    assert_eq!(
+        product(&p).await,
+        Some(AttributeValue::S("Oiled Teak Bench".into()))
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&p._emulator.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.put_object()
+        .bucket(REFERENCE_BUCKET)
+        .key(REFERENCE_KEY)
+        .body(
+            br#"{"productId": 999900001, "productName": "Renamed Bench"}"#
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The item changes again: its row is joined with the reloaded product.
+    p.deliver(&[shard_records(
+        0,
+        10,
+        &[item("update", 9, 999900001, 2, 2_000)],
+    )])
+    .await;
+    assert_eq!(
+        product(&p).await,
+        Some(AttributeValue::S("Renamed Bench".into()))
+    );
+}
+
 // ------------------------------------------------------------------------------ property
 
 /// One random change: which row, what happens, and a value that changes with it.
