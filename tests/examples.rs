@@ -150,6 +150,59 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     run(&["apply", "-auto-approve"])?.ok()?;
     assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
 
+    // The engine turned off: its state table and reference data go, the mapping moves back to
+    // the enriched stream, and the plan after that is empty.
+    let main_tf = std::fs::read_to_string(tf.dir().join("main.tf"))?;
+    let start = main_tf
+        .find("  analytics {")
+        .expect("the quickstart has an analytics block");
+    let end = start + main_tf[start..].find("\n  }\n").expect("its end") + 5;
+    std::fs::write(
+        tf.dir().join("main.tf"),
+        format!("{}{}", &main_tf[..start], &main_tf[end..])
+            .replace("unifiedetl_pipeline.orders.analytics.state_table", "null")
+            .replace(
+                "unifiedetl_pipeline.orders.analytics.reference_objects",
+                "null",
+            ),
+    )?;
+    run(&["apply", "-auto-approve"])?.ok()?;
+    assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
+    let tables = dynamodb.list_tables().send().await?;
+    assert!(
+        !tables
+            .table_names()
+            .iter()
+            .any(|t| t == "unified-orders-state"),
+        "{tables:?}"
+    );
+    assert!(
+        s3.head_bucket().bucket(bucket).send().await.is_err(),
+        "reference bucket deleted"
+    );
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name("unified-orders-persist")
+        .send()
+        .await?;
+    let sources: Vec<&str> = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn())
+        .collect();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert!(
+        sources[0].ends_with(":stream/unified-orders-enriched"),
+        "{sources:?}"
+    );
+    let env = lambda
+        .get_function_configuration()
+        .function_name("unified-orders-persist")
+        .send()
+        .await?;
+    let env = env.environment().unwrap().variables().unwrap();
+    assert!(!env.contains_key("CORRELATION"), "{env:?}");
+
     run(&["destroy", "-auto-approve"])?.ok()?;
     let tables = dynamodb.list_tables().send().await?;
     assert!(tables.table_names().is_empty(), "{tables:?}");
