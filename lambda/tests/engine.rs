@@ -651,6 +651,29 @@ async fn written_rows_are_also_published_to_the_enriched_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_with_more_items_than_one_transaction_holds_is_written_whole() {
+    // 60 items: more than the 49 outputs one TransactWriteItems (100 actions) holds.
+    let mut p = Pipeline::start(1).await;
+    let items: Vec<dms::Record> = (1..=60)
+        .map(|i| item("insert", 5, i, i, 1_000 + i as u64))
+        .collect();
+    p.deliver(&[shard_records(0, 1, &items)]).await;
+    p.deliver(&[shard_records(0, 100, &[order("insert", 5, "New", 5_000)])])
+        .await;
+    let rows = summary(&p).await;
+    assert_eq!(rows.len(), 60);
+    p.deliver(&[shard_records(
+        0,
+        200,
+        &[order("update", 5, "Shipped", 6_000)],
+    )])
+    .await;
+    let rows = summary(&p).await;
+    assert_eq!(rows.len(), 60);
+    assert!(rows.values().all(|(status, _)| status == "Shipped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_reference_object_is_reloaded() {
     // Checked on every invocation here (the default is every 60 s).
     let mut p = Pipeline::start_with(1, &[("REFERENCE_REFRESH_SECONDS", "0")]).await;

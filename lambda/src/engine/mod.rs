@@ -113,6 +113,10 @@ pub struct Engine {
     function_name: String,
 }
 
+/// The output bytes one transaction carries at most: TransactWriteItems takes 4 MB, and the
+/// rows' JSON size only estimates DynamoDB's count, so a margin is kept.
+const TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
+
 /// One TransactWriteItems call and the output rows it writes (or deletes).
 struct OutputTransaction {
     actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
@@ -408,6 +412,7 @@ impl Engine {
         let mut transactions = Vec::new();
         let mut actions = Vec::new();
         let mut rows_out = Vec::new();
+        let mut bytes = 0;
         for child in rows.iter().filter(|row| row.sk != PARENT_SK) {
             if !parent_changed && !affected.contains(&child.sk) {
                 continue;
@@ -426,9 +431,21 @@ impl Engine {
                 tracing::error!(group = pk, row = %child.sk, "the output row lacks the sink's key attributes (a key column is null or of the wrong type); not written");
                 continue;
             };
+            // A transaction holds at most 100 actions and 4 MB: start a new one before either.
+            let size = publish::to_json(&output).len();
+            if !rows_out.is_empty()
+                && (rows_out.len() == per_transaction || bytes + size > TRANSACTION_BYTES)
+            {
+                transactions.push(OutputTransaction {
+                    actions: std::mem::take(&mut actions),
+                    rows: std::mem::take(&mut rows_out),
+                });
+                bytes = 0;
+            }
             if actions.is_empty() {
                 actions.push(self.store.check(pk, PARENT_SK, &parent.version));
             }
+            bytes += size;
             actions.push(self.store.check(pk, &child.sk, &child.version));
             if parent.deleted || child.deleted {
                 actions.push(self.store.delete_output(key.clone()));
@@ -436,12 +453,6 @@ impl Engine {
             } else {
                 actions.push(self.store.put_output(output.clone()));
                 rows_out.push(publish::Output::Row(output));
-            }
-            if rows_out.len() == per_transaction {
-                transactions.push(OutputTransaction {
-                    actions: std::mem::take(&mut actions),
-                    rows: std::mem::take(&mut rows_out),
-                });
             }
         }
         if !actions.is_empty() {
