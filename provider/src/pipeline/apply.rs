@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
-use super::state::{PipelineState, Str};
+use super::state::{AnalyticsBlock, PipelineState, Str};
 use crate::artifact::{self, Artifact};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Identity};
 use crate::dynamodb::{self, Key, TableSpec};
@@ -262,17 +262,9 @@ impl Desired {
     }
 }
 
-fn engine_from_state(
-    s: &PipelineState,
-    reference_managed: bool,
-    tags: &BTreeMap<String, String>,
-) -> Result<Option<Engine>, String> {
-    let a = &s.analytics;
-    if a.engine.is_null() {
-        return Ok(None);
-    }
+/// The `CORRELATION` document the function is given, from a fully known `analytics` block.
+pub fn correlation_document(a: &AnalyticsBlock) -> Result<serde_json::Value, String> {
     let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
-    let mut objects = Vec::new();
     let mut lookups = Vec::new();
     for lookup in need(&a.lookups, "analytics.lookups")
         .ok()
@@ -281,19 +273,10 @@ fn engine_from_state(
         .filter_map(Value::as_ref_option)
     {
         let name = need(&lookup.name, "analytics.lookups.name")?;
-        let file = need(&lookup.file, "analytics.lookups.file")?;
-        let bytes = std::fs::read(&file)
-            .map_err(|e| format!("reading the reference file of lookup {name} ({file}): {e}"))?;
-        let key = reference_key(&name);
-        objects.push((
-            key.clone(),
-            bytes.clone(),
-            super::plan::content_hash(&bytes),
-        ));
         lookups.push(serde_json::json!({
             "name": name,
             "bucket": bucket,
-            "object_key": key,
+            "object_key": reference_key(&name),
             "from": need(&lookup.from, "analytics.lookups.from")?,
             "match": need(&lookup.match_column, "analytics.lookups.match")?,
         }));
@@ -328,6 +311,34 @@ fn engine_from_state(
     if let Some(schema) = opt(&a.schema) {
         correlation["schema"] = serde_json::Value::String(schema);
     }
+    Ok(correlation)
+}
+
+fn engine_from_state(
+    s: &PipelineState,
+    reference_managed: bool,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<Engine>, String> {
+    let a = &s.analytics;
+    if a.engine.is_null() {
+        return Ok(None);
+    }
+    let mut objects = Vec::new();
+    for lookup in need(&a.lookups, "analytics.lookups")
+        .ok()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_ref_option)
+    {
+        let name = need(&lookup.name, "analytics.lookups.name")?;
+        let file = need(&lookup.file, "analytics.lookups.file")?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| format!("reading the reference file of lookup {name} ({file}): {e}"))?;
+        let hash = super::plan::content_hash(&bytes);
+        objects.push((reference_key(&name), bytes, hash));
+    }
+    let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
+    let correlation = correlation_document(a)?;
     Ok(Some(Engine {
         state_table: TableSpec {
             name: need(&a.state_table, "analytics.state_table")?,

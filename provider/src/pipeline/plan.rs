@@ -545,6 +545,7 @@ pub fn plan(
         &name,
         identity,
     );
+    check_environment_size(&analytics, diags);
     let engine_on = analytics.engine.is_value();
     let source_changed = prior.is_some_and(|p| p.analytics.engine.is_value() != engine_on);
     let persist = plan_persist(
@@ -570,6 +571,30 @@ pub fn plan(
         sink,
         persist,
         analytics,
+    }
+}
+
+/// Lambda allows 4 KB of environment variables in all (names and values).
+const LAMBDA_ENVIRONMENT_BYTES: usize = 4096;
+/// What the other variables take at most: table, keys, bucket and stream names.
+const OTHER_VARIABLES_BYTES: usize = 1024;
+
+/// The correlation travels in the function's environment: refuse one that cannot fit at plan
+/// time rather than at apply.
+fn check_environment_size(analytics: &AnalyticsBlock, diags: &mut Diagnostics) {
+    if !analytics.engine.is_value() {
+        return;
+    }
+    let Ok(correlation) = super::apply::correlation_document(analytics) else {
+        return; // something is unknown until apply
+    };
+    let size = "CORRELATION".len() + correlation.to_string().len();
+    if size + OTHER_VARIABLES_BYTES > LAMBDA_ENVIRONMENT_BYTES {
+        diags.error(
+            "analytics correlation too large",
+            format!("the correlation the function receives in its environment is {size} bytes; Lambda allows {LAMBDA_ENVIRONMENT_BYTES} bytes of environment variables in all (about {} for the correlation): use fewer or shorter `analytics.columns`, lookups or table names", LAMBDA_ENVIRONMENT_BYTES - OTHER_VARIABLES_BYTES),
+            path("analytics", "columns"),
+        );
     }
 }
 
@@ -1130,6 +1155,26 @@ mod tests {
         assert!(errors_of(&c)
             .iter()
             .any(|e| e.contains("`analytics.parent_table` is set but `analytics.engine` is not")));
+
+        let mut c = with_engine(config());
+        c.analytics.columns = Value::Value(
+            (0..120)
+                .map(|i| {
+                    (
+                        format!("a_rather_long_column_name_{i}"),
+                        text("order.orderId"),
+                    )
+                })
+                .collect(),
+        );
+        let mut diags = Diagnostics::default();
+        plan(&c, None, &BTreeMap::new(), &identity(), &mut diags);
+        assert!(
+            diags.errors.iter().any(|e| e
+                .detail
+                .contains("Lambda allows 4096 bytes of environment variables")),
+            "a correlation over Lambda's environment limit is refused at plan"
+        );
 
         let mut c = with_engine(config());
         c.persist.version_attribute = text("event_ts");
