@@ -259,6 +259,8 @@ pub struct EngineScope<'a> {
     pub reference_bucket_arn: &'a str,
     /// The enriched stream, when the engine publishes its rows there.
     pub publish_to: Option<&'a str>,
+    /// The enriched stream's KMS key (id, ARN or alias), if it is encrypted.
+    pub publish_kms_key: Option<&'a str>,
 }
 
 /// The function's least-privilege policy: read exactly its source stream (the enriched one, or
@@ -353,8 +355,11 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
     }
     // A customer-managed key must be usable by the function to read the encrypted stream; the
     // AWS-managed `alias/aws/kinesis` key needs no grant.
-    if let Some(key) = stream_kms_key.filter(|k| *k != "alias/aws/kinesis") {
-        let key_arn = if key.starts_with("arn:") {
+    // A customer-managed key must be usable by the function: to read the encrypted source
+    // stream, and to write to the enriched stream when the engine publishes there. The
+    // AWS-managed `alias/aws/kinesis` key needs no grant.
+    let key_arn = |key: &str| {
+        if key.starts_with("arn:") {
             key.to_string()
         } else {
             format!(
@@ -365,12 +370,26 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
                     format!("key/{key}")
                 }
             )
-        };
+        }
+    };
+    let customer_key = |key: Option<&str>| key.filter(|k| *k != "alias/aws/kinesis").map(key_arn);
+    if let Some(key) = customer_key(stream_kms_key) {
         statements.push(json!({
             "Sid": "DecryptSourceStream",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": key_arn
+            "Resource": key
+        }));
+    }
+    if let Some(key) = engine
+        .filter(|e| e.publish_to.is_some())
+        .and_then(|e| customer_key(e.publish_kms_key))
+    {
+        statements.push(json!({
+            "Sid": "EncryptEnrichedStream",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": key
         }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
@@ -429,5 +448,52 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(last["Resource"], "arn:aws:kms:eu-west-1:1:alias/mine");
+    }
+
+    #[test]
+    fn the_engine_adds_its_state_reference_data_and_publication() {
+        let policy = persist_policy(&PersistScope {
+            partition: "aws",
+            region: "us-east-1",
+            account: "123456789012",
+            function_name: "orders-persist",
+            stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/orders-cdc",
+            table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/orders-sink",
+            stream_kms_key: Some("alias/aws/kinesis"),
+            dead_letter_bucket_arn: "arn:aws:s3:::orders-dlq-123456789012",
+            dead_letter_prefix: "dead-letter/",
+            engine: Some(EngineScope {
+                state_table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/orders-state",
+                reference_bucket_arn: "arn:aws:s3:::orders-reference-123456789012",
+                publish_to: Some("arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched"),
+                publish_kms_key: Some("alias/mine"),
+            }),
+        });
+        let by_sid = |sid: &str| {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid} in {policy}"))
+        };
+        assert_eq!(
+            by_sid("EngineState")["Resource"],
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders-state"
+        );
+        assert_eq!(
+            by_sid("ReadReferenceData")["Resource"],
+            "arn:aws:s3:::orders-reference-123456789012/reference/*"
+        );
+        assert_eq!(
+            by_sid("PublishEnrichedRows")["Resource"],
+            "arn:aws:kinesis:us-east-1:123456789012:stream/orders-enriched"
+        );
+        assert_eq!(
+            by_sid("EncryptEnrichedStream")["Resource"],
+            "arn:aws:kms:us-east-1:123456789012:alias/mine"
+        );
+        assert!(!policy.to_string().contains("\"*\""));
     }
 }

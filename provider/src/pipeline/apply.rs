@@ -591,6 +591,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
                 state_table_arn,
                 reference_bucket_arn: &engine.bucket_arn,
                 publish_to: engine.publish_enriched.then_some(enriched_arn.as_str()),
+                publish_kms_key: want.enriched.kms_key_id.as_deref(),
             }),
             _ => None,
         },
