@@ -79,7 +79,7 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
         .function_name("unified-orders-persist")
         .send()
         .await?;
-    let env = function.environment().unwrap().variables().unwrap();
+    let env = function.environment().unwrap().variables().unwrap().clone();
     assert_eq!(env["STATE_TABLE"], "unified-orders-state");
     assert_eq!(env["ENRICHED_STREAM"], "unified-orders-enriched");
     let correlation: serde_json::Value = serde_json::from_str(&env["CORRELATION"])?;
@@ -149,6 +149,36 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     assert!(plan.stdout.contains("reference_objects"), "{}", plan.stdout);
     run(&["apply", "-auto-approve"])?.ok()?;
     assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
+
+    // The function's environment changed out of band (the correlation emptied): drift, put
+    // right by the next apply.
+    let mut changed: std::collections::HashMap<String, String> = env.clone();
+    changed.insert("CORRELATION".to_string(), "{}".to_string());
+    lambda
+        .update_function_configuration()
+        .function_name("unified-orders-persist")
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(changed))
+                .build(),
+        )
+        .send()
+        .await?;
+    let plan = run(&["plan", "-detailed-exitcode"])?;
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("function_arn"), "{}", plan.stdout);
+    run(&["apply", "-auto-approve"])?.ok()?;
+    assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
+    let restored = lambda
+        .get_function_configuration()
+        .function_name("unified-orders-persist")
+        .send()
+        .await?;
+    assert_eq!(
+        restored.environment().unwrap().variables().unwrap(),
+        &env,
+        "the environment is back as planned"
+    );
 
     // The engine turned off: its state table and reference data go, the mapping moves back to
     // the enriched stream, and the plan after that is empty.

@@ -38,11 +38,11 @@ pub struct Desired {
     pub timeout: i32,
     pub artifact: Artifact,
     pub mapping: MappingSettings,
-    pub write_concurrency: i64,
-    pub version_attribute: Option<String>,
     pub dead_letter: DeadLetter,
     /// The `lambda` analytics engine, when `analytics.engine` asks for it.
     pub engine: Option<Engine>,
+    /// The function's environment (see [`environment_of`]).
+    pub environment: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -56,8 +56,6 @@ pub struct Engine {
     pub bucket_managed: bool,
     /// Object key, content, base64 SHA-256.
     pub objects: Vec<(String, Vec<u8>, String)>,
-    /// The `CORRELATION` document.
-    pub correlation: serde_json::Value,
     /// Publish the rows to the enriched stream too.
     pub publish_enriched: bool,
 }
@@ -209,8 +207,6 @@ impl Desired {
                     "persist.maximum_record_age_seconds",
                 )? as i32,
             },
-            write_concurrency: need(&p.write_concurrency, "persist.write_concurrency")?,
-            version_attribute: opt(&p.version_attribute),
             dead_letter: DeadLetter {
                 bucket: need(&p.dead_letter_bucket, "persist.dead_letter_bucket")?,
                 bucket_arn: need(&p.dead_letter_bucket_arn, "persist.dead_letter_bucket_arn")?,
@@ -218,48 +214,80 @@ impl Desired {
                 managed: dead_letter_managed,
             },
             engine: engine_from_state(s, reference_managed, &tags)?,
+            environment: environment_of(s)?,
             tags,
         })
     }
 
     fn function_environment(&self) -> BTreeMap<String, String> {
-        // `name:TYPE` lets the function reject a record whose key has the wrong type before
-        // writing, instead of DynamoDB failing the whole 25-item call.
-        let key = |k: &Key| format!("{}:{}", k.name, k.attr_type);
-        let mut env = BTreeMap::from([
-            ("SINK_TABLE".to_string(), self.table.name.clone()),
-            (
-                "SINK_PARTITION_KEY".to_string(),
-                key(&self.table.partition_key),
-            ),
-        ]);
-        if let Some(sort) = &self.table.sort_key {
-            env.insert("SINK_SORT_KEY".to_string(), key(sort));
-        }
-        env.insert(
-            "WRITE_CONCURRENCY".to_string(),
-            self.write_concurrency.to_string(),
-        );
-        if let Some(version) = &self.version_attribute {
-            env.insert("VERSION_ATTRIBUTE".to_string(), version.clone());
-        }
-        env.insert(
-            "DEAD_LETTER_BUCKET".to_string(),
-            self.dead_letter.bucket.clone(),
-        );
-        env.insert(
-            "DEAD_LETTER_PREFIX".to_string(),
-            self.dead_letter.prefix.clone(),
-        );
-        if let Some(engine) = &self.engine {
-            env.insert("CORRELATION".to_string(), engine.correlation.to_string());
-            env.insert("STATE_TABLE".to_string(), engine.state_table.name.clone());
-            if engine.publish_enriched {
-                env.insert("ENRICHED_STREAM".to_string(), self.enriched.name.clone());
-            }
-        }
-        env
+        self.environment.clone()
     }
+}
+
+/// The environment the function is given, from the planned (fully known) state. Read compares
+/// the function's environment with it, so a change made out of band shows in the plan.
+pub fn environment_of(s: &PipelineState) -> Result<BTreeMap<String, String>, String> {
+    let sink = &s.sink;
+    let p = &s.persist;
+    // `name:TYPE` lets the function reject a record whose key has the wrong type before
+    // writing, instead of DynamoDB failing the whole 25-item call.
+    let key = |name: &Str, attr_type: &Str, what: &str| -> Result<String, String> {
+        Ok(format!(
+            "{}:{}",
+            need(name, &format!("sink.{what}"))?,
+            need(attr_type, &format!("sink.{what}_type"))?
+        ))
+    };
+    let mut env = BTreeMap::from([
+        ("SINK_TABLE".to_string(), need(&sink.name, "sink.name")?),
+        (
+            "SINK_PARTITION_KEY".to_string(),
+            key(
+                &sink.partition_key,
+                &sink.partition_key_type,
+                "partition_key",
+            )?,
+        ),
+    ]);
+    if sink.sort_key.is_value() {
+        env.insert(
+            "SINK_SORT_KEY".to_string(),
+            key(&sink.sort_key, &sink.sort_key_type, "sort_key")?,
+        );
+    }
+    env.insert(
+        "WRITE_CONCURRENCY".to_string(),
+        need(&p.write_concurrency, "persist.write_concurrency")?.to_string(),
+    );
+    if let Some(version) = opt(&p.version_attribute) {
+        env.insert("VERSION_ATTRIBUTE".to_string(), version);
+    }
+    env.insert(
+        "DEAD_LETTER_BUCKET".to_string(),
+        need(&p.dead_letter_bucket, "persist.dead_letter_bucket")?,
+    );
+    env.insert(
+        "DEAD_LETTER_PREFIX".to_string(),
+        need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
+    );
+    let a = &s.analytics;
+    if a.engine.is_value() {
+        env.insert(
+            "CORRELATION".to_string(),
+            correlation_document(a)?.to_string(),
+        );
+        env.insert(
+            "STATE_TABLE".to_string(),
+            need(&a.state_table, "analytics.state_table")?,
+        );
+        if need(&a.publish_enriched, "analytics.publish_enriched")? {
+            env.insert(
+                "ENRICHED_STREAM".to_string(),
+                need(&s.enriched_stream.name, "enriched_stream.name")?,
+            );
+        }
+    }
+    Ok(env)
 }
 
 /// The `CORRELATION` document the function is given, from a fully known `analytics` block.
@@ -338,7 +366,6 @@ fn engine_from_state(
         objects.push((reference_key(&name), bytes, hash));
     }
     let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
-    let correlation = correlation_document(a)?;
     Ok(Some(Engine {
         state_table: TableSpec {
             name: need(&a.state_table, "analytics.state_table")?,
@@ -359,7 +386,6 @@ fn engine_from_state(
         bucket,
         bucket_managed: reference_managed,
         objects,
-        correlation,
         publish_enriched: need(&a.publish_enriched, "analytics.publish_enriched")?,
     }))
 }

@@ -236,8 +236,18 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             persist.role_arn = some(r.arn);
         }
     }
+    let expected_environment = super::apply::environment_of(prior).ok();
     match seen.function {
         None => persist.function_arn = Value::Null,
+        // An environment changed out of band (a setting, the correlation) shows as the
+        // function needing an update.
+        Some(f)
+            if expected_environment
+                .as_ref()
+                .is_some_and(|env| *env != f.environment) =>
+        {
+            persist.function_arn = Value::Null
+        }
         Some(f) => {
             persist.function_name = some(f.name);
             persist.architecture = some(f.architecture);
