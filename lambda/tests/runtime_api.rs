@@ -15,10 +15,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use base64::Engine as _;
 use harness::emulator::create_table;
 use harness::function::{kinesis_event, FunctionProcess as Function, Record, STREAM_ARN};
-use harness::http::{http_response, serve, Request};
+use harness::http::{http_response, send, serve, Request};
 use harness::{Emulator, RuntimeApi};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use unifiedetl_lambda::decode::Decimal;
 
 const TABLE: &str = "UnifiedOrderEnriched";
@@ -1219,49 +1218,14 @@ impl Upstream {
 
 /// Sends the request (with `body`) to the emulator on a fresh connection and reads the answer.
 async fn forward(port: u16, request: &Request, body: &[u8]) -> Option<Upstream> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    for (name, value) in &request.headers {
-        if !matches!(
-            name.as_str(),
-            "content-length" | "connection" | "transfer-encoding"
-        ) {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(head.as_bytes()).await.ok()?;
-    stream.write_all(body).await.ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status_line = lines.next()?.split_once(' ')?.1.to_string();
-    let status = status_line.split(' ').next()?.parse().ok()?;
-    let mut request_id = String::new();
-    let mut length = None;
-    for line in lines {
-        let (name, value) = line.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "x-amzn-requestid" => request_id = value.trim().to_string(),
-            "content-length" => length = value.trim().parse::<usize>().ok(),
-            _ => {}
-        }
-    }
-    let body = match length {
-        Some(length) => body.get(..length)?.to_string(),
-        None => body.to_string(),
-    };
+    let response = send(&format!("127.0.0.1:{port}"), request, body).await?;
     Some(Upstream {
-        status,
-        status_line,
-        request_id,
-        body,
+        status: response.status,
+        request_id: response
+            .header("x-amzn-requestid")
+            .unwrap_or_default()
+            .to_string(),
+        body: String::from_utf8(response.body).ok()?,
+        status_line: response.status_line,
     })
 }

@@ -161,10 +161,10 @@ impl CountingProxy {
                             None => format!("(no X-Amz-Target) {}", request.method),
                         };
                         *counts.lock().unwrap().entry(target).or_insert(0) += 1;
-                        let Some(reply) = forward(&upstream, &request).await else {
+                        let Some(reply) = send(&upstream, &request, &request.body).await else {
                             return;
                         };
-                        if write.write_all(&reply).await.is_err() {
+                        if write.write_all(&reply.to_raw()).await.is_err() {
                             return;
                         }
                     }
@@ -185,9 +185,53 @@ impl CountingProxy {
     }
 }
 
-/// Sends `request` to `upstream` on a new connection; returns the raw response to hand back, or
-/// `None` when the upstream could not be reached or answered malformed.
-async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
+/// A response read from an upstream: status line, headers (framing headers left out), and the
+/// de-chunked body.
+pub struct Response {
+    /// The status code, e.g. 200.
+    pub status: u16,
+    /// What follows `HTTP/1.1 ` on the status line, e.g. `200 OK`.
+    pub status_line: String,
+    /// Headers other than Content-Length, Transfer-Encoding, Connection and Keep-Alive, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The Content-Length the upstream sent (a HEAD response's is that of the body it omits).
+    content_length: Option<usize>,
+    bodiless: bool,
+}
+
+impl Response {
+    /// A header's value (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The response as raw HTTP/1.1, re-framed with a Content-Length.
+    pub fn to_raw(&self) -> Vec<u8> {
+        let mut reply = format!("HTTP/1.1 {}\r\n", self.status_line);
+        for (name, value) in &self.headers {
+            reply.push_str(&format!("{name}: {value}\r\n"));
+        }
+        // A bodiless response (HEAD's) keeps the length of the body it does not carry.
+        let length = if self.bodiless {
+            self.content_length.unwrap_or(0)
+        } else {
+            self.body.len()
+        };
+        reply.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        let mut reply = reply.into_bytes();
+        reply.extend_from_slice(&self.body);
+        reply
+    }
+}
+
+/// Sends `request`, with `body` in place of its own, to `upstream` (`host:port`) on a new
+/// connection and reads the response; `None` when the upstream cannot be reached or answers
+/// malformed.
+pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Response> {
     let stream = tokio::net::TcpStream::connect(upstream).await.ok()?;
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
@@ -202,17 +246,19 @@ async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
     }
     head.push_str(&format!(
         "content-length: {}\r\nconnection: close\r\n\r\n",
-        request.body.len()
+        body.len()
     ));
     let mut out = head.into_bytes();
-    out.extend_from_slice(&request.body);
+    out.extend_from_slice(body);
     write.write_all(&out).await.ok()?;
 
     let mut reader = BufReader::new(read);
     let mut status = String::new();
     reader.read_line(&mut status).await.ok()?;
+    let status_line = status.trim_end().split_once(' ')?.1.to_string();
+    let code: u16 = status_line.split(' ').next()?.parse().ok()?;
     let mut headers = Vec::new();
-    let (mut length, mut chunked) = (None, false);
+    let (mut content_length, mut chunked) = (None, false);
     loop {
         let mut line = String::new();
         reader.read_line(&mut line).await.ok()?;
@@ -223,18 +269,17 @@ async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
         let (name, value) = line.split_once(':')?;
         let (lower, value) = (name.trim().to_ascii_lowercase(), value.trim());
         match lower.as_str() {
-            "content-length" => length = Some(value.parse::<usize>().ok()?),
+            "content-length" => content_length = Some(value.parse::<usize>().ok()?),
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "connection" | "keep-alive" => {}
-            _ => headers.push(format!("{}: {value}\r\n", name.trim())),
+            _ => headers.push((name.trim().to_string(), value.to_string())),
         }
     }
-    let code = status.split_whitespace().nth(1).unwrap_or_default();
     let bodiless = request.method.eq_ignore_ascii_case("HEAD")
-        || code.starts_with('1')
-        || code == "204"
-        || code == "304";
-    let mut body = Vec::new();
+        || (100..200).contains(&code)
+        || code == 204
+        || code == 304;
+    let mut response_body = Vec::new();
     if bodiless {
         // Nothing follows the headers.
     } else if chunked {
@@ -247,27 +292,20 @@ async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
             if size == 0 {
                 break;
             }
-            body.extend_from_slice(&chunk[..size]);
+            response_body.extend_from_slice(&chunk[..size]);
         }
-    } else if let Some(length) = length {
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await.ok()?;
+    } else if let Some(length) = content_length {
+        response_body.resize(length, 0);
+        reader.read_exact(&mut response_body).await.ok()?;
     } else {
-        reader.read_to_end(&mut body).await.ok()?;
+        reader.read_to_end(&mut response_body).await.ok()?;
     }
-    let mut reply = status.trim_end().to_string();
-    reply.push_str("\r\n");
-    for header in headers {
-        reply.push_str(&header);
-    }
-    // A bodiless response (HEAD's) keeps the length of the body it does not carry.
-    let length = if bodiless {
-        length.unwrap_or(0)
-    } else {
-        body.len()
-    };
-    reply.push_str(&format!("Content-Length: {length}\r\n\r\n"));
-    let mut reply = reply.into_bytes();
-    reply.extend_from_slice(&body);
-    Some(reply)
+    Some(Response {
+        status: code,
+        status_line,
+        headers,
+        body: response_body,
+        content_length,
+        bodiless,
+    })
 }
