@@ -88,7 +88,10 @@ emulator-stop:
 QUICKSTART := examples/quickstart
 
 .PHONY: demo demo-down
+# The provider is a local build: its checksum changes with every build, so the (uncommitted)
+# lock file of the last run is dropped before init instead of refusing the new build.
 demo: install emulator
+	rm -f $(QUICKSTART)/.terraform.lock.hcl
 	cd $(QUICKSTART) && terraform init -upgrade -input=false >/dev/null
 	cd $(QUICKSTART) && terraform apply -auto-approve -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT)
 	@cd $(QUICKSTART) && if terraform plan -detailed-exitcode -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT) >/dev/null; \

@@ -532,3 +532,30 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
     );
     Ok(())
 }
+
+/// A state written by an earlier provider version lacks the blocks that version did not know
+/// (`analytics` came later): the current provider reads it, plans no change, and applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_from_before_a_block_existed_still_plans_and_applies() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let tf = Terraform::new(&emulator)?;
+    tf.write(&format!(
+        "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"older\"\n  sink {{ partition_key = \"orderId\" }}\n}}\n"
+    ))?;
+    tf.init()?;
+    tf.apply()?;
+    let path = tf.dir().join("terraform.tfstate");
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    let attributes = state["resources"][0]["instances"][0]["attributes"]
+        .as_object_mut()
+        .expect("the pipeline's attributes");
+    assert!(attributes.remove("analytics").is_some());
+    state["serial"] = serde_json::json!(state["serial"].as_u64().unwrap_or(1) + 1);
+    std::fs::write(&path, serde_json::to_string_pretty(&state)?)?;
+
+    let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"])?;
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    tf.apply()?;
+    tf.destroy()?;
+    Ok(())
+}

@@ -18,6 +18,9 @@ pub type Bool = Value<bool>;
 pub type Tags = Value<BTreeMap<String, Value<String>>>;
 
 /// The whole resource.
+///
+/// Blocks read as all-null when absent or null: a state written by an earlier provider version
+/// has no block that version did not know (`analytics`, say), and Terraform hands it over as null.
 #[derive(Serialize, Deserialize, Clone, Default)]
 pub struct PipelineState {
     #[serde(default)]
@@ -28,16 +31,24 @@ pub struct PipelineState {
     pub tags: Tags,
     #[serde(default)]
     pub tags_all: Tags,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub cdc_stream: StreamBlock,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub enriched_stream: StreamBlock,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub sink: SinkBlock,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub persist: PersistBlock,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub analytics: AnalyticsBlock,
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// `analytics.children[*]`.
