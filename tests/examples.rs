@@ -13,6 +13,20 @@ fn copy_tf_files(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The streams the function's event source mappings read.
+async fn mapping_sources(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<Vec<String>> {
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await?;
+    Ok(mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn().map(str::to_string))
+        .collect())
+}
+
 /// The module's files as a user has them: the .tf files and the reference data beside them.
 fn copy_module(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     copy_tf_files(from, to)?;
@@ -59,16 +73,7 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     // the state table exists, the reference file is in S3 as it is on disk.
     let sdk = emulator.sdk_config().await;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("unified-orders-persist")
-        .send()
-        .await?;
-    let sources: Vec<&str> = mappings
-        .event_source_mappings()
-        .iter()
-        .filter_map(|m| m.event_source_arn())
-        .collect();
+    let sources = mapping_sources(&lambda, "unified-orders-persist").await?;
     assert_eq!(sources.len(), 1);
     assert!(
         sources[0].ends_with(":stream/unified-orders-cdc"),
@@ -210,16 +215,7 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
         s3.head_bucket().bucket(bucket).send().await.is_err(),
         "reference bucket deleted"
     );
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("unified-orders-persist")
-        .send()
-        .await?;
-    let sources: Vec<&str> = mappings
-        .event_source_mappings()
-        .iter()
-        .filter_map(|m| m.event_source_arn())
-        .collect();
+    let sources = mapping_sources(&lambda, "unified-orders-persist").await?;
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert!(
         sources[0].ends_with(":stream/unified-orders-enriched"),
