@@ -3,16 +3,6 @@
 use anyhow::Result;
 use harness::{repo_root, Emulator, Terraform};
 
-fn copy_tf_files(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    for entry in std::fs::read_dir(from)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "tf") {
-            std::fs::copy(&path, to.join(path.file_name().unwrap()))?;
-        }
-    }
-    Ok(())
-}
-
 /// The streams the function's event source mappings read.
 async fn mapping_sources(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<Vec<String>> {
     let mappings = lambda
@@ -27,26 +17,12 @@ async fn mapping_sources(lambda: &aws_sdk_lambda::Client, function: &str) -> Res
         .collect())
 }
 
-/// The module's files as a user has them: the .tf files and the reference data beside them.
-fn copy_module(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    copy_tf_files(from, to)?;
-    let reference = from.join("reference");
-    if reference.is_dir() {
-        std::fs::create_dir_all(to.join("reference"))?;
-        for entry in std::fs::read_dir(&reference)? {
-            let path = entry?.path();
-            std::fs::copy(&path, to.join("reference").join(path.file_name().unwrap()))?;
-        }
-    }
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_cleanly() -> Result<()>
 {
     let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
     let tf = Terraform::new(&emulator)?;
-    copy_module(&repo_root().join("examples/quickstart"), tf.dir())?;
+    tf.copy_module(&repo_root().join("examples/quickstart"))?;
     let endpoint = format!("endpoint_url={}", emulator.endpoint);
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
@@ -241,11 +217,8 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
 fn registry_examples_validate() -> Result<()> {
     let emulator = Emulator::start()?;
     let tf = Terraform::new(&emulator)?;
-    copy_tf_files(&repo_root().join("examples/provider"), tf.dir())?;
-    copy_tf_files(
-        &repo_root().join("examples/resources/unifiedetl_pipeline"),
-        tf.dir(),
-    )?;
+    tf.copy_module(&repo_root().join("examples/provider"))?;
+    tf.copy_module(&repo_root().join("examples/resources/unifiedetl_pipeline"))?;
     tf.init()?;
     tf.run(&["validate", "-no-color"])?.ok()?;
     Ok(())

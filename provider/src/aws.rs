@@ -11,6 +11,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 /// Clients for every service the pipeline touches, plus the provider-level settings that every
 /// component needs (region, default tags).
 pub struct Aws {
+    pub dms: aws_sdk_databasemigration::Client,
+    pub firehose: aws_sdk_firehose::Client,
     pub kinesis: aws_sdk_kinesis::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
@@ -32,6 +34,8 @@ pub struct Identity {
 impl Aws {
     pub fn new(config: &aws_config::SdkConfig, default_tags: BTreeMap<String, String>) -> Aws {
         Aws {
+            dms: aws_sdk_databasemigration::Client::new(config),
+            firehose: aws_sdk_firehose::Client::new(config),
             kinesis: aws_sdk_kinesis::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),

@@ -17,8 +17,9 @@ use crate::tags::{tag_diff, TagDiff};
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleSpec {
     pub name: String,
-    /// The service principal allowed to assume the role, e.g. `lambda.amazonaws.com`.
-    pub service: String,
+    /// The principals of the one service allowed to assume the role, e.g.
+    /// `lambda.amazonaws.com` (DMS also needs its regional principal to read a secret).
+    pub services: Vec<String>,
     pub policy_name: String,
     pub policy: Json,
     pub tags: BTreeMap<String, String>,
@@ -35,7 +36,11 @@ pub struct Role {
 }
 
 /// The trust policy that lets exactly one AWS service assume a role.
-pub fn trust_policy(service: &str) -> Json {
+pub fn trust_policy(services: &[String]) -> Json {
+    let service = match services {
+        [one] => json!(one),
+        many => json!(many),
+    };
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -113,7 +118,7 @@ pub async fn create(client: &Client, spec: &RoleSpec) -> AwsResult<Role> {
     let out = client
         .create_role()
         .role_name(&spec.name)
-        .assume_role_policy_document(trust_policy(&spec.service).to_string())
+        .assume_role_policy_document(trust_policy(&spec.services).to_string())
         .description("Managed by unifiedetl")
         .set_tags((!tags.is_empty()).then_some(tags))
         .send()
@@ -127,7 +132,7 @@ pub async fn create(client: &Client, spec: &RoleSpec) -> AwsResult<Role> {
     Ok(Role {
         name: spec.name.clone(),
         arn,
-        trust: Some(trust_policy(&spec.service)),
+        trust: Some(trust_policy(&spec.services)),
         policy: (!spec.policy.is_null()).then(|| spec.policy.clone()),
         tags: spec.tags.clone(),
     })
@@ -147,7 +152,7 @@ async fn put_policy(client: &Client, spec: &RoleSpec) -> AwsResult<()> {
 /// Brings an existing role to `spec`: trust policy, inline policy and tags.
 pub async fn update(client: &Client, current: &Role, spec: &RoleSpec) -> AwsResult<Role> {
     let err = |e: AwsError| context("updating", &spec.name, e);
-    let trust = trust_policy(&spec.service);
+    let trust = trust_policy(&spec.services);
     if current.trust.as_ref() != Some(&trust) {
         client
             .update_assume_role_policy()
@@ -353,26 +358,9 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
             }));
         }
     }
-    // A customer-managed key must be usable by the function to read the encrypted stream; the
-    // AWS-managed `alias/aws/kinesis` key needs no grant.
     // A customer-managed key must be usable by the function: to read the encrypted source
-    // stream, and to write to the enriched stream when the engine publishes there. The
-    // AWS-managed `alias/aws/kinesis` key needs no grant.
-    let key_arn = |key: &str| {
-        if key.starts_with("arn:") {
-            key.to_string()
-        } else {
-            format!(
-                "arn:{partition}:kms:{region}:{account}:{}",
-                if key.starts_with("alias/") {
-                    key.to_string()
-                } else {
-                    format!("key/{key}")
-                }
-            )
-        }
-    };
-    let customer_key = |key: Option<&str>| key.filter(|k| *k != "alias/aws/kinesis").map(key_arn);
+    // stream, and to write to the enriched stream when the engine publishes there.
+    let customer_key = |key| customer_key_arn(partition, region, account, key);
     if let Some(key) = customer_key(stream_kms_key) {
         statements.push(json!({
             "Sid": "DecryptSourceStream",
@@ -389,6 +377,140 @@ pub fn persist_policy(scope: &PersistScope) -> Json {
             "Sid": "EncryptEnrichedStream",
             "Effect": "Allow",
             "Action": "kms:GenerateDataKey",
+            "Resource": key
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The KMS key ARN a customer-managed stream key (id, ARN, alias name or alias ARN) needs a
+/// grant on; `None` for no key or the AWS-managed `alias/aws/kinesis`, which needs none.
+fn customer_key_arn(
+    partition: &str,
+    region: &str,
+    account: &str,
+    key: Option<&str>,
+) -> Option<String> {
+    let key = key.filter(|k| *k != "alias/aws/kinesis")?;
+    Some(if key.starts_with("arn:") {
+        key.to_string()
+    } else if key.starts_with("alias/") {
+        format!("arn:{partition}:kms:{region}:{account}:{key}")
+    } else {
+        format!("arn:{partition}:kms:{region}:{account}:key/{key}")
+    })
+}
+
+/// What the DMS role is scoped to: the CDC stream it writes, and the secret it reads.
+pub struct DmsScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub stream_arn: &'a str,
+    pub stream_kms_key: Option<&'a str>,
+    /// The Secrets Manager secret holding the database credentials, when one is used.
+    pub secret_arn: Option<&'a str>,
+}
+
+/// The DMS role's policy: put records on exactly the CDC stream (DMS describes it first), and
+/// read exactly the credentials secret when the source endpoint uses one.
+pub fn dms_policy(scope: &DmsScope) -> Json {
+    let mut statements = vec![json!({
+        "Sid": "WriteCdcStream",
+        "Effect": "Allow",
+        "Action": ["kinesis:DescribeStream", "kinesis:PutRecord", "kinesis:PutRecords"],
+        "Resource": scope.stream_arn
+    })];
+    if let Some(key) = customer_key_arn(
+        scope.partition,
+        scope.region,
+        scope.account,
+        scope.stream_kms_key,
+    ) {
+        statements.push(json!({
+            "Sid": "EncryptCdcStream",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": key
+        }));
+    }
+    if let Some(secret) = scope.secret_arn {
+        statements.push(json!({
+            "Sid": "ReadSourceCredentials",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": secret
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// What the Firehose role is scoped to: the CDC stream it reads and the lake prefixes it writes.
+pub struct FirehoseScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub stream_arn: &'a str,
+    pub stream_kms_key: Option<&'a str>,
+    pub bucket_arn: &'a str,
+    pub prefix: &'a str,
+    pub error_prefix: &'a str,
+}
+
+/// The key pattern a Firehose prefix writes under: its literal part up to the first `!{...}`
+/// expression (the date partitions), then anything.
+fn prefix_pattern(bucket_arn: &str, prefix: &str) -> String {
+    let literal = prefix.split("!{").next().unwrap_or_default();
+    format!("{bucket_arn}/{literal}*")
+}
+
+/// The delivery stream's policy: read exactly the CDC stream, write objects under exactly the
+/// lake's prefix and error prefix (multipart uploads included), and see the bucket itself.
+pub fn firehose_policy(scope: &FirehoseScope) -> Json {
+    let objects: Vec<String> = {
+        let mut patterns = vec![
+            prefix_pattern(scope.bucket_arn, scope.prefix),
+            prefix_pattern(scope.bucket_arn, scope.error_prefix),
+        ];
+        patterns.dedup();
+        patterns
+    };
+    let mut statements = vec![
+        json!({
+            "Sid": "ReadCdcStream",
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards"
+            ],
+            "Resource": scope.stream_arn
+        }),
+        json!({
+            "Sid": "WriteLakeObjects",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            "Resource": objects
+        }),
+        json!({
+            "Sid": "SeeLakeBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Resource": scope.bucket_arn
+        }),
+    ];
+    if let Some(key) = customer_key_arn(
+        scope.partition,
+        scope.region,
+        scope.account,
+        scope.stream_kms_key,
+    ) {
+        statements.push(json!({
+            "Sid": "DecryptCdcStream",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
             "Resource": key
         }));
     }

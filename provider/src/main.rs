@@ -1,14 +1,16 @@
 //! `terraform-provider-unifiedetl`: a Terraform provider (plugin protocol 6) whose one resource,
 //! `unifiedetl_pipeline`, manages a whole real-time CDC pipeline on AWS as one unit.
 //!
-//! Layout mirrors the pipeline: one module per AWS component (`kinesis`, `dynamodb`, `iam`,
-//! `lambda`), each owning its finders, create/update/delete, waiters and expand/flatten
+//! Layout mirrors the pipeline: one module per AWS component (`kinesis`, `dynamodb`, `dms`,
+//! `firehose`, `iam`, `lambda`, `s3`), each owning its finders, create/update/delete, waiters and expand/flatten
 //! helpers; `pipeline` is the composite resource that orchestrates them and never calls the SDK
 //! itself.
 
 mod artifact;
 mod aws;
+mod dms;
 mod dynamodb;
+mod firehose;
 mod iam;
 mod kinesis;
 mod lambda;

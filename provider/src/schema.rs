@@ -65,6 +65,17 @@ pub fn block(description: &str, attributes: Vec<(&str, Attribute)>) -> Block {
     }
 }
 
+/// The same attribute, marked sensitive: Terraform never shows its value.
+pub fn sensitive(mut attribute: Attribute) -> Attribute {
+    attribute.sensitive = true;
+    attribute
+}
+
+/// `list(string)`
+pub fn string_list() -> AttributeType {
+    AttributeType::List(Box::new(AttributeType::String))
+}
+
 /// `map(string)`
 pub fn string_map() -> AttributeType {
     AttributeType::Map(Box::new(AttributeType::String))

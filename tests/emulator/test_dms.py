@@ -860,6 +860,26 @@ def test_task_validation(dms, shared):
         assert error_code(excinfo) == code, extra
 
 
+def test_task_accepts_object_mapping_rules_for_stream_targets(dms, shared):
+    mappings = json.loads(MAPPINGS)
+    mappings["rules"].append({
+        "rule-type": "object-mapping", "rule-id": "2", "rule-name": "partition",
+        "rule-action": "map-record-to-record",
+        "object-locator": {"schema-name": "orders", "table-name": "%"},
+        "mapping-parameters": {"partition-key-type": "primary-key"},
+    })
+    unknown = json.loads(MAPPINGS)
+    unknown["rules"].append({"rule-type": "teleport", "rule-id": "2", "rule-name": "x"})
+    arn = make_task(dms, shared, TableMappings=json.dumps(mappings))["ReplicationTaskArn"]
+    (task,) = dms.describe_replication_tasks(
+        Filters=[{"Name": "replication-task-arn", "Values": [arn]}]
+    )["ReplicationTasks"]
+    assert json.loads(task["TableMappings"]) == mappings
+    with pytest.raises(ClientError) as excinfo:
+        make_task(dms, shared, wait=False, TableMappings=json.dumps(unknown))
+    assert error_code(excinfo) == "InvalidParameterValueException"
+
+
 def test_task_unknown_arns_are_not_found(dms, shared):
     for key in ("source", "target", "instance"):
         with pytest.raises(ClientError) as excinfo:

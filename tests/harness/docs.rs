@@ -101,8 +101,13 @@ fn block_schema(block: &Value, prefix: &str) -> String {
         for name in names {
             let b = &blocks[name];
             let id = anchor(prefix, name);
+            let kind = if b["nesting_mode"] == "list" && b["max_items"] == 1 {
+                "Block List, Max: 1"
+            } else {
+                "Block, Optional"
+            };
             optional.push(format!(
-                "- `{name}` (Block, Optional) {} (see [below for nested schema](#{id}))",
+                "- `{name}` ({kind}) {} (see [below for nested schema](#{id}))",
                 b["block"]["description"].as_str().unwrap_or_default()
             ));
             nested.push(format!(

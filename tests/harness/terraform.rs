@@ -148,6 +148,27 @@ impl Terraform {
         self.dir.path()
     }
 
+    /// Copies a module as a user has it: its `.tf` files and the `reference/` data beside them
+    /// (following a symbolic link to it).
+    pub fn copy_module(&self, from: &Path) -> Result<()> {
+        let to = self.dir.path();
+        for entry in std::fs::read_dir(from)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                std::fs::copy(&path, to.join(path.file_name().unwrap()))?;
+            }
+        }
+        let reference = from.join("reference");
+        if reference.is_dir() {
+            std::fs::create_dir_all(to.join("reference"))?;
+            for entry in std::fs::read_dir(&reference)? {
+                let path = entry?.path();
+                std::fs::copy(&path, to.join("reference").join(path.file_name().unwrap()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `main.tf`.
     pub fn write(&self, main_tf: &str) -> Result<()> {
         std::fs::write(self.dir.path().join("main.tf"), main_tf)?;

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::apply_source::{self, Lake, Source};
 use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
+use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
 use crate::artifact::{self, Artifact};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Identity};
@@ -43,7 +45,20 @@ pub struct Desired {
     pub engine: Option<Engine>,
     /// The function's environment (see [`environment_of`]).
     pub environment: BTreeMap<String, String>,
+    /// DMS from MySQL, when the `source` block is there.
+    pub source: Option<Source>,
+    /// The Firehose data lake, when the `data_lake` block is there.
+    pub lake: Option<Lake>,
+    pub timeouts: Timeouts,
     pub tags: BTreeMap<String, String>,
+}
+
+/// Which buckets the configuration leaves to the pipeline (it names none, so the pipeline
+/// creates and deletes them).
+pub struct Managed {
+    pub dead_letter: bool,
+    pub reference: bool,
+    pub lake: bool,
 }
 
 /// The analytics engine's parts: its state table, the reference data, and the correlation the
@@ -79,7 +94,7 @@ pub struct MappingSettings {
     pub maximum_record_age: i32,
 }
 
-fn need<T: Clone>(value: &Value<T>, what: &str) -> Result<T, String> {
+pub(super) fn need<T: Clone>(value: &Value<T>, what: &str) -> Result<T, String> {
     match value {
         Value::Value(v) => Ok(v.clone()),
         Value::Null => Err(format!("`{what}` has no value")),
@@ -106,9 +121,11 @@ impl Desired {
     /// no dead-letter bucket, so the pipeline owns the one it planned.
     pub fn from_state(
         s: &PipelineState,
-        dead_letter_managed: bool,
-        reference_managed: bool,
+        prior: Option<&PipelineState>,
+        managed: &Managed,
     ) -> Result<Desired, String> {
+        let dead_letter_managed = managed.dead_letter;
+        let reference_managed = managed.reference;
         let tags: BTreeMap<String, String> = need(&s.tags_all, "tags_all")?
             .into_iter()
             .filter_map(|(k, v)| v.as_option().map(|v| (k, v)))
@@ -215,6 +232,19 @@ impl Desired {
             },
             engine: engine_from_state(s, reference_managed, &tags)?,
             environment: environment_of(s)?,
+            source: match s.source() {
+                Some(block) => Some(Source::from_state(
+                    block,
+                    prior.and_then(|p| p.source()),
+                    &tags,
+                )?),
+                None => None,
+            },
+            lake: match s.data_lake() {
+                Some(block) => Some(Lake::from_state(block, managed.lake)?),
+                None => None,
+            },
+            timeouts: timeouts(&s.timeouts),
             tags,
         })
     }
@@ -405,6 +435,15 @@ pub struct Outcome {
     pub reference_bucket_arn: Option<String>,
     /// Object key → hash of what is now in the reference bucket.
     pub reference_objects: Option<BTreeMap<String, String>>,
+    pub dms_role_arn: Option<String>,
+    pub instance_arn: Option<String>,
+    pub engine_version: Option<String>,
+    pub source_endpoint_arn: Option<String>,
+    pub target_endpoint_arn: Option<String>,
+    pub task_arn: Option<String>,
+    pub lake_role_arn: Option<String>,
+    pub lake_bucket_arn: Option<String>,
+    pub delivery_stream_arn: Option<String>,
     pub errors: Vec<String>,
 }
 
@@ -421,7 +460,7 @@ impl Outcome {
 }
 
 /// Refuses to adopt a component of the same name that another pipeline (or nobody) owns.
-fn check_owner(
+pub(super) fn check_owner(
     kind: &str,
     name: &str,
     tags: &BTreeMap<String, String>,
@@ -438,7 +477,7 @@ fn check_owner(
     }
 }
 
-fn known(value: &Str) -> bool {
+pub(super) fn known(value: &Str) -> bool {
     value.is_value()
 }
 
@@ -571,7 +610,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
     let policy_name = "unifiedetl-persist".to_string();
     let mut spec = RoleSpec {
         name: want.role_name.clone(),
-        service: "lambda.amazonaws.com".to_string(),
+        services: vec!["lambda.amazonaws.com".to_string()],
         policy_name: policy_name.clone(),
         policy: serde_json::Value::Null,
         tags: want.tags.clone(),
@@ -758,13 +797,55 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             None => None,
         }
     };
-    let (cdc, enriched, table, bucket, (role, function), engine) = tokio::join!(
+    let timeout = if prior.is_some() {
+        want.timeouts.update
+    } else {
+        want.timeouts.create
+    };
+    let prior_source = prior.and_then(|p| p.source());
+    let prior_lake = prior.and_then(|p| p.data_lake());
+    let source_ready = async {
+        match &want.source {
+            Some(src) => Some(
+                Box::pin(apply_source::prepare_source(
+                    aws,
+                    src,
+                    prior_source,
+                    &want.cdc,
+                    &want.pipeline,
+                    &want.tags,
+                    timeout,
+                ))
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let lake_role = async {
+        match &want.lake {
+            Some(lake) => Some(
+                Box::pin(apply_source::prepare_lake(
+                    aws,
+                    lake,
+                    prior_lake,
+                    &want.cdc,
+                    &want.pipeline,
+                    &want.tags,
+                ))
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (cdc, enriched, table, bucket, (role, function), engine, source_ready, lake_role) = tokio::join!(
         ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline),
         ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
         ensure_table(aws, &want.table, table_ours, &want.pipeline),
         ensure_dead_letter_bucket(aws, want, bucket_ours),
         role_then_function,
         engine,
+        source_ready,
+        lake_role,
     );
     // The mapping reads its stream, invokes the function and sends what it gives up on to the
     // dead-letter bucket: it needs all three (and the engine its state and reference data).
@@ -776,12 +857,50 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     let engine_ready = engine
         .as_ref()
         .is_none_or(|(table, reference)| table.is_ok() && reference.is_ok());
-    let mapping = match (source, &function, &bucket) {
-        (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
-            Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
+    let mapping = async {
+        match (source, &function, &bucket) {
+            (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
+                Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
+            }
+            _ => None,
         }
-        _ => None,
     };
+    // DMS's Kinesis endpoint and Firehose's source need the CDC stream to exist.
+    let source_done = async {
+        match (&want.source, &source_ready, &cdc) {
+            (Some(src), Some(Ok(ready)), Ok(cdc_arn)) => Some(
+                Box::pin(apply_source::finish_source(
+                    aws,
+                    src,
+                    ready,
+                    cdc_arn,
+                    &want.pipeline,
+                    &want.tags,
+                    timeout,
+                ))
+                .await,
+            ),
+            _ => None,
+        }
+    };
+    let lake_done = async {
+        match (&want.lake, &lake_role, &cdc) {
+            (Some(lake), Some(Ok(role_arn)), Ok(cdc_arn)) => Some(
+                Box::pin(apply_source::finish_lake(
+                    aws,
+                    lake,
+                    role_arn,
+                    cdc_arn,
+                    &want.pipeline,
+                    &want.tags,
+                    timeout,
+                ))
+                .await,
+            ),
+            _ => None,
+        }
+    };
+    let (mapping, source_done, lake_done) = tokio::join!(mapping, source_done, lake_done);
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);
@@ -796,6 +915,45 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         if let Some((arn, objects)) = out.take(reference) {
             out.reference_bucket_arn = Some(arn);
             out.reference_objects = Some(objects);
+        }
+    }
+    if let Some(ready) = source_ready.and_then(|r| out.take(r)) {
+        out.dms_role_arn = Some(ready.role_arn);
+        out.instance_arn = Some(ready.instance_arn);
+        out.engine_version = Some(ready.engine_version);
+        out.source_endpoint_arn = Some(ready.mysql_arn);
+    }
+    if let Some(done) = source_done.and_then(|d| out.take(d)) {
+        out.target_endpoint_arn = Some(done.target_arn);
+        out.task_arn = Some(done.task_arn);
+    }
+    if let Some(lake) = &want.lake {
+        out.lake_role_arn = lake_role.and_then(|r| out.take(r));
+        out.lake_bucket_arn = out.lake_role_arn.as_ref().map(|_| lake.bucket_arn.clone());
+    }
+    out.delivery_stream_arn = lake_done.and_then(|d| out.take(d));
+
+    // Source and lake parts renamed in place (or their block removed): the new ones are up,
+    // so the old ones go.
+    if let Some(p) = prior_source {
+        if want.source.is_none() || out.task_arn.is_some() {
+            out.errors.extend(
+                apply_source::remove_replaced_source(aws, p, want.source.as_ref(), timeout).await,
+            );
+        }
+    }
+    if let (Some(state), Some(p)) = (prior, prior_lake) {
+        if want.lake.is_none() || out.delivery_stream_arn.is_some() {
+            let account = state
+                .persist
+                .role_arn
+                .as_ref_option()
+                .and_then(|arn| account_of(arn))
+                .unwrap_or_default();
+            let managed = apply_source::lake_bucket_managed(state, p, account);
+            out.errors.extend(
+                apply_source::destroy_lake(aws, p, want.lake.as_ref(), managed, timeout).await,
+            );
         }
     }
 
@@ -872,7 +1030,31 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
             Err(e) => return vec![e.message],
         }
     }
+    if let Some(refused) = apply_source::lake_blocks_destroy(aws, state, &identity.account).await {
+        return vec![refused];
+    }
+    let timeout = timeouts(&state.timeouts).delete;
     let mut errors = Vec::new();
+    // What reads or writes the CDC stream goes before it: the replication task (with the rest
+    // of DMS) and the delivery stream (with the rest of the lake).
+    let source = async {
+        match state.source() {
+            Some(source) => apply_source::destroy_source(aws, source, timeout).await,
+            None => Vec::new(),
+        }
+    };
+    let lake = async {
+        match state.data_lake() {
+            Some(lake) => {
+                let managed = apply_source::lake_bucket_managed(state, lake, &identity.account);
+                apply_source::destroy_lake(aws, lake, None, managed, timeout).await
+            }
+            None => Vec::new(),
+        }
+    };
+    let (source, lake) = tokio::join!(source, lake);
+    errors.extend(source);
+    errors.extend(lake);
     if let Value::Value(uuid) = &p.event_source_mapping_id {
         if let Err(e) = lambda::delete_mapping(&aws.lambda, uuid).await {
             errors.push(e.message);

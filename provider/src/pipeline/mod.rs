@@ -3,8 +3,10 @@
 //! modules; it never calls the SDK itself.
 
 mod apply;
+mod apply_source;
 mod plan;
 mod read;
+mod source_lake;
 mod state;
 
 use async_trait::async_trait;
@@ -50,11 +52,12 @@ impl Pipeline {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, diags).await?;
         let planned = plan::plan(config, prior, &aws.default_tags, &identity, diags);
-        match Desired::from_state(
-            &planned,
-            config.persist.dead_letter_bucket.is_null(),
-            config.analytics.reference_bucket.is_null(),
-        ) {
+        let managed = apply::Managed {
+            dead_letter: config.persist.dead_letter_bucket.is_null(),
+            reference: config.analytics.reference_bucket.is_null(),
+            lake: config.data_lake().is_some_and(|l| l.bucket.is_null()),
+        };
+        match Desired::from_state(&planned, prior, &managed) {
             Ok(desired) => Some((aws, planned, desired)),
             Err(message) => {
                 diags.root_error("cannot apply unifiedetl_pipeline", message);
@@ -76,6 +79,27 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
     state.persist.function_arn = id(&out.function_arn);
     state.persist.event_source_mapping_id = id(&out.mapping_uuid);
     state.persist.dead_letter_bucket_arn = id(&out.dead_letter_arn);
+    if let Value::Value(blocks) = &mut state.source {
+        if let Some(Value::Value(source)) = blocks.first_mut() {
+            source.role_arn = id(&out.dms_role_arn);
+            source.replication_instance_arn = id(&out.instance_arn);
+            if let Some(version) = &out.engine_version {
+                source.engine_version = Value::Value(version.clone());
+            } else if source.engine_version.is_unknown() {
+                source.engine_version = Value::Null;
+            }
+            source.source_endpoint_arn = id(&out.source_endpoint_arn);
+            source.target_endpoint_arn = id(&out.target_endpoint_arn);
+            source.replication_task_arn = id(&out.task_arn);
+        }
+    }
+    if let Value::Value(blocks) = &mut state.data_lake {
+        if let Some(Value::Value(lake)) = blocks.first_mut() {
+            lake.role_arn = id(&out.lake_role_arn);
+            lake.bucket_arn = id(&out.lake_bucket_arn);
+            lake.delivery_stream_arn = id(&out.delivery_stream_arn);
+        }
+    }
     if state.analytics.engine.is_value() {
         state.analytics.state_table_arn = id(&out.state_table_arn);
         state.analytics.reference_bucket_arn = id(&out.reference_bucket_arn);
@@ -185,7 +209,9 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
         let (aws, planned, desired) = self.resolve(diags, &config, None).await?;
-        let out = apply::converge(&aws, &desired, None).await;
+        // Boxed: the whole apply is one large future (every component's steps), too large for a
+        // worker thread's stack in debug builds.
+        let out = Box::pin(apply::converge(&aws, &desired, None)).await;
         report(diags, "creating", &planned.name, &out.errors);
         Some((applied_state(planned, &out), ValueEmpty::Null))
     }
@@ -200,7 +226,7 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
         let (aws, planned, desired) = self.resolve(diags, &config, Some(&prior)).await?;
-        let out = apply::converge(&aws, &desired, Some(&prior)).await;
+        let out = Box::pin(apply::converge(&aws, &desired, Some(&prior))).await;
         report(diags, "updating", &planned.name, &out.errors);
         Some((applied_state(planned, &out), ValueEmpty::Null))
     }
@@ -214,7 +240,7 @@ impl Resource for Pipeline {
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, diags).await?;
-        let errors = apply::destroy(&aws, &prior, &identity).await;
+        let errors = Box::pin(apply::destroy(&aws, &prior, &identity)).await;
         report(diags, "deleting", &prior.name, &errors);
         Some(())
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
+use super::source_lake;
 use super::state::{
     AnalyticsBlock, Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags,
 };
@@ -17,8 +18,16 @@ use crate::tags;
 /// Longest pipeline name: `<name>-persist` must fit Lambda's 64 characters with room to spare.
 const MAX_NAME: usize = 40;
 
-fn path(block: &str, attr: &str) -> AttributePath {
-    AttributePath::new(block.to_string()).attribute(attr.to_string())
+/// Blocks that nest as a list of at most one element: their attributes sit under index 0.
+const LIST_BLOCKS: [&str; 2] = ["source", "data_lake"];
+
+pub(super) fn path(block: &str, attr: &str) -> AttributePath {
+    let block_path = AttributePath::new(block.to_string());
+    if LIST_BLOCKS.contains(&block) {
+        block_path.index(0).attribute(attr.to_string())
+    } else {
+        block_path.attribute(attr.to_string())
+    }
 }
 
 /// Checks the configuration; unknown values (known only at apply) are skipped.
@@ -46,6 +55,13 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     validate_sink(&config.sink, diags);
     validate_persist(&config.persist, diags);
     validate_analytics(&config.analytics, &config.sink, diags);
+    if let Some(source) = config.source() {
+        source_lake::validate_source(source, diags);
+    }
+    if let Some(lake) = config.data_lake() {
+        source_lake::validate_lake(lake, diags);
+    }
+    source_lake::validate_timeouts(&config.timeouts, diags);
     if config.analytics.engine.is_value() && config.persist.version_attribute.is_value() {
         diags.error(
             "invalid persist.version_attribute",
@@ -211,7 +227,13 @@ fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnost
     }
 }
 
-fn one_of(block: &str, attr: &str, value: &Str, allowed: &[&str], diags: &mut Diagnostics) {
+pub(super) fn one_of(
+    block: &str,
+    attr: &str,
+    value: &Str,
+    allowed: &[&str],
+    diags: &mut Diagnostics,
+) {
     if let Value::Value(v) = value {
         if !allowed.contains(&v.as_str()) {
             let list = allowed
@@ -228,7 +250,14 @@ fn one_of(block: &str, attr: &str, value: &Str, allowed: &[&str], diags: &mut Di
     }
 }
 
-fn in_range(block: &str, attr: &str, value: &Num, min: i64, max: i64, diags: &mut Diagnostics) {
+pub(super) fn in_range(
+    block: &str,
+    attr: &str,
+    value: &Num,
+    min: i64,
+    max: i64,
+    diags: &mut Diagnostics,
+) {
     if let Value::Value(v) = value {
         if !(min..=max).contains(v) {
             diags.error(
@@ -240,7 +269,7 @@ fn in_range(block: &str, attr: &str, value: &Num, min: i64, max: i64, diags: &mu
     }
 }
 
-fn name_like(
+pub(super) fn name_like(
     block: &str,
     attr: &str,
     value: &Str,
@@ -490,23 +519,23 @@ fn validate_persist(p: &PersistBlock, diags: &mut Diagnostics) {
 }
 
 /// The configured value, or `default` when the configuration leaves it unset.
-fn pick<T: Clone>(config: &Value<T>, default: Value<T>) -> Value<T> {
+pub(super) fn pick<T: Clone>(config: &Value<T>, default: Value<T>) -> Value<T> {
     match config {
         Value::Null => default,
         other => other.clone(),
     }
 }
 
-fn text(s: &str) -> Str {
+pub(super) fn text(s: &str) -> Str {
     Value::Value(s.to_string())
 }
 
-fn derive(name: &Str, suffix: &str) -> Str {
+pub(super) fn derive(name: &Str, suffix: &str) -> Str {
     name.as_ref().map(|n| format!("{n}-{suffix}"))
 }
 
 /// A computed id stays known while the component it identifies keeps its name.
-fn keep(prior: Option<(&Str, &Str)>, planned_name: &Str) -> Str {
+pub(super) fn keep(prior: Option<(&Str, &Str)>, planned_name: &Str) -> Str {
     match prior {
         Some((prior_name, Value::Value(id)))
             if prior_name == planned_name && planned_name.is_value() =>
@@ -561,8 +590,18 @@ pub fn plan(
         identity,
         diags,
     );
+    let source = source_lake::plan_source(config.source(), prior.and_then(|p| p.source()), &name);
+    let data_lake = source_lake::plan_lake(
+        config.data_lake(),
+        prior.and_then(|p| p.data_lake()),
+        &name,
+        identity,
+    );
     PipelineState {
         id: name.clone(),
+        source: one(source),
+        data_lake: one(data_lake),
+        timeouts: config.timeouts.clone(),
         tags_all: plan_tags(&config.tags, &name, default_tags),
         tags: config.tags.clone(),
         name,
@@ -572,6 +611,11 @@ pub fn plan(
         persist,
         analytics,
     }
+}
+
+/// A block nested as a list of at most one element.
+fn one<T>(block: Option<T>) -> Value<Vec<Value<T>>> {
+    Value::Value(block.map(Value::Value).into_iter().collect())
 }
 
 /// Lambda allows 4 KB of environment variables in all (names and values).

@@ -6,9 +6,14 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::state::{AnalyticsBlock, PipelineState, Str, StreamBlock, Tags};
+use super::source_lake::security_group_ids;
+use super::state::{
+    AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags,
+};
 use crate::aws::{Aws, AwsResult};
+use crate::dms::{self, EndpointKind};
 use crate::dynamodb::{self, Table};
+use crate::firehose;
 use crate::iam::{self, Role};
 use crate::kinesis::{self, Stream};
 use crate::lambda::{self, Function, Mapping};
@@ -79,7 +84,32 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         mapping: mapping?,
         bucket: bucket?,
     };
-    let nothing_left = seen.cdc.is_none()
+    let mut source = prior.source().cloned();
+    let mut lake = prior.data_lake().cloned();
+    let cdc_arn = seen.cdc.as_ref().map(|s| s.arn.clone());
+    if let Some(source) = &mut source {
+        refresh_source(aws, source, cdc_arn.as_deref()).await?;
+    }
+    if let Some(lake) = &mut lake {
+        refresh_lake(aws, lake, cdc_arn.as_deref()).await?;
+    }
+    let source_left = source.as_ref().is_some_and(|s| {
+        [
+            &s.role_arn,
+            &s.replication_instance_arn,
+            &s.source_endpoint_arn,
+            &s.target_endpoint_arn,
+            &s.replication_task_arn,
+        ]
+        .iter()
+        .any(|arn| arn.is_value())
+    });
+    let lake_left = lake
+        .as_ref()
+        .is_some_and(|l| l.delivery_stream_arn.is_value() || l.role_arn.is_value());
+    let nothing_left = !source_left
+        && !lake_left
+        && seen.cdc.is_none()
         && seen.enriched.is_none()
         && seen.table.is_none()
         && seen.role.is_none()
@@ -90,6 +120,9 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         return Ok(None);
     }
     let mut fresh = flatten(prior, seen);
+    // Blocks nest as lists: a state written before they existed holds null, read as none.
+    fresh.source = Value::Value(source.map(Value::Value).into_iter().collect());
+    fresh.data_lake = Value::Value(lake.map(Value::Value).into_iter().collect());
     if prior.analytics.engine.is_value() {
         refresh_analytics(aws, &mut fresh.analytics).await?;
     }
@@ -125,6 +158,165 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
         }
     }
     analytics.reference_objects = some(objects);
+    Ok(())
+}
+
+/// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
+/// of band shows on its attribute. The password is never returned by AWS, so never compared.
+async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
+    let by_id = |v: &Str| v.as_ref_option().cloned();
+    let role = match by_id(&s.role_name) {
+        Some(name) => iam::find_by_name(&aws.iam, &name, "unifiedetl-dms").await?,
+        None => None,
+    };
+    s.role_arn = match role {
+        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
+        _ => Value::Null,
+    };
+    let instance = match by_id(&s.replication_instance_id) {
+        Some(id) => dms::find_instance_by_id(&aws.dms, &id).await?,
+        None => None,
+    };
+    match instance {
+        None => s.replication_instance_arn = Value::Null,
+        Some(i) => {
+            s.replication_instance_class = some(i.class);
+            s.allocated_storage = some(i.allocated_storage as i64);
+            s.engine_version = some(i.engine_version);
+            s.multi_az = some(i.multi_az);
+            s.publicly_accessible = some(i.publicly_accessible);
+            // Without a configured list AWS reports the VPC's default group: not managed then.
+            if s.vpc_security_group_ids.is_value()
+                && security_group_ids(s) != i.vpc_security_group_ids
+            {
+                s.vpc_security_group_ids =
+                    some(i.vpc_security_group_ids.into_iter().map(some).collect());
+            }
+            if s.replication_instance_arn.as_ref_option() != Some(&i.arn) {
+                s.replication_instance_arn = Value::Null;
+            }
+        }
+    }
+    let mysql = match by_id(&s.source_endpoint_id) {
+        Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await?,
+        None => None,
+    };
+    match mysql {
+        Some(dms::Endpoint {
+            kind: EndpointKind::MySql(m),
+            arn,
+            ..
+        }) => {
+            let opt_text = |v: Option<String>| v.map_or(Value::Null, some);
+            if s.server_name.is_value() || m.server_name.is_some() {
+                s.server_name = opt_text(m.server_name);
+            }
+            if s.port.is_value() {
+                s.port = m.port.map_or(Value::Null, |p| some(p as i64));
+            }
+            if s.database_name.is_value() || m.database_name.is_some() {
+                s.database_name = opt_text(m.database_name);
+            }
+            if s.username.is_value() || m.username.is_some() {
+                s.username = opt_text(m.username);
+            }
+            s.secrets_manager_secret_arn = opt_text(m.secret_arn);
+            s.ssl_mode = some(m.ssl_mode);
+            s.certificate_arn = opt_text(m.certificate_arn);
+            if s.source_endpoint_arn.as_ref_option() != Some(&arn) {
+                s.source_endpoint_arn = Value::Null;
+            }
+        }
+        _ => s.source_endpoint_arn = Value::Null,
+    }
+    let target = match by_id(&s.target_endpoint_id) {
+        Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await?,
+        None => None,
+    };
+    let wanted_schema_table =
+        matches!(&s.partition_key_type, Value::Value(t) if t == "primary-key");
+    match target {
+        // Writing to another stream, with another role or another partitioning: an update.
+        Some(dms::Endpoint {
+            kind: EndpointKind::Kinesis(k),
+            arn,
+            ..
+        }) if Some(k.stream_arn.as_str()) == cdc_arn
+            && s.role_arn.as_ref_option() == Some(&k.role_arn)
+            && k.partition_include_schema_table == wanted_schema_table
+            && s.target_endpoint_arn.as_ref_option() == Some(&arn) => {}
+        _ => s.target_endpoint_arn = Value::Null,
+    }
+    let task = match by_id(&s.replication_task_id) {
+        Some(id) => dms::find_task_by_id(&aws.dms, &id).await?,
+        None => None,
+    };
+    match task {
+        Some(t)
+            if s.replication_task_arn.as_ref_option() == Some(&t.arn)
+                && s.replication_instance_arn.as_ref_option() == Some(&t.instance_arn)
+                && s.source_endpoint_arn.as_ref_option() == Some(&t.source_arn)
+                && s.target_endpoint_arn.as_ref_option() == Some(&t.target_arn) =>
+        {
+            s.migration_type = some(t.migration_type);
+            let same_mappings = s
+                .table_mappings
+                .as_ref_option()
+                .is_some_and(|m| dms::json_equal(m, &t.table_mappings));
+            if !same_mappings {
+                s.table_mappings = some(t.table_mappings);
+            }
+            if let (Value::Value(given), Some(actual)) = (&s.task_settings, &t.settings) {
+                if !dms::settings_match(given, actual) {
+                    s.task_settings = some(dms::project_settings(given, actual));
+                }
+            }
+            // A task meant to run that was stopped (or failed) out of band shows as not started.
+            if matches!(s.start_replication, Value::Value(true))
+                && matches!(t.status.as_str(), "stopped" | "failed" | "ready")
+            {
+                s.start_replication = some(false);
+            }
+        }
+        _ => s.replication_task_arn = Value::Null,
+    }
+    Ok(())
+}
+
+/// The lake: its role, bucket and delivery stream, each compared with the state.
+async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
+    let role = match l.role_name.as_ref_option() {
+        Some(name) => iam::find_by_name(&aws.iam, name, "unifiedetl-firehose").await?,
+        None => None,
+    };
+    l.role_arn = match role {
+        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
+        _ => Value::Null,
+    };
+    if let Value::Value(bucket) = &l.bucket {
+        if s3::find_by_name(&aws.s3, bucket).await?.is_none() {
+            l.bucket_arn = Value::Null;
+        }
+    }
+    let stream = match l.delivery_stream_name.as_ref_option() {
+        Some(name) => firehose::find_by_name(&aws.firehose, name).await?,
+        None => None,
+    };
+    match stream {
+        Some(d)
+            if d.source_stream_arn.as_deref() == cdc_arn
+                && l.role_arn.as_ref_option() == Some(&d.role_arn)
+                && l.bucket_arn.as_ref_option() == Some(&d.bucket_arn) =>
+        {
+            l.prefix = some(d.prefix);
+            l.error_prefix = some(d.error_prefix);
+            l.buffering_size_mb = some(d.buffering_size_mb as i64);
+            l.buffering_interval_seconds = some(d.buffering_interval_seconds as i64);
+            l.compression = some(d.compression);
+            l.delivery_stream_arn = some(d.arn);
+        }
+        _ => l.delivery_stream_arn = Value::Null,
+    }
     Ok(())
 }
 

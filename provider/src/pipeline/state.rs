@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use tf_provider::schema::{AttributeType, Block, Description, NestedBlock, Schema};
 use tf_provider::value::Value;
 
-use crate::schema::{computed, defaulted, group, optional, required, string_map};
+use crate::schema::{
+    block, computed, defaulted, group, optional, required, sensitive, string_list, string_map,
+};
 
 pub type Str = Value<String>;
 pub type Num = Value<i64>;
@@ -41,6 +43,141 @@ pub struct PipelineState {
     pub persist: PersistBlock,
     #[serde(default, deserialize_with = "null_as_default")]
     pub analytics: AnalyticsBlock,
+    /// At most one element: absent means no DMS source is managed.
+    #[serde(default)]
+    pub source: Value<Vec<Value<SourceBlock>>>,
+    /// At most one element: absent means no data lake.
+    #[serde(default)]
+    pub data_lake: Value<Vec<Value<DataLakeBlock>>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub timeouts: TimeoutsBlock,
+}
+
+impl PipelineState {
+    /// The `source` block, when the configuration has one.
+    pub fn source(&self) -> Option<&SourceBlock> {
+        first(&self.source)
+    }
+
+    /// The `data_lake` block, when the configuration has one.
+    pub fn data_lake(&self) -> Option<&DataLakeBlock> {
+        first(&self.data_lake)
+    }
+}
+
+fn first<T>(blocks: &Value<Vec<Value<T>>>) -> Option<&T> {
+    blocks.as_ref_option()?.first()?.as_ref_option()
+}
+
+pub type Strings = Value<Vec<Value<String>>>;
+
+/// `source`: DMS from MySQL into the CDC stream.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct SourceBlock {
+    #[serde(default)]
+    pub server_name: Str,
+    #[serde(default)]
+    pub port: Num,
+    #[serde(default)]
+    pub database_name: Str,
+    #[serde(default)]
+    pub username: Str,
+    #[serde(default)]
+    pub password: Str,
+    #[serde(default)]
+    pub secrets_manager_secret_arn: Str,
+    #[serde(default)]
+    pub ssl_mode: Str,
+    #[serde(default)]
+    pub certificate_arn: Str,
+    #[serde(default)]
+    pub subnet_ids: Strings,
+    #[serde(default)]
+    pub replication_subnet_group_id: Str,
+    #[serde(default)]
+    pub replication_instance_id: Str,
+    #[serde(default)]
+    pub replication_instance_class: Str,
+    #[serde(default)]
+    pub allocated_storage: Num,
+    #[serde(default)]
+    pub engine_version: Str,
+    #[serde(default)]
+    pub multi_az: Bool,
+    #[serde(default)]
+    pub publicly_accessible: Bool,
+    #[serde(default)]
+    pub vpc_security_group_ids: Strings,
+    #[serde(default)]
+    pub source_endpoint_id: Str,
+    #[serde(default)]
+    pub target_endpoint_id: Str,
+    #[serde(default)]
+    pub partition_key_type: Str,
+    #[serde(default)]
+    pub replication_task_id: Str,
+    #[serde(default)]
+    pub migration_type: Str,
+    #[serde(default)]
+    pub tables: Value<BTreeMap<String, Strings>>,
+    #[serde(default)]
+    pub table_mappings: Str,
+    #[serde(default)]
+    pub task_settings: Str,
+    #[serde(default)]
+    pub start_replication: Bool,
+    #[serde(default)]
+    pub role_name: Str,
+    #[serde(default)]
+    pub role_arn: Str,
+    #[serde(default)]
+    pub replication_instance_arn: Str,
+    #[serde(default)]
+    pub source_endpoint_arn: Str,
+    #[serde(default)]
+    pub target_endpoint_arn: Str,
+    #[serde(default)]
+    pub replication_task_arn: Str,
+}
+
+/// `data_lake`: Firehose from the CDC stream into S3.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct DataLakeBlock {
+    #[serde(default)]
+    pub delivery_stream_name: Str,
+    #[serde(default)]
+    pub bucket: Str,
+    #[serde(default)]
+    pub prefix: Str,
+    #[serde(default)]
+    pub error_prefix: Str,
+    #[serde(default)]
+    pub buffering_size_mb: Num,
+    #[serde(default)]
+    pub buffering_interval_seconds: Num,
+    #[serde(default)]
+    pub compression: Str,
+    #[serde(default)]
+    pub force_destroy: Bool,
+    #[serde(default)]
+    pub role_name: Str,
+    #[serde(default)]
+    pub role_arn: Str,
+    #[serde(default)]
+    pub bucket_arn: Str,
+    #[serde(default)]
+    pub delivery_stream_arn: Str,
+}
+
+/// `timeouts`: how long create, update and delete may wait for components to settle.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct TimeoutsBlock {
+    #[serde(default)]
+    pub create: Str,
+    #[serde(default)]
+    pub update: Str,
+    #[serde(default)]
+    pub delete: Str,
 }
 
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -207,6 +344,68 @@ pub struct PersistBlock {
     pub event_source_mapping_id: Str,
 }
 
+/// `source`: DMS from MySQL into the CDC stream.
+fn source_block() -> NestedBlock {
+    NestedBlock::Optional(block(
+        "DMS from MySQL into the CDC stream: a replication instance (in its subnet group), the MySQL source endpoint, the Kinesis target endpoint on `cdc_stream`, the replication task, and the DMS role. Omit the block when something else fills the CDC stream. A real account also needs the account-level `dms-vpc-role` (see the provider docs).",
+        vec![
+            ("server_name", optional(AttributeType::String, "MySQL host name. Required unless `secrets_manager_secret_arn` is set (the secret then holds host, port, user and password).")),
+            ("port", defaulted(AttributeType::Number, "MySQL port (default `3306`).")),
+            ("database_name", optional(AttributeType::String, "Database to connect to. Optional for MySQL (the tables name their schema).")),
+            ("username", optional(AttributeType::String, "MySQL user for replication (needs `REPLICATION CLIENT`, `REPLICATION SLAVE` and `SELECT` on the tables). Required with `password`.")),
+            ("password", sensitive(optional(AttributeType::String, "Its password. Sensitive: never shown, never logged; AWS never returns it, so a password changed out of band is not seen. Give this or `secrets_manager_secret_arn`."))),
+            ("secrets_manager_secret_arn", optional(AttributeType::String, "ARN of a Secrets Manager secret holding the connection (`host`, `port`, `username`, `password`), instead of `server_name`/`username`/`password`. The DMS role is granted `GetSecretValue` on exactly this secret.")),
+            ("ssl_mode", defaulted(AttributeType::String, "`require` (default), `verify-ca`, `verify-full` (both need `certificate_arn`) or `none`.")),
+            ("certificate_arn", optional(AttributeType::String, "DMS certificate for `verify-ca` / `verify-full`.")),
+            ("subnet_ids", optional(string_list(), "Subnets (in at least two Availability Zones) for a replication subnet group the pipeline creates. Unset: use `replication_subnet_group_id`, or the account's default VPC.")),
+            ("replication_subnet_group_id", defaulted(AttributeType::String, "The replication subnet group: with `subnet_ids`, the one the pipeline creates (default `<name>-dms`, lowercase); without, an existing group to use.")),
+            ("replication_instance_id", defaulted(AttributeType::String, "Replication instance identifier. Default `<name>-dms` (lowercase, `_` as `-`). Changing it recreates the instance and the task in place.")),
+            ("replication_instance_class", defaulted(AttributeType::String, "Instance class (default `dms.t3.medium`). Updates in place.")),
+            ("allocated_storage", defaulted(AttributeType::Number, "Storage in GiB, 5 to 6144 (default `50`); it can grow in place, never shrink.")),
+            ("engine_version", defaulted(AttributeType::String, "DMS engine version. Default: AWS's current default, kept from then on. Updates in place.")),
+            ("multi_az", defaulted(AttributeType::Bool, "A standby in a second Availability Zone (default `false`). Updates in place.")),
+            ("publicly_accessible", defaulted(AttributeType::Bool, "Give the instance a public IP (default `false`). Changing it recreates the instance and the task in place.")),
+            ("vpc_security_group_ids", optional(string_list(), "Security groups of the instance (default: the VPC's default group). Order does not matter. Updates in place.")),
+            ("source_endpoint_id", defaulted(AttributeType::String, "MySQL endpoint identifier. Default `<name>-mysql`. Changing it recreates the endpoint and the task in place.")),
+            ("target_endpoint_id", defaulted(AttributeType::String, "Kinesis endpoint identifier. Default `<name>-kinesis`. Changing it recreates the endpoint and the task in place.")),
+            ("partition_key_type", defaulted(AttributeType::String, "How DMS partitions records over the CDC stream's shards: `primary-key` (default: each row's changes in order on one shard, tables spread over all shards) or `schema-table` (a whole table on one shard: ordered across rows, but one shard's throughput). Part of the generated table mappings.")),
+            ("replication_task_id", defaulted(AttributeType::String, "Replication task identifier. Default `<name>-cdc`. Changing it recreates the task in place.")),
+            ("migration_type", defaulted(AttributeType::String, "`full-load-and-cdc` (default: existing rows as `load` records, then changes) or `cdc` (changes from now on). Updates in place (the task is stopped, modified and resumed).")),
+            ("tables", optional(AttributeType::Map(Box::new(AttributeType::List(Box::new(AttributeType::String)))), "Tables to replicate, per schema: `{ orders = [\"order\", \"order_item\"] }` (`%` is DMS's wildcard). Generates `table_mappings`. Give this or `table_mappings`.")),
+            ("table_mappings", defaulted(AttributeType::String, "DMS table mappings JSON, instead of `tables` (use `jsonencode` or `file`). Compared as normalised JSON (key order, spacing and rule order do not count). With `tables`: the generated mappings. Updates in place (stop, modify, resume).")),
+            ("task_settings", optional(AttributeType::String, "DMS task settings JSON (optional). Only the settings given are managed: AWS's defaults for the rest never show as a difference. Updates in place (stop, modify, resume).")),
+            ("start_replication", defaulted(AttributeType::Bool, "Start the task once created, and resume it after a change (default `true`). `false` never stops a running task.")),
+            ("role_name", defaulted(AttributeType::String, "The DMS role (writes the CDC stream, reads the secret). Default `<name>-dms`.")),
+            ("role_arn", computed(AttributeType::String, "The DMS role's ARN.")),
+            ("replication_instance_arn", computed(AttributeType::String, "The replication instance's ARN.")),
+            ("source_endpoint_arn", computed(AttributeType::String, "The MySQL endpoint's ARN.")),
+            ("target_endpoint_arn", computed(AttributeType::String, "The Kinesis endpoint's ARN.")),
+            ("replication_task_arn", computed(AttributeType::String, "The replication task's ARN.")),
+        ],
+    ))
+}
+
+/// `data_lake`: Firehose from the CDC stream into S3.
+fn data_lake_block() -> NestedBlock {
+    NestedBlock::Optional(block(
+        "The data lake: a Firehose delivery stream reading `cdc_stream` and writing the raw CDC records to S3, partitioned by date. Omit the block for no lake.",
+        vec![
+            ("delivery_stream_name", defaulted(AttributeType::String, "Firehose delivery stream name. Default `<name>-lake`. Changing it recreates the delivery stream in place.")),
+            ("bucket", defaulted(AttributeType::String, "The lake bucket. Default: one the pipeline creates, `<name>-lake-<account id>` (lowercase); name an existing bucket to use it instead (never created or deleted then).")),
+            ("prefix", defaulted(AttributeType::String, "Object key prefix, with Firehose's expressions. Default `cdc/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/` (Hive-style date partitions, in UTC).")),
+            ("error_prefix", defaulted(AttributeType::String, "Key prefix of records Firehose could not deliver. Default `errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/`.")),
+            ("buffering_size_mb", defaulted(AttributeType::Number, "Deliver when this many MiB are buffered, 1 to 128 (default `5`).")),
+            ("buffering_interval_seconds", defaulted(AttributeType::Number, "…or when the oldest buffered record is this old, 0 to 900 seconds (default `300`).")),
+            ("compression", defaulted(AttributeType::String, "`GZIP` (default), `UNCOMPRESSED`, `ZIP`, `Snappy` or `HADOOP_SNAPPY`.")),
+            ("force_destroy", defaulted(AttributeType::Bool, "Whether destroying the pipeline may delete a lake bucket it created that still holds objects (default `false`: destroy stops and says so, so nothing is lost).")),
+            ("role_name", defaulted(AttributeType::String, "The Firehose role. Default `<name>-firehose`.")),
+            ("role_arn", computed(AttributeType::String, "The Firehose role's ARN.")),
+            ("bucket_arn", computed(AttributeType::String, "The lake bucket's ARN.")),
+            ("delivery_stream_arn", computed(AttributeType::String, "The delivery stream's ARN.")),
+        ],
+    ))
+}
+
 fn stream_block(which: &str, default_suffix: &str) -> NestedBlock {
     group(
         &format!("The {which} Kinesis data stream. May be omitted: every setting has a default."),
@@ -312,6 +511,19 @@ pub fn schema() -> Schema {
             ],
         ),
     );
+    blocks.insert("source".to_string(), source_block());
+    blocks.insert("data_lake".to_string(), data_lake_block());
+    blocks.insert(
+        "timeouts".to_string(),
+        group(
+            "How long an apply may wait for components to settle, as Go durations (`40m`, `1h30m`). A DMS replication instance takes 10 minutes or more on AWS.",
+            vec![
+                ("create", optional(AttributeType::String, "Creating the pipeline (default `60m`).")),
+                ("update", optional(AttributeType::String, "Updating it (default `60m`).")),
+                ("delete", optional(AttributeType::String, "Destroying it (default `40m`).")),
+            ],
+        ),
+    );
     let attributes = [
         ("id", computed(AttributeType::String, "The pipeline's name.")),
         ("name", required(AttributeType::String, "The pipeline's name: 1 to 40 letters, digits, `-` or `_`, starting with a letter or digit. It prefixes every component's name (each can be overridden) and is the value of the `unifiedetl:pipeline` tag on every component.")),
@@ -328,7 +540,7 @@ pub fn schema() -> Schema {
                 .collect(),
             blocks,
             description: Description::markdown(
-                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping, and optionally the analytics engine in that function (state table, reference data in S3) that joins the CDC records itself.",
+                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping, and optionally the DMS source from MySQL, the analytics engine in that function (state table, reference data in S3) that joins the CDC records itself, and the Firehose data lake in S3.",
             ),
             deprecated: false,
         },

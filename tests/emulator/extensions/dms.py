@@ -1320,7 +1320,9 @@ def _check_table_mappings(raw: Any) -> str:
                     f"Error in mapping rules. Rule with ruleId = {rule_id} failed validation. "
                     f"Invalid rule-action: {rule.get('rule-action')}."
                 )
-        elif rule["rule-type"] not in ("transformation", "table-settings", "post-processing"):
+        # object-mapping: how records are shaped and partitioned on stream targets (Kinesis,
+        # Kafka, DynamoDB); the reference documents it beside the others.
+        elif rule["rule-type"] not in ("transformation", "table-settings", "post-processing", "object-mapping"):
             raise invalid_value(
                 f"Error in mapping rules. Rule with ruleId = {rule_id} has an unknown rule-type: "
                 f"{rule['rule-type']}."

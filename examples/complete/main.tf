@@ -1,0 +1,149 @@
+# The complete pipeline: every block the provider manages, applied on the local emulator by
+# the tests (`make test`). MySQL changes come in through DMS, the function joins them into the
+# sink table, and Firehose forks the raw changes into an S3 data lake.
+#
+# On a real AWS account: `-var endpoint_url=null`, your subnets and database host, and the
+# password from the environment (`TF_VAR_db_password`). A real account also needs the
+# account-level `dms-vpc-role` (see docs/index.md).
+
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    unifiedetl = {
+      source  = "unifiedetl/unifiedetl"
+      version = "~> 0.1"
+    }
+  }
+}
+
+variable "endpoint_url" {
+  description = "AWS endpoint for every service: the local emulator by default; null for real AWS."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the replication instance, in two Availability Zones or more."
+  type        = list(string)
+  default     = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+}
+
+variable "db_host" {
+  description = "The MySQL server DMS reads the binary log of."
+  type        = string
+  default     = "orders-db.internal.example"
+}
+
+variable "db_password" {
+  description = "Password of the replication user (`dms`: its grants are in sql/orderdb-setup.sql)."
+  type        = string
+  sensitive   = true
+  default     = "emulator-only-password"
+}
+
+variable "tables" {
+  description = "The tables DMS replicates, per schema."
+  type        = map(list(string))
+  default     = { orders = ["order", "order_item"] }
+}
+
+provider "unifiedetl" {
+  region       = var.region
+  endpoint_url = var.endpoint_url
+  default_tags = { project = "unifiedetl-complete" }
+}
+
+resource "unifiedetl_pipeline" "orders" {
+  name = "complete-orders"
+
+  # DMS: MySQL's binary log into the CDC stream, existing rows first.
+  source {
+    server_name    = var.db_host
+    username       = "dms"
+    password       = var.db_password
+    subnet_ids     = var.subnet_ids
+    tables         = var.tables
+    migration_type = "full-load-and-cdc"
+  }
+
+  cdc_stream {
+    shard_count = 2
+  }
+
+  enriched_stream {
+    shard_count = 2
+  }
+
+  sink {
+    partition_key      = "orderId"
+    partition_key_type = "N"
+    sort_key           = "itemId"
+    sort_key_type      = "N"
+  }
+
+  persist {
+    batch_size             = 500
+    parallelization_factor = 5
+    maximum_retry_attempts = 10
+  }
+
+  # The enrichment in the function: items joined to their order and the products reference
+  # data (uploaded to S3 from reference/products.json).
+  analytics {
+    engine       = "lambda"
+    schema       = "orders"
+    parent_table = "order"
+    parent_key   = "orderId"
+    children = [
+      { table = "order_item", parent_key = "orderId", key = "itemId" },
+    ]
+    lookups = [
+      {
+        name  = "products"
+        file  = "${path.module}/reference/products.json"
+        from  = "order_item.itemId"
+        match = "productId"
+      },
+    ]
+    columns = {
+      orderId      = "order.orderId"
+      orderStatus  = "order.orderStatus"
+      itemId       = "order_item.itemId"
+      itemQuantity = "order_item.itemQuantity"
+      productName  = "products.productName"
+    }
+    publish_enriched = true
+  }
+
+  # The raw CDC records, gzipped, under date partitions.
+  data_lake {
+    buffering_interval_seconds = 60
+  }
+
+  timeouts {
+    create = "60m"
+    delete = "40m"
+  }
+}
+
+output "replication_task_arn" {
+  value = unifiedetl_pipeline.orders.source[0].replication_task_arn
+}
+
+output "lake_bucket" {
+  value = unifiedetl_pipeline.orders.data_lake[0].bucket
+}
+
+output "delivery_stream_arn" {
+  value = unifiedetl_pipeline.orders.data_lake[0].delivery_stream_arn
+}
+
+output "sink_table" {
+  value = unifiedetl_pipeline.orders.sink.name
+}
