@@ -2,13 +2,13 @@
 //! target endpoints, and the replication task that carries the source's changes into the
 //! stream.
 //!
-//! Finders, create/update/delete and waiters for each, in that order, then the pure helpers for
-//! the task's JSON documents and for identifiers. DMS resources settle asynchronously (instances
-//! creating → available, tasks creating → ready, starting → running, stopping → stopped), and a
-//! task must be stopped before it — or an endpoint it uses — can change, so every change here
-//! stops what runs, changes, waits, and resumes what ran. DMS answers a lookup that matches
-//! nothing with `ResourceNotFoundFault`, which [`crate::aws::found`] does not know: this module
-//! has its own [`found`] and [`gone`].
+//! For each resource, its finders then create/update/delete; then the waiters; then the pure
+//! helpers for the task's JSON documents and for identifiers. DMS resources settle
+//! asynchronously (instances creating → available, tasks creating → ready, starting → running,
+//! stopping → stopped), and a task must be stopped before it — or an endpoint it uses — can
+//! change, so every such change stops what runs, changes, waits, and resumes what ran. DMS
+//! answers a lookup that matches nothing with `ResourceNotFoundFault`, which
+//! [`crate::aws::found`] does not know: this module has its own `found` and `gone`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,7 +63,7 @@ pub struct SubnetGroup {
 }
 
 /// The ARN of the subnet group `id` in the client's region and the caller's account.
-pub fn subnet_group_arn(client: &Client, identity: &Identity, id: &str) -> String {
+fn subnet_group_arn(client: &Client, identity: &Identity, id: &str) -> String {
     let region = client
         .config()
         .region()
@@ -109,7 +109,7 @@ pub async fn find_subnet_group_by_id(
         .filter_map(|s| s.subnet_identifier)
         .collect();
     subnet_ids.sort();
-    let tags = found(list_tags(client, &arn).await)?.unwrap_or_default();
+    let tags = tags_of(client, &arn).await?;
     Ok(Some(SubnetGroup {
         identifier,
         arn,
@@ -242,28 +242,24 @@ pub struct Instance {
 
 /// Describes the replication instance `id`, with its tags; `None` if it does not exist.
 pub async fn find_instance_by_id(client: &Client, id: &str) -> AwsResult<Option<Instance>> {
-    let found = describe_instance(
-        client,
-        filter("replication-instance-id", &id.to_lowercase()),
-    )
-    .await?;
-    with_instance_tags(client, found).await
+    let by_id = filter("replication-instance-id", &id.to_lowercase());
+    let Some(instance) = describe_instance(client, by_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(with_instance_tags(client, instance).await?))
 }
 
 async fn find_instance_by_arn(client: &Client, arn: &str) -> AwsResult<Option<Instance>> {
-    let found = describe_instance(client, filter("replication-instance-arn", arn)).await?;
-    with_instance_tags(client, found).await
-}
-
-async fn with_instance_tags(
-    client: &Client,
-    instance: Option<Instance>,
-) -> AwsResult<Option<Instance>> {
-    let Some(instance) = instance else {
+    let by_arn = filter("replication-instance-arn", arn);
+    let Some(instance) = describe_instance(client, by_arn).await? else {
         return Ok(None);
     };
-    let tags = found(list_tags(client, &instance.arn).await)?.unwrap_or_default();
-    Ok(Some(Instance { tags, ..instance }))
+    Ok(Some(with_instance_tags(client, instance).await?))
+}
+
+async fn with_instance_tags(client: &Client, instance: Instance) -> AwsResult<Instance> {
+    let tags = tags_of(client, &instance.arn).await?;
+    Ok(Instance { tags, ..instance })
 }
 
 /// The instance matching `by`, without tags (what the waiters poll).
@@ -562,28 +558,23 @@ pub struct Endpoint {
 /// Describes the endpoint `id`, with its tags; `None` if it does not exist.
 pub async fn find_endpoint_by_id(client: &Client, id: &str) -> AwsResult<Option<Endpoint>> {
     for id in id_variants(id) {
-        let found = describe_endpoint(client, filter("endpoint-id", &id)).await?;
-        if found.is_some() {
-            return with_endpoint_tags(client, found).await;
+        if let Some(endpoint) = describe_endpoint(client, filter("endpoint-id", &id)).await? {
+            return Ok(Some(with_endpoint_tags(client, endpoint).await?));
         }
     }
     Ok(None)
 }
 
 async fn find_endpoint_by_arn(client: &Client, arn: &str) -> AwsResult<Option<Endpoint>> {
-    let found = describe_endpoint(client, filter("endpoint-arn", arn)).await?;
-    with_endpoint_tags(client, found).await
-}
-
-async fn with_endpoint_tags(
-    client: &Client,
-    endpoint: Option<Endpoint>,
-) -> AwsResult<Option<Endpoint>> {
-    let Some(endpoint) = endpoint else {
+    let Some(endpoint) = describe_endpoint(client, filter("endpoint-arn", arn)).await? else {
         return Ok(None);
     };
-    let tags = found(list_tags(client, &endpoint.arn).await)?.unwrap_or_default();
-    Ok(Some(Endpoint { tags, ..endpoint }))
+    Ok(Some(with_endpoint_tags(client, endpoint).await?))
+}
+
+async fn with_endpoint_tags(client: &Client, endpoint: Endpoint) -> AwsResult<Endpoint> {
+    let tags = tags_of(client, &endpoint.arn).await?;
+    Ok(Endpoint { tags, ..endpoint })
 }
 
 async fn describe_endpoint(client: &Client, by: Filter) -> AwsResult<Option<Endpoint>> {
@@ -972,9 +963,8 @@ pub struct Task {
 /// exist.
 pub async fn find_task_by_id(client: &Client, id: &str) -> AwsResult<Option<Task>> {
     for id in id_variants(id) {
-        let found = describe_task(client, filter("replication-task-id", &id)).await?;
-        if found.is_some() {
-            return with_task_tags(client, found).await;
+        if let Some(task) = describe_task(client, filter("replication-task-id", &id)).await? {
+            return Ok(Some(with_task_tags(client, task).await?));
         }
     }
     Ok(None)
@@ -990,23 +980,21 @@ pub async fn find_tasks_by_instance(client: &Client, instance_arn: &str) -> AwsR
     )
     .await?
     {
-        let tags = found(list_tags(client, &task.arn).await)?.unwrap_or_default();
-        tasks.push(Task { tags, ..task });
+        tasks.push(with_task_tags(client, task).await?);
     }
     Ok(tasks)
 }
 
 async fn find_task_by_arn(client: &Client, arn: &str) -> AwsResult<Option<Task>> {
-    let found = describe_task(client, filter("replication-task-arn", arn)).await?;
-    with_task_tags(client, found).await
-}
-
-async fn with_task_tags(client: &Client, task: Option<Task>) -> AwsResult<Option<Task>> {
-    let Some(task) = task else {
+    let Some(task) = describe_task(client, filter("replication-task-arn", arn)).await? else {
         return Ok(None);
     };
-    let tags = found(list_tags(client, &task.arn).await)?.unwrap_or_default();
-    Ok(Some(Task { tags, ..task }))
+    Ok(Some(with_task_tags(client, task).await?))
+}
+
+async fn with_task_tags(client: &Client, task: Task) -> AwsResult<Task> {
+    let tags = tags_of(client, &task.arn).await?;
+    Ok(Task { tags, ..task })
 }
 
 /// The task matching `by`, with its settings and without tags (what the waiters poll).
@@ -1097,10 +1085,7 @@ pub async fn create_task(client: &Client, spec: &TaskSpec, timeout: Duration) ->
     } else {
         task
     };
-    with_task_tags(client, Some(task))
-        .await
-        .map_err(err)?
-        .ok_or_else(|| err(disappeared("created")))
+    with_task_tags(client, task).await.map_err(err)
 }
 
 /// Whether going from `current` to `spec` needs a new task: DMS cannot move a task to another
@@ -1273,18 +1258,20 @@ async fn stop_task(client: &Client, task: &Task) -> AwsResult<()> {
 // ------------------------------------------------------------------------------ waiters
 
 /// Waits until the instance is available with no modification pending or security group
-/// change in progress. Statuses other than available and failed are transitions.
+/// change in progress, and returns it with its tags. Statuses other than available and
+/// failed are transitions.
 async fn wait_instance_available(
     client: &Client,
     arn: &str,
     name: &str,
     timeout: Duration,
 ) -> AwsResult<Instance> {
-    wait::until(
+    let instance = wait::until(
         &format!("{INSTANCE} ({name}) to be available"),
         timeout,
         || async {
-            let Some(instance) = find_instance_by_arn(client, arn).await? else {
+            let by_arn = filter("replication-instance-arn", arn);
+            let Some(instance) = describe_instance(client, by_arn).await? else {
                 return Err(AwsError::other(format!(
                     "{INSTANCE} ({name}) disappeared while waiting for it to be available"
                 )));
@@ -1301,7 +1288,8 @@ async fn wait_instance_available(
             Ok(ready.then_some(instance))
         },
     )
-    .await
+    .await?;
+    with_instance_tags(client, instance).await
 }
 
 /// Waits until the instance is no longer being created or modified (whatever it became).
@@ -1590,6 +1578,11 @@ fn context(verb: &str, what: &str, name: &str, err: AwsError) -> AwsError {
         message: format!("{verb} {what} ({name}): {}", err.message),
         ..err
     }
+}
+
+/// The resource's tags; none if it vanished meanwhile (the finder that asks has just seen it).
+async fn tags_of(client: &Client, arn: &str) -> AwsResult<BTreeMap<String, String>> {
+    Ok(found(list_tags(client, arn).await)?.unwrap_or_default())
 }
 
 async fn list_tags(client: &Client, arn: &str) -> AwsResult<BTreeMap<String, String>> {

@@ -605,64 +605,102 @@ async fn ensure_reference(
     Ok((engine.bucket_arn.clone(), hashes))
 }
 
-/// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.
-async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
-    let policy_name = "unifiedetl-persist".to_string();
+/// A service's role: its name, the service's principals, its one inline policy's name.
+pub struct ServiceRole<'a> {
+    pub name: &'a str,
+    pub services: Vec<String>,
+    pub policy_name: &'a str,
+}
+
+/// A service role with one inline policy: created or brought to the spec. `policy` is given the
+/// role's ARN (for the account and partition the policy's ARNs are built in).
+pub async fn ensure_service_role(
+    aws: &Aws,
+    role: ServiceRole<'_>,
+    policy: impl FnOnce(&str) -> serde_json::Value,
+    ours: bool,
+    pipeline: &str,
+    tags: &BTreeMap<String, String>,
+) -> AwsResult<String> {
+    let ServiceRole {
+        name,
+        services,
+        policy_name,
+    } = role;
     let mut spec = RoleSpec {
-        name: want.role_name.clone(),
-        services: vec!["lambda.amazonaws.com".to_string()],
-        policy_name: policy_name.clone(),
+        name: name.to_string(),
+        services,
+        policy_name: policy_name.to_string(),
         policy: serde_json::Value::Null,
-        tags: want.tags.clone(),
+        tags: tags.clone(),
     };
-    let existing = iam::find_by_name(&aws.iam, &spec.name, &policy_name).await?;
-    let role = match &existing {
+    let role = match iam::find_by_name(&aws.iam, name, policy_name).await? {
         Some(current) => {
             if !ours {
-                check_owner("IAM role", &spec.name, &current.tags, &want.pipeline)?;
+                check_owner("IAM role", name, &current.tags, pipeline)?;
             }
-            current.clone()
+            current
         }
         None => iam::create(&aws.iam, &spec).await?,
     };
-    let account = account_of(&role.arn).unwrap_or_default();
-    let partition = partition_of(&role.arn);
-    let arn = |service: &str, kind: &str, name: &str| {
-        format!(
-            "arn:{partition}:{service}:{}:{account}:{kind}/{name}",
-            aws.region
-        )
-    };
-    let source = want.source();
-    let stream_arn = arn("kinesis", "stream", &source.name);
-    let table_arn = arn("dynamodb", "table", &want.table.name);
-    let enriched_arn = arn("kinesis", "stream", &want.enriched.name);
-    let state_table_arn = want
-        .engine
-        .as_ref()
-        .map(|e| arn("dynamodb", "table", &e.state_table.name));
-    spec.policy = iam::persist_policy(&iam::PersistScope {
-        partition,
-        region: &aws.region,
-        account,
-        function_name: &want.function_name,
-        stream_arn: &stream_arn,
-        table_arn: &table_arn,
-        stream_kms_key: source.kms_key_id.as_deref(),
-        dead_letter_bucket_arn: &want.dead_letter.bucket_arn,
-        dead_letter_prefix: &want.dead_letter.prefix,
-        engine: match (&want.engine, &state_table_arn) {
-            (Some(engine), Some(state_table_arn)) => Some(iam::EngineScope {
-                state_table_arn,
-                reference_bucket_arn: &engine.bucket_arn,
-                publish_to: engine.publish_enriched.then_some(enriched_arn.as_str()),
-                publish_kms_key: want.enriched.kms_key_id.as_deref(),
-            }),
-            _ => None,
-        },
-    });
+    spec.policy = policy(&role.arn);
     iam::update(&aws.iam, &role, &spec).await?;
     Ok(role.arn)
+}
+
+/// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.
+async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
+    let policy = |role_arn: &str| {
+        let account = account_of(role_arn).unwrap_or_default();
+        let partition = partition_of(role_arn);
+        let arn = |service: &str, kind: &str, name: &str| {
+            format!(
+                "arn:{partition}:{service}:{}:{account}:{kind}/{name}",
+                aws.region
+            )
+        };
+        let source = want.source();
+        let stream_arn = arn("kinesis", "stream", &source.name);
+        let table_arn = arn("dynamodb", "table", &want.table.name);
+        let enriched_arn = arn("kinesis", "stream", &want.enriched.name);
+        let state_table_arn = want
+            .engine
+            .as_ref()
+            .map(|e| arn("dynamodb", "table", &e.state_table.name));
+        iam::persist_policy(&iam::PersistScope {
+            partition,
+            region: &aws.region,
+            account,
+            function_name: &want.function_name,
+            stream_arn: &stream_arn,
+            table_arn: &table_arn,
+            stream_kms_key: source.kms_key_id.as_deref(),
+            dead_letter_bucket_arn: &want.dead_letter.bucket_arn,
+            dead_letter_prefix: &want.dead_letter.prefix,
+            engine: match (&want.engine, &state_table_arn) {
+                (Some(engine), Some(state_table_arn)) => Some(iam::EngineScope {
+                    state_table_arn,
+                    reference_bucket_arn: &engine.bucket_arn,
+                    publish_to: engine.publish_enriched.then_some(enriched_arn.as_str()),
+                    publish_kms_key: want.enriched.kms_key_id.as_deref(),
+                }),
+                _ => None,
+            },
+        })
+    };
+    ensure_service_role(
+        aws,
+        ServiceRole {
+            name: &want.role_name,
+            services: vec!["lambda.amazonaws.com".to_string()],
+            policy_name: "unifiedetl-persist",
+        },
+        policy,
+        ours,
+        &want.pipeline,
+        &want.tags,
+    )
+    .await
 }
 
 async fn ensure_function(

@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::apply::{check_owner, known, need};
+use super::apply::{check_owner, ensure_service_role, known, need, ServiceRole};
 use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
 use super::state::{DataLakeBlock, PipelineState, SourceBlock};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
 use crate::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
 use crate::firehose::{self, DeliveryStreamSpec};
-use crate::iam::{self, RoleSpec};
+use crate::iam;
 use crate::s3::{self, BucketSpec};
 
 /// The `source` block, fully known.
@@ -159,39 +159,6 @@ fn arn_in(aws: &Aws, role_arn: &str, service: &str, resource: &str) -> String {
     )
 }
 
-/// A service role with one inline policy: created or brought to the spec. `policy` is given the
-/// role's ARN (for the account and partition the policy's ARNs are built in).
-pub async fn ensure_service_role(
-    aws: &Aws,
-    name: &str,
-    services: Vec<String>,
-    policy_name: &str,
-    policy: impl FnOnce(&str) -> serde_json::Value,
-    ours: bool,
-    pipeline: &str,
-    tags: &BTreeMap<String, String>,
-) -> AwsResult<String> {
-    let mut spec = RoleSpec {
-        name: name.to_string(),
-        services,
-        policy_name: policy_name.to_string(),
-        policy: serde_json::Value::Null,
-        tags: tags.clone(),
-    };
-    let role = match iam::find_by_name(&aws.iam, name, policy_name).await? {
-        Some(current) => {
-            if !ours {
-                check_owner("IAM role", name, &current.tags, pipeline)?;
-            }
-            current
-        }
-        None => iam::create(&aws.iam, &spec).await?,
-    };
-    spec.policy = policy(&role.arn);
-    iam::update(&aws.iam, &role, &spec).await?;
-    Ok(role.arn)
-}
-
 /// What [`prepare_source`] brought up.
 pub struct SourceReady {
     pub role_arn: String,
@@ -220,9 +187,11 @@ pub async fn prepare_source(
     }
     let role = ensure_service_role(
         aws,
-        &src.role_name,
-        services,
-        "unifiedetl-dms",
+        ServiceRole {
+            name: &src.role_name,
+            services,
+            policy_name: "unifiedetl-dms",
+        },
         |role_arn| {
             iam::dms_policy(&iam::DmsScope {
                 partition: partition_of(role_arn),
@@ -494,9 +463,11 @@ pub async fn prepare_lake(
         .is_some_and(|p| known(&p.bucket_arn) && p.bucket.as_ref_option() == Some(&lake.bucket));
     let role = ensure_service_role(
         aws,
-        &lake.role_name,
-        vec!["firehose.amazonaws.com".to_string()],
-        "unifiedetl-firehose",
+        ServiceRole {
+            name: &lake.role_name,
+            services: vec!["firehose.amazonaws.com".to_string()],
+            policy_name: "unifiedetl-firehose",
+        },
         |role_arn| {
             iam::firehose_policy(&iam::FirehoseScope {
                 partition: partition_of(role_arn),
@@ -578,8 +549,10 @@ pub async fn finish_lake(
             if firehose::needs_replacement(&current, &spec) {
                 firehose::delete(&aws.firehose, &spec.name, timeout).await?;
                 firehose::create(&aws.firehose, &spec, timeout).await?
-            } else {
+            } else if firehose::differs(&current, &spec) {
                 firehose::update(&aws.firehose, &current, &spec, timeout).await?
+            } else {
+                current
             }
         }
     };

@@ -590,7 +590,12 @@ pub fn plan(
         identity,
         diags,
     );
-    let source = source_lake::plan_source(config.source(), prior.and_then(|p| p.source()), &name);
+    let source = source_lake::plan_source(
+        config.source(),
+        prior.and_then(|p| p.source()),
+        &name,
+        diags,
+    );
     let data_lake = source_lake::plan_lake(
         config.data_lake(),
         prior.and_then(|p| p.data_lake()),

@@ -264,7 +264,9 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
                 .as_ref_option()
                 .is_some_and(|m| dms::json_equal(m, &t.table_mappings));
             if !same_mappings {
-                s.table_mappings = some(t.table_mappings);
+                // Shown in the plan as jsonencode would write it, so the difference reads.
+                s.table_mappings =
+                    some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings));
             }
             if let (Value::Value(given), Some(actual)) = (&s.task_settings, &t.settings) {
                 if !dms::settings_match(given, actual) {

@@ -266,8 +266,27 @@ pub fn plan_source(
     config: Option<&SourceBlock>,
     prior: Option<&SourceBlock>,
     name: &Str,
+    diags: &mut Diagnostics,
 ) -> Option<SourceBlock> {
     let c = config?;
+    // Identifiers derived from the pipeline name must be DMS identifiers too (a name starting
+    // with a digit, or with `__`, is not): say which attribute to set instead.
+    for (attr, configured, suffix) in [
+        ("replication_instance_id", &c.replication_instance_id, "dms"),
+        ("source_endpoint_id", &c.source_endpoint_id, "mysql"),
+        ("target_endpoint_id", &c.target_endpoint_id, "kinesis"),
+        ("replication_task_id", &c.replication_task_id, "cdc"),
+    ] {
+        if let (Value::Null, Value::Value(derived)) = (configured, dms_name(name, suffix)) {
+            if let Err(why) = dms::check_identifier(&derived) {
+                diags.error(
+                    format!("invalid source.{attr}"),
+                    format!("the default `source.{attr}` \"{derived}\", made from the pipeline name, is not a DMS identifier ({why}): set `{attr}` to one"),
+                    path(SOURCE, attr),
+                );
+            }
+        }
+    }
     let subnets = c.subnet_ids.is_value();
     let replication_subnet_group_id = pick(
         &c.replication_subnet_group_id,
@@ -582,6 +601,86 @@ pub fn security_group_ids(s: &SourceBlock) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn source() -> SourceBlock {
+        SourceBlock {
+            server_name: text("db.example"),
+            username: text("dms"),
+            password: text("secret"),
+            tables: Value::Value(BTreeMap::from([(
+                "orders".to_string(),
+                Value::Value(vec![text("order"), text("order_item")]),
+            )])),
+            ..SourceBlock::default()
+        }
+    }
+
+    #[test]
+    fn source_defaults_derive_dms_identifiers_and_generate_the_mappings() {
+        let mut diags = Diagnostics::default();
+        let p = plan_source(Some(&source()), None, &text("Orders_EU"), &mut diags).unwrap();
+        assert!(diags.errors.is_empty());
+        assert_eq!(p.replication_instance_id, text("orders-eu-dms"));
+        assert_eq!(p.source_endpoint_id, text("orders-eu-mysql"));
+        assert_eq!(p.target_endpoint_id, text("orders-eu-kinesis"));
+        assert_eq!(p.replication_task_id, text("orders-eu-cdc"));
+        assert_eq!(p.role_name, text("Orders_EU-dms"));
+        assert_eq!(
+            p.replication_subnet_group_id,
+            Value::Null,
+            "no subnets: no group"
+        );
+        assert_eq!(p.port, Value::Value(3306));
+        assert_eq!(p.ssl_mode, text("require"));
+        assert_eq!(p.migration_type, text("full-load-and-cdc"));
+        assert_eq!(p.start_replication, Value::Value(true));
+        assert!(p.engine_version.is_unknown(), "AWS picks it on create");
+        assert!(p.replication_task_arn.is_unknown());
+        let mappings = p.table_mappings.as_ref_option().unwrap();
+        assert!(mappings.contains("\"order_item\""), "{mappings}");
+    }
+
+    #[test]
+    fn a_name_that_makes_no_dms_identifier_asks_for_one() {
+        let mut diags = Diagnostics::default();
+        plan_source(Some(&source()), None, &text("9lives"), &mut diags);
+        assert_eq!(diags.errors.len(), 4, "one per derived identifier");
+        assert!(diags.errors[0]
+            .detail
+            .contains("set `replication_instance_id`"));
+    }
+
+    #[test]
+    fn credentials_must_come_from_one_place() {
+        let errors = |s: &SourceBlock| {
+            let mut diags = Diagnostics::default();
+            validate_source(s, &mut diags);
+            diags
+                .errors
+                .into_iter()
+                .map(|d| d.detail)
+                .collect::<Vec<_>>()
+        };
+        assert!(errors(&source()).is_empty());
+        let neither = SourceBlock {
+            password: Value::Null,
+            ..source()
+        };
+        assert!(errors(&neither)[0].contains("needs credentials"));
+        let both = SourceBlock {
+            secrets_manager_secret_arn: text("arn:aws:secretsmanager:us-east-1:1:secret:db"),
+            ..source()
+        };
+        assert!(errors(&both)[0].contains("both set"));
+        let secret_only = SourceBlock {
+            server_name: Value::Null,
+            username: Value::Null,
+            password: Value::Null,
+            secrets_manager_secret_arn: text("arn:aws:secretsmanager:us-east-1:1:secret:db"),
+            ..source()
+        };
+        assert!(errors(&secret_only).is_empty());
+    }
 
     #[test]
     fn generated_mappings_select_each_table_and_set_its_partitioning() {
