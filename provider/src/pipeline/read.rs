@@ -161,18 +161,24 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     Ok(())
 }
 
+/// A service role's ARN, or null when it is gone or lost its policy or trust (an update then
+/// puts them back).
+async fn role_arn(aws: &Aws, name: &Str, policy_name: &str) -> AwsResult<Str> {
+    let role = match name.as_ref_option() {
+        Some(name) => iam::find_by_name(&aws.iam, name, policy_name).await?,
+        None => None,
+    };
+    Ok(match role {
+        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
+        _ => Value::Null,
+    })
+}
+
 /// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
 /// of band shows on its attribute. The password is never returned by AWS, so never compared.
 async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
     let by_id = |v: &Str| v.as_ref_option().cloned();
-    let role = match by_id(&s.role_name) {
-        Some(name) => iam::find_by_name(&aws.iam, &name, "unifiedetl-dms").await?,
-        None => None,
-    };
-    s.role_arn = match role {
-        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
-        _ => Value::Null,
-    };
+    s.role_arn = role_arn(aws, &s.role_name, "unifiedetl-dms").await?;
     let instance = match by_id(&s.replication_instance_id) {
         Some(id) => dms::find_instance_by_id(&aws.dms, &id).await?,
         None => None,
@@ -287,14 +293,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
 
 /// The lake: its role, bucket and delivery stream, each compared with the state.
 async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
-    let role = match l.role_name.as_ref_option() {
-        Some(name) => iam::find_by_name(&aws.iam, name, "unifiedetl-firehose").await?,
-        None => None,
-    };
-    l.role_arn = match role {
-        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
-        _ => Value::Null,
-    };
+    l.role_arn = role_arn(aws, &l.role_name, "unifiedetl-firehose").await?;
     if let Value::Value(bucket) = &l.bucket {
         if s3::find_by_name(&aws.s3, bucket).await?.is_none() {
             l.bucket_arn = Value::Null;
