@@ -98,6 +98,14 @@ resource "unifiedetl_pipeline" "orders" {
     }
     publish_enriched = true
   }
+
+  # The raw CDC records forked into an S3 data lake, gzipped, under date partitions. (On the
+  # emulator `make demo` does the fork itself: the emulator's Firehose does not read Kinesis.)
+  data_lake {
+    buffering_interval_seconds = 60
+    # The quickstart's lake holds only demo records: `make demo-down` may delete them with it.
+    force_destroy = true
+  }
 }
 
 output "cdc_stream_arn" {
@@ -106,6 +114,22 @@ output "cdc_stream_arn" {
 
 output "enriched_stream_arn" {
   value = unifiedetl_pipeline.orders.enriched_stream.arn
+}
+
+output "cdc_stream_name" {
+  value = unifiedetl_pipeline.orders.cdc_stream.name
+}
+
+output "persist_function_name" {
+  value = unifiedetl_pipeline.orders.persist.function_name
+}
+
+output "lake_delivery_stream" {
+  value = unifiedetl_pipeline.orders.data_lake[0].delivery_stream_name
+}
+
+output "lake_bucket" {
+  value = unifiedetl_pipeline.orders.data_lake[0].bucket
 }
 
 output "sink_table" {

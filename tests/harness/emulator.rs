@@ -67,20 +67,7 @@ impl Emulator {
 
     /// An SDK configuration pointed at this emulator with fake credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "emulator",
-            ))
-            .load()
-            .await
+        sdk_config_at(&self.endpoint, "us-east-1").await
     }
 
     /// Environment for child processes (Terraform, the function binary) that should talk to
@@ -146,4 +133,23 @@ pub async fn create_table(
         .await
         .with_context(|| format!("creating table {table}"))?;
     Ok(())
+}
+
+/// An SDK configuration pointed at an emulator's `endpoint` in `region`, with the fake
+/// credentials the emulator accepts and the workspace's one HTTP stack (hyper 1, rustls/ring).
+pub async fn sdk_config_at(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "emulator",
+        ))
+        .load()
+        .await
 }

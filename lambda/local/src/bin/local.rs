@@ -1,0 +1,443 @@
+//! `unifiedetl-local`: the applied pipeline running on the local emulator.
+//!
+//! ```text
+//! unifiedetl-local demo      [--endpoint-url URL] [--function NAME] [--delivery-stream NAME]
+//!                            [--sink TABLE] [--sample PATH] [--binary PATH]
+//! unifiedetl-local bench-e2e [--endpoint-url URL] [--function NAME] [--sink TABLE]
+//!                            [--orders N] [--items M] [--rate R] [--binary PATH]
+//! ```
+//! Both start the event-source runner on the function's stream (with the function's own
+//! mapping settings and environment, the function being the host build of the real binary)
+//! and the data-lake fork, write CDC records into the CDC stream with the load generator, wait
+//! until everything is processed, and report. `demo` streams the sample's orders and prints
+//! the enriched rows, the lake objects and the latency percentiles; `bench-e2e` streams
+//! synthetic orders at a target rate and prints throughput, latency beside the sample's
+//! reported 900 ms, and an exactly-once count check.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use unifiedetl_local::lake::{self, LakeConfig};
+use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
+use unifiedetl_local::runner::{self, Fate, FunctionSpec, MappingConfig, RunnerOptions};
+
+/// The average ingestion → DynamoDB latency the AWS sample reports for its pipeline.
+const SAMPLE_AVERAGE_MS: f64 = 900.0;
+
+struct Options {
+    command: String,
+    endpoint: String,
+    region: String,
+    function: String,
+    delivery_stream: Option<String>,
+    sink: String,
+    sample: PathBuf,
+    binary: PathBuf,
+    orders: u64,
+    items: u32,
+    rate: Option<f64>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn parse() -> Result<Options> {
+    let mut args = std::env::args().skip(1);
+    let command = args
+        .next()
+        .context("usage: unifiedetl-local demo|bench-e2e [options] (see the source's header)")?;
+    if command != "demo" && command != "bench-e2e" {
+        bail!("unknown command {command:?}: use `demo` or `bench-e2e`");
+    }
+    let root = repo_root();
+    let mut o = Options {
+        command,
+        endpoint: std::env::var("AWS_ENDPOINT_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:4566".to_string()),
+        region: std::env::var("AWS_DEFAULT_REGION").unwrap_or_else(|_| "us-east-1".to_string()),
+        function: "unified-orders-persist".to_string(),
+        delivery_stream: Some("unified-orders-lake".to_string()),
+        sink: "unified-orders-sink".to_string(),
+        sample: root.join("sql/orders-data-setup.sql"),
+        binary: root.join("target/release/unifiedetl-lambda"),
+        orders: 200,
+        items: 5,
+        rate: None,
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--endpoint-url" => o.endpoint = value()?,
+            "--region" => o.region = value()?,
+            "--function" => o.function = value()?,
+            "--delivery-stream" => o.delivery_stream = Some(value()?),
+            "--no-lake" => o.delivery_stream = None,
+            "--sink" => o.sink = value()?,
+            "--sample" => o.sample = value()?.into(),
+            "--binary" => o.binary = value()?.into(),
+            "--orders" => o.orders = value()?.parse().context("--orders takes a count")?,
+            "--items" => o.items = value()?.parse().context("--items takes a count")?,
+            "--rate" => {
+                o.rate = Some(
+                    value()?
+                        .parse()
+                        .context("--rate takes records per second")?,
+                )
+            }
+            other => bail!("unknown option {other:?}"),
+        }
+    }
+    if !o.binary.is_file() {
+        bail!(
+            "{} is missing: build the function for this machine with `cargo build --release -p unifiedetl-lambda` (make demo does)",
+            o.binary.display()
+        );
+    }
+    Ok(o)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+struct Latency {
+    sorted_ms: Vec<f64>,
+    first_arrival: Option<SystemTime>,
+    last_done: Option<SystemTime>,
+    failed: u64,
+}
+
+impl Latency {
+    fn of(fates: &[Fate]) -> Latency {
+        let mut sorted_ms = Vec::new();
+        let mut first_arrival: Option<SystemTime> = None;
+        let mut last_done: Option<SystemTime> = None;
+        let mut failed = 0;
+        for fate in fates {
+            match fate {
+                Fate::Delivered(d) => {
+                    let ms = d
+                        .done
+                        .duration_since(d.arrival)
+                        .unwrap_or_default()
+                        .as_secs_f64()
+                        * 1000.0;
+                    sorted_ms.push(ms);
+                    first_arrival = Some(first_arrival.map_or(d.arrival, |f| f.min(d.arrival)));
+                    last_done = Some(last_done.map_or(d.done, |l| l.max(d.done)));
+                }
+                Fate::Failed { .. } => failed += 1,
+            }
+        }
+        sorted_ms.sort_by(f64::total_cmp);
+        Latency {
+            sorted_ms,
+            first_arrival,
+            last_done,
+            failed,
+        }
+    }
+
+    fn mean(&self) -> f64 {
+        self.sorted_ms.iter().sum::<f64>() / self.sorted_ms.len().max(1) as f64
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "p50 {:.0} ms · p95 {:.0} ms · p99 {:.0} ms · mean {:.0} ms over {} records",
+            percentile(&self.sorted_ms, 50.0),
+            percentile(&self.sorted_ms, 95.0),
+            percentile(&self.sorted_ms, 99.0),
+            self.mean(),
+            self.sorted_ms.len()
+        )
+    }
+}
+
+/// Every item of the sink table (a full scan).
+async fn scan(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = dynamodb
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .with_context(|| format!("scanning {table}"))?;
+        items.extend(out.items().iter().cloned());
+        start = out.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+fn show(value: Option<&aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match value {
+        Some(A::S(s)) => s.clone(),
+        Some(A::N(n)) => n.clone(),
+        Some(A::Bool(b)) => b.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+fn print_table(
+    items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>],
+) {
+    let columns = [
+        "orderId",
+        "itemId",
+        "productName",
+        "itemQuantity",
+        "itemAmount",
+        "itemStatus",
+        "orderStatus",
+        "shipToCity",
+    ];
+    let mut rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| columns.iter().map(|c| show(item.get(*c))).collect())
+        .collect();
+    rows.sort();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                .max(c.len())
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(columns.iter().map(|c| c.to_string()).collect()));
+    println!("{}", line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    for row in rows {
+        println!("{}", line(row));
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<()> {
+    let o = parse()?;
+    let config = harness::emulator::sdk_config_at(&o.endpoint, &o.region).await;
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let firehose = aws_sdk_firehose::Client::new(&config);
+
+    let (mapping, source_arn) = MappingConfig::of_function(&lambda, &o.function)
+        .await
+        .with_context(|| format!("reading the event source mapping of {}", o.function))?;
+    let function = FunctionSpec::of_function(
+        &lambda,
+        &o.function,
+        o.binary.clone(),
+        vec![
+            ("AWS_ENDPOINT_URL".to_string(), o.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "testing".to_string()),
+            ("AWS_REGION".to_string(), o.region.clone()),
+        ],
+    )
+    .await?;
+    let stream_name = source_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let started = SystemTime::now();
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let (fates_tx, mut fates_rx) = tokio::sync::mpsc::unbounded_channel();
+    // The processing stops once nothing new has arrived for this long after the load.
+    let idle = Duration::from_secs(5);
+    let runner = tokio::spawn({
+        let kinesis = kinesis.clone();
+        let s3 = s3.clone();
+        let cancel = cancel.clone();
+        async move {
+            runner::run(
+                &kinesis,
+                &s3,
+                RunnerOptions {
+                    stream: source_arn,
+                    mapping,
+                    function,
+                    idle_exit: Some(idle),
+                },
+                fates_tx,
+                cancel,
+            )
+            .await
+        }
+    });
+    let lake_task = match &o.delivery_stream {
+        Some(name) => {
+            let config = LakeConfig::of_delivery_stream(&firehose, name).await?;
+            let kinesis = kinesis.clone();
+            let s3 = s3.clone();
+            let cancel = cancel.clone();
+            Some(tokio::spawn(async move {
+                let stats =
+                    lake::fork(&kinesis, &s3, &config, Some(started), Some(idle), cancel).await;
+                stats.map(|s| (config, s))
+            }))
+        }
+        None => None,
+    };
+
+    let dataset = if o.command == "demo" {
+        Dataset::Sample {
+            sql: o.sample.clone(),
+        }
+    } else {
+        Dataset::Synthetic {
+            orders: o.orders,
+            items_per_order: o.items,
+            seed: 7,
+        }
+    };
+    let loaded = load::run(
+        &kinesis,
+        &LoadOptions {
+            stream: stream_name.clone(),
+            dataset,
+            rate: o.rate,
+            partition_key: PartitionKey::PrimaryKey,
+            progress: true,
+        },
+    )
+    .await?;
+    eprintln!(
+        "wrote {} CDC records to {stream_name} in {:.1} s; processing…",
+        loaded.records,
+        loaded.elapsed.as_secs_f64()
+    );
+    let stats = runner.await.context("the runner panicked")??;
+    let _ = cancel_tx.send(true);
+    let lake = match lake_task {
+        Some(task) => Some(task.await.context("the lake fork panicked")??),
+        None => None,
+    };
+    let mut fates = Vec::new();
+    while let Ok(fate) = fates_rx.try_recv() {
+        fates.push(fate);
+    }
+    let latency = Latency::of(&fates);
+    let items = scan(&dynamodb, &o.sink).await?;
+
+    if o.command == "demo" {
+        println!();
+        println!(
+            "Enriched rows in DynamoDB ({}): {} rows",
+            o.sink,
+            items.len()
+        );
+        println!();
+        print_table(&items);
+        if let Some((config, stats)) = &lake {
+            println!();
+            println!(
+                "Data lake: {} records in {} objects in s3://{}/",
+                stats.records,
+                stats.objects.len(),
+                config.bucket
+            );
+            for key in &stats.objects {
+                println!("  {key}");
+            }
+        }
+        println!();
+        println!(
+            "{} CDC records, {} invocations of {} ({} retried, {} to the dead-letter destination)",
+            loaded.records, stats.invocations, o.function, stats.retries, stats.sent_to_destination
+        );
+        println!(
+            "End-to-end latency, Kinesis arrival → DynamoDB write: {}",
+            latency.line()
+        );
+        return Ok(());
+    }
+
+    // bench-e2e: throughput, latency beside the sample's, exactly-once count.
+    let item_rows = items.len() as u64;
+    let span = match (latency.first_arrival, latency.last_done) {
+        (Some(first), Some(last)) => last.duration_since(first).unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    let throughput = loaded.per_table.get("order_item").copied().unwrap_or(0) as f64
+        / span.as_secs_f64().max(f64::EPSILON);
+    let mut table = BTreeMap::new();
+    table.insert(
+        "order items written (CDC)",
+        format!(
+            "{}",
+            loaded.per_table.get("order_item").copied().unwrap_or(0)
+        ),
+    );
+    table.insert("CDC records in all", format!("{}", loaded.records));
+    table.insert(
+        "load rate (records/s)",
+        format!(
+            "{:.0}",
+            loaded.records as f64 / loaded.elapsed.as_secs_f64().max(f64::EPSILON)
+        ),
+    );
+    table.insert("throughput (order items/s)", format!("{throughput:.0}"));
+    table.insert("latency", latency.line());
+    table.insert(
+        "sample's reported average (ms)",
+        format!("{SAMPLE_AVERAGE_MS:.0}"),
+    );
+    table.insert(
+        "sink rows / expected",
+        format!("{item_rows} / {}", loaded.expected_items),
+    );
+    table.insert("records given up on", format!("{}", latency.failed));
+    println!();
+    for (k, v) in &table {
+        println!("{k:<34} {v}");
+    }
+    if item_rows != loaded.expected_items || latency.failed > 0 {
+        bail!(
+            "count check failed: {item_rows} rows in {} for {} expected items ({} records given up on)",
+            o.sink,
+            loaded.expected_items,
+            latency.failed
+        );
+    }
+    println!("count check: every item arrived exactly once");
+    let _ = started;
+    Ok(())
+}
