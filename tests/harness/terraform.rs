@@ -22,7 +22,8 @@ fn mirror() -> Result<&'static Path> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn target_dir() -> PathBuf {
+/// Where cargo puts what it builds (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))

@@ -68,6 +68,10 @@ pub enum StartingPosition {
     TrimHorizon,
     /// Only records put after the runner started.
     Latest,
+    /// Records that arrived from this moment on (Kinesis' AT_TIMESTAMP): what a local run
+    /// uses to read exactly the records written after it began, with no race between the
+    /// writer and the runner's first iterators.
+    AtTimestamp(SystemTime),
 }
 
 /// The event source mapping's settings, as the pipeline configured them.
@@ -381,19 +385,17 @@ pub async fn run(
                     waiting.insert(id, parents);
                 }
             }
-            StartingPosition::Latest => {
+            StartingPosition::Latest | StartingPosition::AtTimestamp(_) => {
                 let open = shard
                     .sequence_number_range()
                     .and_then(|r| r.ending_sequence_number())
                     .is_none();
                 if open {
-                    start_shard(
-                        &mut tasks,
-                        &ctx,
-                        &mut started,
-                        id,
-                        ShardIteratorType::Latest,
-                    );
+                    let position = match ctx.mapping.starting_position {
+                        StartingPosition::AtTimestamp(_) => ShardIteratorType::AtTimestamp,
+                        _ => ShardIteratorType::Latest,
+                    };
+                    start_shard(&mut tasks, &ctx, &mut started, id, position);
                 }
             }
         }
@@ -814,7 +816,12 @@ async fn shard_iterator(
         Some(sequence) => request
             .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
             .starting_sequence_number(sequence),
-        None => request.shard_iterator_type(position.clone()),
+        None => match (&position, ctx.mapping.starting_position) {
+            (ShardIteratorType::AtTimestamp, StartingPosition::AtTimestamp(at)) => request
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(aws_smithy_types::DateTime::from(at)),
+            _ => request.shard_iterator_type(position.clone()),
+        },
     };
     let out = request.send().await.with_context(|| {
         format!(

@@ -21,7 +21,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use unifiedetl_local::lake::{self, LakeConfig};
 use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
-use unifiedetl_local::runner::{self, Fate, FunctionSpec, MappingConfig, RunnerOptions};
+use unifiedetl_local::runner::{
+    self, Fate, FunctionSpec, MappingConfig, RunnerOptions, StartingPosition,
+};
 
 /// The average ingestion → DynamoDB latency the AWS sample reports for its pipeline.
 const SAMPLE_AVERAGE_MS: f64 = 900.0;
@@ -257,7 +259,7 @@ async fn main() -> Result<()> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let firehose = aws_sdk_firehose::Client::new(&config);
 
-    let (mapping, source_arn) = MappingConfig::of_function(&lambda, &o.function)
+    let (mut mapping, source_arn) = MappingConfig::of_function(&lambda, &o.function)
         .await
         .with_context(|| format!("reading the event source mapping of {}", o.function))?;
     let function = FunctionSpec::of_function(
@@ -277,7 +279,9 @@ async fn main() -> Result<()> {
         .next()
         .unwrap_or_default()
         .to_string();
+    // Records written from now on (the mapping's LATEST, without racing the first write).
     let started = SystemTime::now();
+    mapping.starting_position = StartingPosition::AtTimestamp(started);
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let (fates_tx, mut fates_rx) = tokio::sync::mpsc::unbounded_channel();
     // The processing stops once nothing new has arrived for this long after the load.

@@ -1,0 +1,258 @@
+//! The whole local pipeline on the sample data set: `examples/quickstart` applied with the real
+//! Terraform CLI on a private emulator, the sample's orders written to the CDC stream by the
+//! load generator, the real function binary driven by the event-source runner with the
+//! mapping's own settings, and the lake fork — then the sink compared, row by row and column by
+//! column, with the rows the SQL file and the products file give.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use aws_sdk_dynamodb::types::AttributeValue;
+use harness::dms::Value as Column;
+use harness::{repo_root, Emulator, Terraform};
+use unifiedetl_local::lake::{self, LakeConfig};
+use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
+use unifiedetl_local::runner::{
+    self, Fate, FunctionSpec, MappingConfig, RunnerOptions, StartingPosition,
+};
+
+/// The sink row the SQL file and the reference data give for each live item, with the columns
+/// the quickstart maps (sink attribute → table.column).
+fn expected_rows(columns: &BTreeMap<&str, &str>) -> Result<BTreeMap<(String, String), BTreeMap<String, String>>> {
+    let sql = std::fs::read_to_string(repo_root().join("sql/orders-data-setup.sql"))?;
+    // The last image of every row, by table and key.
+    let mut rows: HashMap<(String, String), BTreeMap<String, String>> = HashMap::new();
+    for record in load::sample_records(&sql)? {
+        let values: BTreeMap<String, String> = record
+            .data
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Column::Number(n) | Column::Text(n) => n.clone(),
+                };
+                (name.clone(), text)
+            })
+            .collect();
+        let key = match record.table.as_str() {
+            "order" => values["orderId"].clone(),
+            _ => format!("{}/{}", values["orderId"], values["itemId"]),
+        };
+        if record.operation == "delete" {
+            rows.remove(&(record.table.clone(), key));
+        } else {
+            rows.insert((record.table.clone(), key), values);
+        }
+    }
+    let products: HashMap<String, serde_json::Value> = std::fs::read_to_string(
+        repo_root().join("examples/quickstart/reference/products.json"),
+    )?
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l)?;
+        Ok((v["productId"].to_string(), v))
+    })
+    .collect::<Result<_>>()?;
+    let mut expected = BTreeMap::new();
+    for ((table, _), item) in rows.iter().filter(|((t, _), _)| t == "order_item") {
+        let _ = table;
+        let Some(order) = rows.get(&("order".to_string(), item["orderId"].clone())) else {
+            continue; // an item of no live order is not a row
+        };
+        let product = products.get(&item["itemId"]);
+        let mut row = BTreeMap::new();
+        for (attribute, from) in columns {
+            let (source, column) = from.split_once('.').unwrap();
+            let value = match source {
+                "order" => order.get(column).cloned(),
+                "order_item" => item.get(column).cloned(),
+                _ => product.and_then(|p| match &p[column] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                }),
+            };
+            if let Some(value) = value {
+                row.insert(attribute.to_string(), value);
+            }
+        }
+        expected.insert((item["orderId"].clone(), item["itemId"].clone()), row);
+    }
+    Ok(expected)
+}
+
+fn text(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::S(s) => s.clone(),
+        AttributeValue::N(n) => n.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the_lake() -> Result<()>
+{
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    // Builds the workspace (the provider and the host build of the function) on first use.
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&repo_root().join("examples/quickstart"))?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+    )?;
+    tf.init()?;
+    tf.apply()?;
+
+    let sdk = emulator.sdk_config().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let firehose = aws_sdk_firehose::Client::new(&sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let binary = harness::terraform::target_dir().join("debug/unifiedetl-lambda");
+    let (mut mapping, source) =
+        MappingConfig::of_function(&lambda, "unified-orders-persist").await?;
+    assert!(source.ends_with(":stream/unified-orders-cdc"), "{source}");
+    assert_eq!(mapping.batch_size, 500, "the quickstart's mapping settings");
+    assert_eq!(mapping.parallelization_factor, 5);
+    let function = FunctionSpec::of_function(
+        &lambda,
+        "unified-orders-persist",
+        binary,
+        emulator
+            .env()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .collect(),
+    )
+    .await?;
+
+    // The mapping starts at LATEST: read from now on, with no race against the first write.
+    let started = SystemTime::now();
+    mapping.starting_position = StartingPosition::AtTimestamp(started);
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let (fates_tx, mut fates) = tokio::sync::mpsc::unbounded_channel();
+    let idle = Some(Duration::from_secs(3));
+    let run = tokio::spawn({
+        let (kinesis, s3, cancel) = (kinesis.clone(), s3.clone(), cancel.clone());
+        async move {
+            runner::run(
+                &kinesis,
+                &s3,
+                RunnerOptions {
+                    stream: source,
+                    mapping,
+                    function,
+                    idle_exit: idle,
+                },
+                fates_tx,
+                cancel,
+            )
+            .await
+        }
+    });
+    let lake_config = LakeConfig::of_delivery_stream(&firehose, "unified-orders-lake").await?;
+    let fork = tokio::spawn({
+        let (kinesis, s3, config) = (kinesis.clone(), s3.clone(), lake_config.clone());
+        async move { lake::fork(&kinesis, &s3, &config, Some(started), idle, cancel).await }
+    });
+    let loaded = load::run(
+        &kinesis,
+        &LoadOptions {
+            stream: "unified-orders-cdc".to_string(),
+            dataset: Dataset::Sample {
+                sql: repo_root().join("sql/orders-data-setup.sql"),
+            },
+            rate: None,
+            partition_key: PartitionKey::PrimaryKey,
+            progress: false,
+        },
+    )
+    .await?;
+    let stats = run.await??;
+    let _ = cancel_tx.send(true);
+    let lake_stats = fork.await??;
+
+    // Every record delivered, none given up on.
+    let mut delivered = 0;
+    while let Ok(fate) = fates.try_recv() {
+        match fate {
+            Fate::Delivered(_) => delivered += 1,
+            Fate::Failed { reason, .. } => panic!("a batch was given up on: {reason}"),
+        }
+    }
+    assert_eq!(delivered, loaded.records);
+    assert_eq!(stats.sent_to_destination, 0);
+
+    // The sink holds exactly the join of the SQL file's rows with the products.
+    let tf_columns = [
+        ("orderId", "order.orderId"),
+        ("orderAmount", "order.orderAmount"),
+        ("orderStatus", "order.orderStatus"),
+        ("orderDateTime", "order.orderDateTime"),
+        ("shipToName", "order.shipToName"),
+        ("shipToAddress", "order.shipToAddress"),
+        ("shipToCity", "order.shipToCity"),
+        ("shipToState", "order.shipToState"),
+        ("shipToZip", "order.shipToZip"),
+        ("itemId", "order_item.itemId"),
+        ("itemAmount", "order_item.itemAmount"),
+        ("itemQuantity", "order_item.itemQuantity"),
+        ("itemStatus", "order_item.itemStatus"),
+        ("productName", "products.productName"),
+    ];
+    let expected = expected_rows(&tf_columns.into_iter().collect())?;
+    let scanned = dynamodb
+        .scan()
+        .table_name("unified-orders-sink")
+        .send()
+        .await?;
+    let actual: BTreeMap<(String, String), BTreeMap<String, String>> = scanned
+        .items()
+        .iter()
+        .map(|item| {
+            let row: BTreeMap<String, String> =
+                item.iter().map(|(k, v)| (k.clone(), text(v))).collect();
+            ((row["orderId"].clone(), row["itemId"].clone()), row)
+        })
+        .collect();
+    assert_eq!(actual.len(), 30, "the sample's 30 items");
+    assert_eq!(actual, expected);
+
+    // The lake holds every CDC record, under the date partition of its arrival.
+    assert_eq!(lake_stats.records, loaded.records);
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&lake_config.bucket)
+        .send()
+        .await?;
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), lake_stats.objects.len());
+    assert!(
+        keys.iter().all(|k| k.starts_with("cdc/year=") && k.ends_with(".gz")),
+        "{keys:?}"
+    );
+    let object = s3
+        .get_object()
+        .bucket(&lake_config.bucket)
+        .key(keys[0])
+        .send()
+        .await?
+        .body
+        .collect()
+        .await?
+        .into_bytes();
+    let mut lines = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&object[..]), &mut lines)
+        .context("the lake object is gzip")?;
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap())?;
+    assert_eq!(first["metadata"]["schema-name"], "orders");
+
+    tf.destroy()?;
+    Ok(())
+}
