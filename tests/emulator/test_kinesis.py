@@ -207,6 +207,18 @@ def test_put_records_and_read_them_back(client, name):
     assert len(after_latest) == 20
 
 
+def test_sequence_numbers_keep_rising_as_a_shard_fills(client, name):
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    numbers = []
+    for batch in range(4):
+        sent = [{"Data": f"{batch}-{i}".encode(), "PartitionKey": "k"} for i in range(500)]
+        numbers += [int(r["SequenceNumber"]) for r in kinesis.put_records(StreamName=name, Records=sent)["Records"]]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 2000
+    got = read_all(kinesis, name)
+    assert [int(r["SequenceNumber"]) for r in got] == numbers[: len(got)]
+
+
 def test_shard_iterator_by_stream_arn(client, name):
     kinesis = client("kinesis")
     kinesis.create_stream(StreamName=name, ShardCount=1)

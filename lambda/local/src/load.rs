@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use harness::dms::{Record, Value};
@@ -616,8 +617,9 @@ fn last_ident(name: &ObjectName) -> Result<String> {
 
 // ------------------------------------------------------------------------- synthetic orders
 
-/// The first synthetic `orderId`, clear of the sample's 10000001..10000015.
-const FIRST_SYNTHETIC_ORDER_ID: u64 = 20_000_001;
+/// The first synthetic `orderId`, clear of the sample's 10000001..10000015; order `i` (from
+/// 0) is `FIRST_SYNTHETIC_ORDER_ID + i`.
+pub const FIRST_SYNTHETIC_ORDER_ID: u64 = 20_000_001;
 
 /// At most this many synthetic orders: `orderId` is a MySQL INT.
 pub const MAX_SYNTHETIC_ORDERS: u64 = i32::MAX as u64 - FIRST_SYNTHETIC_ORDER_ID + 1;
@@ -1165,10 +1167,14 @@ async fn put_batch(
         } else {
             request.stream_name(stream)
         };
-        let output = request
-            .send()
-            .await
-            .with_context(|| format!("putting records on Kinesis stream {stream}"))?;
+        let output = request.send().await.map_err(|error| {
+            // A service error's own text; anything else (connection, timeout) with its causes.
+            let cause = match error.as_service_error() {
+                Some(service) => service.to_string(),
+                None => DisplayErrorContext(&error).to_string(),
+            };
+            anyhow!("putting records on Kinesis stream {stream}: {cause}")
+        })?;
         let results = output.records();
         ensure!(
             results.len() == entries.len(),

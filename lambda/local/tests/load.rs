@@ -1,11 +1,14 @@
-//! The load generator against a private emulator: the sample's changes put on a 2-shard stream
-//! and read back from every shard.
+//! The load generator against a private emulator (the sample's changes put on a 2-shard stream
+//! and read back from every shard) and against a scripted Kinesis that throttles.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
+use base64::Engine;
 use harness::Emulator;
 use serde_json::Value as Json;
 use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
@@ -55,6 +58,103 @@ async fn sample_lands_on_the_stream_keyed_by_schema_table_in_commit_order() {
     let per_key = by_key(&records);
     assert_eq!(per_key["orders.order"].len(), 15);
     assert_eq!(per_key["orders.order_item"].len(), 60);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_records_are_put_again_so_each_keys_last_record_is_its_latest_change() {
+    // A Kinesis that rejects the first record of each of the first 4 PutRecords calls, and
+    // remembers what it accepted, in order.
+    let calls = Arc::new(AtomicU64::new(0));
+    let accepted: Arc<Mutex<Vec<(String, Json)>>> = Arc::default();
+    let endpoint = harness::http::serve({
+        let (calls, accepted) = (calls.clone(), accepted.clone());
+        move |request: harness::http::Request| {
+            let (calls, accepted) = (calls.clone(), accepted.clone());
+            async move {
+                assert_eq!(
+                    request.header("x-amz-target"),
+                    "Kinesis_20131202.PutRecords"
+                );
+                let call = calls.fetch_add(1, Ordering::SeqCst);
+                let body = request.json();
+                let mut results = Vec::new();
+                let mut failed = 0;
+                for (at, entry) in body["Records"].as_array().unwrap().iter().enumerate() {
+                    if call < 4 && at == 0 {
+                        failed += 1;
+                        results.push(serde_json::json!({
+                            "ErrorCode": "ProvisionedThroughputExceededException",
+                            "ErrorMessage": "Rate exceeded for shard shardId-000000000000",
+                        }));
+                        continue;
+                    }
+                    let data = base64::engine::general_purpose::STANDARD
+                        .decode(entry["Data"].as_str().unwrap())
+                        .unwrap();
+                    let key = entry["PartitionKey"].as_str().unwrap().to_string();
+                    let mut accepted = accepted.lock().unwrap();
+                    accepted.push((key, serde_json::from_slice(&data).unwrap()));
+                    results.push(serde_json::json!({
+                        "SequenceNumber": accepted.len().to_string(),
+                        "ShardId": "shardId-000000000000",
+                    }));
+                }
+                let body = serde_json::json!({"FailedRecordCount": failed, "Records": results});
+                Some(harness::http::http_response(
+                    "200 OK",
+                    &[("X-Amz-Target", "Kinesis_20131202.PutRecords")],
+                    &body.to_string(),
+                ))
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let config = harness::emulator::sdk_config_at(&format!("http://{endpoint}"), "us-east-1").await;
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+
+    let report = load::run(
+        &kinesis,
+        &LoadOptions {
+            stream: "orders-cdc".to_string(),
+            dataset: Dataset::Sample {
+                sql: harness::repo_root().join("sql/orders-data-setup.sql"),
+            },
+            rate: None,
+            partition_key: PartitionKey::SchemaTable,
+            progress: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.records, 75);
+    assert!(report.repeated >= 4, "{report:?}");
+
+    // Per partition key, the last copy of each record, in stream order, is the key's changes
+    // in commit order: a consumer applying the stream ends at each row's latest change.
+    let accepted = accepted.lock().unwrap();
+    assert_eq!(accepted.len() as u64, 75 + report.repeated - 4);
+    let mut per_key: BTreeMap<&str, Vec<&Json>> = BTreeMap::new();
+    for (at, (key, json)) in accepted.iter().enumerate() {
+        let later = accepted[at + 1..]
+            .iter()
+            .any(|(k, j)| k == key && j == json);
+        if !later {
+            per_key.entry(key.as_str()).or_default().push(json);
+        }
+    }
+    assert_eq!(per_key["orders.order"].len(), 15);
+    assert_eq!(per_key["orders.order_item"].len(), 60);
+    for (key, records) in per_key {
+        let stamps: Vec<&str> = records
+            .iter()
+            .map(|r| r["metadata"]["timestamp"].as_str().unwrap())
+            .collect();
+        assert!(
+            stamps.windows(2).all(|w| w[0] < w[1]),
+            "{key} out of commit order: {stamps:?}"
+        );
+    }
 }
 
 /// Puts the sample on a fresh 2-shard stream of a private emulator, reads it back and checks

@@ -19,7 +19,9 @@ use unifiedetl_local::runner::{
 
 /// The sink row the SQL file and the reference data give for each live item, with the columns
 /// the quickstart maps (sink attribute → table.column).
-fn expected_rows(columns: &BTreeMap<&str, &str>) -> Result<BTreeMap<(String, String), BTreeMap<String, String>>> {
+fn expected_rows(
+    columns: &BTreeMap<&str, &str>,
+) -> Result<BTreeMap<(String, String), BTreeMap<String, String>>> {
     let sql = std::fs::read_to_string(repo_root().join("sql/orders-data-setup.sql"))?;
     // The last image of every row, by table and key.
     let mut rows: HashMap<(String, String), BTreeMap<String, String>> = HashMap::new();
@@ -44,16 +46,15 @@ fn expected_rows(columns: &BTreeMap<&str, &str>) -> Result<BTreeMap<(String, Str
             rows.insert((record.table.clone(), key), values);
         }
     }
-    let products: HashMap<String, serde_json::Value> = std::fs::read_to_string(
-        repo_root().join("examples/quickstart/reference/products.json"),
-    )?
-    .lines()
-    .filter(|l| !l.trim().is_empty())
-    .map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l)?;
-        Ok((v["productId"].to_string(), v))
-    })
-    .collect::<Result<_>>()?;
+    let products: HashMap<String, serde_json::Value> =
+        std::fs::read_to_string(repo_root().join("examples/quickstart/reference/products.json"))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)?;
+                Ok((v["productId"].to_string(), v))
+            })
+            .collect::<Result<_>>()?;
     let mut expected = BTreeMap::new();
     for ((table, _), item) in rows.iter().filter(|((t, _), _)| t == "order_item") {
         let _ = table;
@@ -234,7 +235,8 @@ async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys.len(), lake_stats.objects.len());
     assert!(
-        keys.iter().all(|k| k.starts_with("cdc/year=") && k.ends_with(".gz")),
+        keys.iter()
+            .all(|k| k.starts_with("cdc/year=") && k.ends_with(".gz")),
         "{keys:?}"
     );
     let object = s3

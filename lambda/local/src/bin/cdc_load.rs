@@ -56,7 +56,7 @@ fn main() {
 }
 
 async fn load_stream(options: Options) -> Result<()> {
-    let kinesis = aws_sdk_kinesis::Client::new(&sdk_config(&options).await);
+    let kinesis = kinesis_client(&options).await;
     let report = load::run(
         &kinesis,
         &LoadOptions {
@@ -89,34 +89,17 @@ async fn load_stream(options: Options) -> Result<()> {
     Ok(())
 }
 
-async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new(options.region.clone()))
-        .endpoint_url(&options.endpoint_url);
-    let configured = [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_PROFILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ]
-    .iter()
-    .any(|name| std::env::var_os(name).is_some());
-    if !configured {
-        // The emulator accepts any credentials.
-        loader = loader.credentials_provider(aws_sdk_kinesis::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "unifiedetl-cdc-load",
-        ));
+/// A Kinesis client for the endpoint, with the fake credentials the emulator accepts unless
+/// the environment has its own.
+async fn kinesis_client(options: &Options) -> aws_sdk_kinesis::Client {
+    let config = harness::emulator::sdk_config_at(&options.endpoint_url, &options.region).await;
+    let mut config = aws_sdk_kinesis::config::Builder::from(&config);
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        config = config.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
     }
-    loader.load().await
+    aws_sdk_kinesis::Client::from_conf(config.build())
 }
 
 fn parse(args: Vec<String>) -> Result<Options> {
@@ -166,7 +149,9 @@ fn parse(args: Vec<String>) -> Result<Options> {
             "--partition-key" => {
                 let text = value()?;
                 partition_key = text.parse().map_err(|_| {
-                    anyhow!("`--partition-key` must be `primary-key` or `schema-table`, not {text:?}")
+                    anyhow!(
+                        "`--partition-key` must be `primary-key` or `schema-table`, not {text:?}"
+                    )
                 })?;
             }
             "-h" | "--help" => {

@@ -394,8 +394,17 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
-    // bench-e2e: throughput, latency beside the sample's, exactly-once count.
-    let item_rows = items.len() as u64;
+    // bench-e2e: throughput, latency beside the sample's, exactly-once count (of this run's
+    // synthetic orders: the sink may hold the demo's rows too).
+    let synthetic = load::FIRST_SYNTHETIC_ORDER_ID..load::FIRST_SYNTHETIC_ORDER_ID + o.orders;
+    let item_rows = items
+        .iter()
+        .filter(|item| {
+            show(item.get("orderId"))
+                .parse::<u64>()
+                .is_ok_and(|id| synthetic.contains(&id))
+        })
+        .count() as u64;
     let span = match (latency.first_arrival, latency.last_done) {
         (Some(first), Some(last)) => last.duration_since(first).unwrap_or_default(),
         _ => Duration::ZERO,
