@@ -513,7 +513,7 @@ async fn main() -> Result<()> {
             "On the emulator now (state table at {items} items), one TransactWriteItems takes {transaction:.1} ms and one GetItem {get:.1} ms (median of 9):"
         );
         println!(
-            "the emulator alone caps the engine near {:.0} records/s per concurrent invocation.",
+            "the emulator applies DynamoDB requests one at a time, so it alone caps the engine near {:.0} records/s.",
             1000.0 / (1.4 * transaction).max(f64::EPSILON)
         );
     }
