@@ -491,7 +491,16 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
             r#"name = "orders"
   sink { partition_key = "orderId" }
   analytics { engine = "kinesis-analytics-sql" }"#,
-            "use `engine = \"lambda\"`",
+            "`analytics.code` is required with `engine = \"kinesis-analytics-sql\"`",
+        ),
+        (
+            r#"name = "orders"
+  sink { partition_key = "orderId" }
+  analytics {
+    engine       = "kinesis-analytics-sql"
+    parent_table = "order"
+  }"#,
+            "`analytics.parent_table` is only for `engine = \"lambda\"`",
         ),
     ];
     let mut initialised = false;

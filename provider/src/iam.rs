@@ -517,6 +517,81 @@ pub fn firehose_policy(scope: &FirehoseScope) -> Json {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// What the SQL application's role is scoped to: the CDC stream it reads, the streams its
+/// outputs write, the reference objects it loads.
+pub struct AnalyticsScope<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub input_stream_arn: &'a str,
+    pub input_kms_key: Option<&'a str>,
+    pub output_stream_arns: Vec<String>,
+    /// KMS keys of the output streams (customer-managed ones need a grant).
+    pub output_kms_keys: Vec<String>,
+    /// `arn:…:s3:::bucket/key` of each reference object.
+    pub reference_object_arns: Vec<String>,
+}
+
+/// The SQL application's policy: read exactly the input stream, write exactly the output
+/// streams, read exactly the reference objects.
+pub fn analytics_policy(scope: &AnalyticsScope) -> Json {
+    let mut statements = vec![json!({
+        "Sid": "ReadInputStream",
+        "Effect": "Allow",
+        "Action": [
+            "kinesis:DescribeStream",
+            "kinesis:GetRecords",
+            "kinesis:GetShardIterator",
+            "kinesis:ListShards"
+        ],
+        "Resource": scope.input_stream_arn
+    })];
+    let mut outputs = scope.output_stream_arns.clone();
+    outputs.sort();
+    outputs.dedup();
+    if !outputs.is_empty() {
+        statements.push(json!({
+            "Sid": "WriteOutputStreams",
+            "Effect": "Allow",
+            "Action": ["kinesis:DescribeStream", "kinesis:PutRecord", "kinesis:PutRecords"],
+            "Resource": outputs
+        }));
+    }
+    if !scope.reference_object_arns.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadReferenceData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": scope.reference_object_arns
+        }));
+    }
+    let key = |k: &str| customer_key_arn(scope.partition, scope.region, scope.account, Some(k));
+    if let Some(key) = scope.input_kms_key.and_then(key) {
+        statements.push(json!({
+            "Sid": "DecryptInputStream",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key
+        }));
+    }
+    let mut keys: Vec<String> = scope
+        .output_kms_keys
+        .iter()
+        .filter_map(|k| key(k))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if !keys.is_empty() {
+        statements.push(json!({
+            "Sid": "EncryptOutputStreams",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": keys
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,10 +101,10 @@ fn block_schema(block: &Value, prefix: &str) -> String {
         for name in names {
             let b = &blocks[name];
             let id = anchor(prefix, name);
-            let kind = if b["nesting_mode"] == "list" && b["max_items"] == 1 {
-                "Block List, Max: 1"
-            } else {
-                "Block, Optional"
+            let kind = match (b["nesting_mode"].as_str(), b["max_items"].as_u64()) {
+                (Some("list"), Some(1)) => "Block List, Max: 1",
+                (Some("list"), _) => "Block List",
+                _ => "Block, Optional",
             };
             optional.push(format!(
                 "- `{name}` ({kind}) {} (see [below for nested schema](#{id}))",

@@ -149,8 +149,8 @@ impl Terraform {
         self.dir.path()
     }
 
-    /// Copies a module as a user has it: its `.tf` files and the `reference/` data beside them
-    /// (following a symbolic link to it).
+    /// Copies a module as a user has it: its `.tf` files and the `reference/` and `sql/` files
+    /// beside them (following symbolic links to those folders).
     pub fn copy_module(&self, from: &Path) -> Result<()> {
         let to = self.dir.path();
         for entry in std::fs::read_dir(from)? {
@@ -159,12 +159,16 @@ impl Terraform {
                 std::fs::copy(&path, to.join(path.file_name().unwrap()))?;
             }
         }
-        let reference = from.join("reference");
-        if reference.is_dir() {
-            std::fs::create_dir_all(to.join("reference"))?;
-            for entry in std::fs::read_dir(&reference)? {
-                let path = entry?.path();
-                std::fs::copy(&path, to.join("reference").join(path.file_name().unwrap()))?;
+        for folder in ["reference", "sql"] {
+            let source = from.join(folder);
+            if source.is_dir() {
+                std::fs::create_dir_all(to.join(folder))?;
+                for entry in std::fs::read_dir(&source)? {
+                    let path = entry?.path();
+                    if path.is_file() {
+                        std::fs::copy(&path, to.join(folder).join(path.file_name().unwrap()))?;
+                    }
+                }
             }
         }
         Ok(())

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::apply_source::{self, Lake, Source};
+use super::apply_sql::{self, SqlApp};
 use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
@@ -43,6 +44,11 @@ pub struct Desired {
     pub dead_letter: DeadLetter,
     /// The `lambda` analytics engine, when `analytics.engine` asks for it.
     pub engine: Option<Engine>,
+    /// The reference data in S3: the `lambda` engine's lookups, or the SQL engine's reference
+    /// tables.
+    pub reference: Option<ReferenceData>,
+    /// The SQL engine's application, when `analytics.engine` asks for it.
+    pub sql: Option<SqlApp>,
     /// The function's environment (see [`environment_of`]).
     pub environment: BTreeMap<String, String>,
     /// DMS from MySQL, when the `source` block is there.
@@ -61,18 +67,21 @@ pub struct Managed {
     pub lake: bool,
 }
 
-/// The analytics engine's parts: its state table, the reference data, and the correlation the
-/// function is given.
+/// The `lambda` analytics engine's own parts: its state table, and whether it publishes.
 pub struct Engine {
     pub state_table: TableSpec,
+    /// Publish the rows to the enriched stream too.
+    pub publish_enriched: bool,
+}
+
+/// Reference data uploaded from local files.
+pub struct ReferenceData {
     pub bucket: String,
     pub bucket_arn: String,
     /// The pipeline created the bucket (none was named), so it also deletes it.
     pub bucket_managed: bool,
     /// Object key, content, base64 SHA-256.
     pub objects: Vec<(String, Vec<u8>, String)>,
-    /// Publish the rows to the enriched stream too.
-    pub publish_enriched: bool,
 }
 
 /// Where records that cannot be processed go.
@@ -230,7 +239,9 @@ impl Desired {
                 prefix: need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
                 managed: dead_letter_managed,
             },
-            engine: engine_from_state(s, reference_managed, &tags)?,
+            engine: engine_from_state(s, &tags)?,
+            reference: reference_from_state(s, reference_managed, &tags)?,
+            sql: SqlApp::from_state(&s.analytics, prior.map(|p| &p.analytics))?,
             environment: environment_of(s)?,
             source: match s.source() {
                 Some(block) => Some(Source::from_state(
@@ -301,7 +312,7 @@ pub fn environment_of(s: &PipelineState) -> Result<BTreeMap<String, String>, Str
         need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
     );
     let a = &s.analytics;
-    if a.engine.is_value() {
+    if a.lambda_engine() {
         env.insert(
             "CORRELATION".to_string(),
             correlation_document(a)?.to_string(),
@@ -374,28 +385,12 @@ pub fn correlation_document(a: &AnalyticsBlock) -> Result<serde_json::Value, Str
 
 fn engine_from_state(
     s: &PipelineState,
-    reference_managed: bool,
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<Engine>, String> {
     let a = &s.analytics;
-    if a.engine.is_null() {
+    if !a.lambda_engine() {
         return Ok(None);
     }
-    let mut objects = Vec::new();
-    for lookup in need(&a.lookups, "analytics.lookups")
-        .ok()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_ref_option)
-    {
-        let name = need(&lookup.name, "analytics.lookups.name")?;
-        let file = need(&lookup.file, "analytics.lookups.file")?;
-        let bytes = std::fs::read(&file)
-            .map_err(|e| format!("reading the reference file of lookup {name} ({file}): {e}"))?;
-        let hash = super::plan::content_hash(&bytes);
-        objects.push((reference_key(&name), bytes, hash));
-    }
-    let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
     Ok(Some(Engine {
         state_table: TableSpec {
             name: need(&a.state_table, "analytics.state_table")?,
@@ -412,11 +407,55 @@ fn engine_from_state(
             kms_key_arn: None,
             tags: tags.clone(),
         },
+        publish_enriched: need(&a.publish_enriched, "analytics.publish_enriched")?,
+    }))
+}
+
+/// The reference files to upload: the `lambda` engine's lookups (it always has a bucket), or
+/// the SQL engine's reference tables (a bucket only when there are some).
+fn reference_from_state(
+    s: &PipelineState,
+    reference_managed: bool,
+    _tags: &BTreeMap<String, String>,
+) -> Result<Option<ReferenceData>, String> {
+    let a = &s.analytics;
+    let mut files = Vec::new();
+    if a.lambda_engine() {
+        for lookup in need(&a.lookups, "analytics.lookups")
+            .ok()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_ref_option)
+        {
+            let name = need(&lookup.name, "analytics.lookups.name")?;
+            let file = need(&lookup.file, "analytics.lookups.file")?;
+            files.push((format!("lookup {name}"), reference_key(&name), file));
+        }
+    } else if a.sql_engine() && !a.references().is_empty() {
+        for r in a.references() {
+            let table = need(&r.table_name, "analytics.reference.table_name")?;
+            let file = need(&r.file, "analytics.reference.file")?;
+            files.push((
+                format!("reference table {table}"),
+                reference_key(&table),
+                file,
+            ));
+        }
+    } else {
+        return Ok(None);
+    }
+    let mut objects = Vec::new();
+    for (what, key, file) in files {
+        let bytes = std::fs::read(&file)
+            .map_err(|e| format!("reading the reference file of {what} ({file}): {e}"))?;
+        let hash = super::plan::content_hash(&bytes);
+        objects.push((key, bytes, hash));
+    }
+    Ok(Some(ReferenceData {
+        bucket: need(&a.reference_bucket, "analytics.reference_bucket")?,
         bucket_arn: need(&a.reference_bucket_arn, "analytics.reference_bucket_arn")?,
-        bucket,
         bucket_managed: reference_managed,
         objects,
-        publish_enriched: need(&a.publish_enriched, "analytics.publish_enriched")?,
     }))
 }
 
@@ -444,6 +483,9 @@ pub struct Outcome {
     pub lake_role_arn: Option<String>,
     pub lake_bucket_arn: Option<String>,
     pub delivery_stream_arn: Option<String>,
+    pub analytics_role_arn: Option<String>,
+    pub application_arn: Option<String>,
+    pub application_version_id: Option<i64>,
     pub errors: Vec<String>,
 }
 
@@ -558,7 +600,7 @@ async fn ensure_dead_letter_bucket(aws: &Aws, want: &Desired, ours: bool) -> Aws
 async fn ensure_reference(
     aws: &Aws,
     want: &Desired,
-    engine: &Engine,
+    engine: &ReferenceData,
     ours: bool,
     prior_objects: &[String],
 ) -> AwsResult<(String, BTreeMap<String, String>)> {
@@ -677,10 +719,10 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
             stream_kms_key: source.kms_key_id.as_deref(),
             dead_letter_bucket_arn: &want.dead_letter.bucket_arn,
             dead_letter_prefix: &want.dead_letter.prefix,
-            engine: match (&want.engine, &state_table_arn) {
-                (Some(engine), Some(state_table_arn)) => Some(iam::EngineScope {
+            engine: match (&want.engine, &state_table_arn, &want.reference) {
+                (Some(engine), Some(state_table_arn), Some(reference)) => Some(iam::EngineScope {
                     state_table_arn,
-                    reference_bucket_arn: &engine.bucket_arn,
+                    reference_bucket_arn: &reference.bucket_arn,
                     publish_to: engine.publish_enriched.then_some(enriched_arn.as_str()),
                     publish_kms_key: want.enriched.kms_key_id.as_deref(),
                 }),
@@ -810,7 +852,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     });
     let reference_ours = prior.is_some_and(|p| {
         known(&p.analytics.reference_bucket_arn)
-            && want.engine.as_ref().map(|e| &e.bucket)
+            && want.reference.as_ref().map(|r| &r.bucket)
                 == p.analytics.reference_bucket.as_ref_option()
     });
     let prior_objects: Vec<String> = prior
@@ -827,11 +869,43 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         (role, function)
     };
     let engine = async {
-        match &want.engine {
-            Some(engine) => Some(tokio::join!(
-                ensure_table(aws, &engine.state_table, state_table_ours, &want.pipeline),
-                ensure_reference(aws, want, engine, reference_ours, &prior_objects),
-            )),
+        tokio::join!(
+            async {
+                match &want.engine {
+                    Some(engine) => Some(
+                        ensure_table(aws, &engine.state_table, state_table_ours, &want.pipeline)
+                            .await,
+                    ),
+                    None => None,
+                }
+            },
+            async {
+                match &want.reference {
+                    Some(reference) => Some(
+                        ensure_reference(aws, want, reference, reference_ours, &prior_objects)
+                            .await,
+                    ),
+                    None => None,
+                }
+            },
+        )
+    };
+    let sql_role = async {
+        match &want.sql {
+            Some(app) => Some(
+                apply_sql::prepare(
+                    aws,
+                    app,
+                    &apply_sql::Streams {
+                        cdc: &want.cdc,
+                        enriched: &want.enriched,
+                    },
+                    want.reference.as_ref().map(|r| r.bucket_arn.as_str()),
+                    &want.pipeline,
+                    &want.tags,
+                )
+                .await,
+            ),
             None => None,
         }
     };
@@ -875,7 +949,17 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             None => None,
         }
     };
-    let (cdc, enriched, table, bucket, (role, function), engine, source_ready, lake_role) = tokio::join!(
+    let (
+        cdc,
+        enriched,
+        table,
+        bucket,
+        (role, function),
+        (state_table, reference),
+        source_ready,
+        lake_role,
+        sql_role,
+    ) = tokio::join!(
         ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline),
         ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
         ensure_table(aws, &want.table, table_ours, &want.pipeline),
@@ -884,6 +968,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         engine,
         source_ready,
         lake_role,
+        sql_role,
     );
     // The mapping reads its stream, invokes the function and sends what it gives up on to the
     // dead-letter bucket: it needs all three (and the engine its state and reference data).
@@ -892,9 +977,9 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     } else {
         &enriched
     };
-    let engine_ready = engine
-        .as_ref()
-        .is_none_or(|(table, reference)| table.is_ok() && reference.is_ok());
+    let engine_ready = want.engine.is_none()
+        || (state_table.as_ref().is_some_and(Result::is_ok)
+            && reference.as_ref().is_none_or(Result::is_ok));
     let mapping = async {
         match (source, &function, &bucket) {
             (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
@@ -938,7 +1023,32 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             _ => None,
         }
     };
-    let (mapping, source_done, lake_done) = tokio::join!(mapping, source_done, lake_done);
+    // The application reads the CDC stream and the reference objects, and writes its outputs
+    // (the enriched stream, typically).
+    let sql_done = async {
+        match (&want.sql, &sql_role, &cdc, &enriched) {
+            (Some(app), Some(Ok(role_arn)), Ok(cdc_arn), Ok(_))
+                if reference.as_ref().is_none_or(Result::is_ok) =>
+            {
+                Some(
+                    Box::pin(apply_sql::finish(
+                        aws,
+                        app,
+                        role_arn,
+                        cdc_arn,
+                        want.reference.as_ref().map(|r| r.bucket_arn.as_str()),
+                        &want.pipeline,
+                        &want.tags,
+                        timeout,
+                    ))
+                    .await,
+                )
+            }
+            _ => None,
+        }
+    };
+    let (mapping, source_done, lake_done, sql_done) =
+        tokio::join!(mapping, source_done, lake_done, sql_done);
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);
@@ -948,12 +1058,19 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     out.role_arn = out.take(role);
     out.function_arn = function.and_then(|f| out.take(f));
     out.mapping_uuid = mapping.and_then(|m| out.take(m));
-    if let Some((state_table, reference)) = engine {
+    if let Some(state_table) = state_table {
         out.state_table_arn = out.take(state_table);
+    }
+    if let Some(reference) = reference {
         if let Some((arn, objects)) = out.take(reference) {
             out.reference_bucket_arn = Some(arn);
             out.reference_objects = Some(objects);
         }
+    }
+    out.analytics_role_arn = sql_role.and_then(|r| out.take(r));
+    if let Some(done) = sql_done.and_then(|d| out.take(d)) {
+        out.application_arn = Some(done.application_arn);
+        out.application_version_id = Some(done.version_id);
     }
     if let Some(ready) = source_ready.and_then(|r| out.take(r)) {
         out.dms_role_arn = Some(ready.role_arn);
@@ -995,15 +1112,23 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         }
     }
 
-    // The engine turned off: its state table and reference data go.
-    if let (Some(p), None) = (prior, &want.engine) {
+    // An engine turned off: its parts go (the reference data when nothing uses it any more).
+    if let Some(p) = prior {
         let account = p
             .persist
             .role_arn
             .as_ref_option()
             .and_then(|arn| account_of(arn));
-        for error in destroy_engine(aws, p, account).await {
-            out.errors.push(error);
+        if want.engine.is_none() {
+            out.errors
+                .extend(destroy_state_table(aws, &p.analytics).await);
+        }
+        if want.reference.is_none() {
+            out.errors.extend(destroy_reference(aws, p, account).await);
+        }
+        if want.sql.is_none() && p.analytics.sql_engine() {
+            out.errors
+                .extend(apply_sql::destroy(aws, &p.analytics, timeout).await);
         }
     }
     // Components renamed in place: the new ones are up, so the old ones go.
@@ -1090,9 +1215,12 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
             None => Vec::new(),
         }
     };
-    let (source, lake) = tokio::join!(source, lake);
+    // The SQL application reads the CDC stream and writes the enriched one.
+    let sql = apply_sql::destroy(aws, &state.analytics, timeout);
+    let (source, lake, sql) = tokio::join!(source, lake, sql);
     errors.extend(source);
     errors.extend(lake);
+    errors.extend(sql);
     if let Value::Value(uuid) = &p.event_source_mapping_id {
         if let Err(e) = lambda::delete_mapping(&aws.lambda, uuid).await {
             errors.push(e.message);
@@ -1149,24 +1277,31 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
             errors.push(e.message);
         }
     }
-    errors.extend(destroy_engine(aws, state, Some(&identity.account)).await);
+    errors.extend(destroy_state_table(aws, &state.analytics).await);
+    errors.extend(destroy_reference(aws, state, Some(&identity.account)).await);
     errors
 }
 
-/// Deletes the engine's state table and reference data (the bucket too when the pipeline
-/// created it: it holds only the uploaded reference files).
-async fn destroy_engine(aws: &Aws, state: &PipelineState, account: Option<&str>) -> Vec<String> {
-    let a = &state.analytics;
-    let mut errors = Vec::new();
-    if let Some(name) = a
+/// Deletes the `lambda` engine's state table (when the state knows it).
+async fn destroy_state_table(aws: &Aws, a: &AnalyticsBlock) -> Vec<String> {
+    match a
         .state_table
         .as_ref_option()
         .filter(|_| known(&a.state_table_arn))
     {
-        if let Err(e) = dynamodb::delete(&aws.dynamodb, name).await {
-            errors.push(e.message);
-        }
+        Some(name) => match dynamodb::delete(&aws.dynamodb, name).await {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![e.message],
+        },
+        None => Vec::new(),
     }
+}
+
+/// Deletes the uploaded reference data (the bucket too when the pipeline created it: it holds
+/// only the uploaded reference files).
+async fn destroy_reference(aws: &Aws, state: &PipelineState, account: Option<&str>) -> Vec<String> {
+    let a = &state.analytics;
+    let mut errors = Vec::new();
     let Some(bucket) = a
         .reference_bucket
         .as_ref_option()

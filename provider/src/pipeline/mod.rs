@@ -4,9 +4,11 @@
 
 mod apply;
 mod apply_source;
+mod apply_sql;
 mod plan;
 mod read;
 mod source_lake;
+mod sql_engine;
 mod state;
 
 use async_trait::async_trait;
@@ -100,8 +102,16 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
             lake.delivery_stream_arn = id(&out.delivery_stream_arn);
         }
     }
-    if state.analytics.engine.is_value() {
+    if state.analytics.lambda_engine() {
         state.analytics.state_table_arn = id(&out.state_table_arn);
+    }
+    if state.analytics.sql_engine() {
+        state.analytics.role_arn = id(&out.analytics_role_arn);
+        state.analytics.application_arn = id(&out.application_arn);
+        state.analytics.application_version_id =
+            out.application_version_id.map_or(Value::Null, Value::Value);
+    }
+    if state.analytics.reference_bucket.is_value() && state.analytics.engine.is_value() {
         state.analytics.reference_bucket_arn = id(&out.reference_bucket_arn);
         state.analytics.reference_objects = match &out.reference_objects {
             Some(objects) => Value::Value(

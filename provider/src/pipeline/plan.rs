@@ -8,8 +8,10 @@ use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
 use super::source_lake;
+use super::sql_engine;
 use super::state::{
     AnalyticsBlock, Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags,
+    ENGINE_LAMBDA, ENGINE_SQL,
 };
 use crate::artifact;
 use crate::aws::Identity;
@@ -62,51 +64,39 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
         source_lake::validate_lake(lake, diags);
     }
     source_lake::validate_timeouts(&config.timeouts, diags);
-    if config.analytics.engine.is_value() && config.persist.version_attribute.is_value() {
+    if config.analytics.lambda_engine() && config.persist.version_attribute.is_value() {
         diags.error(
             "invalid persist.version_attribute",
-            "`persist.version_attribute` has no effect with `analytics.engine`: the engine orders every row's changes by their DMS commit time and Kinesis sequence number itself. Remove it",
+            "`persist.version_attribute` has no effect with `analytics.engine = \"lambda\"`: the engine orders every row's changes by their DMS commit time and Kinesis sequence number itself. Remove it",
             path("persist", "version_attribute"),
         );
     }
 }
 
 /// The engines `analytics.engine` accepts.
-pub const ENGINES: [&str; 1] = ["lambda"];
+pub const ENGINES: [&str; 2] = [ENGINE_LAMBDA, ENGINE_SQL];
 
 fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnostics) {
     let engine = match &a.engine {
         Value::Value(engine) => engine.clone(),
         Value::Unknown => return,
         Value::Null => {
-            for (attr, set) in [
-                ("parent_table", a.parent_table.is_value()),
-                ("parent_key", a.parent_key.is_value()),
-                ("children", a.children.is_value()),
-                ("lookups", a.lookups.is_value()),
-                ("columns", a.columns.is_value()),
-                ("publish_enriched", a.publish_enriched.is_value()),
-            ] {
-                if set {
-                    diags.error(
-                        format!("invalid analytics.{attr}"),
-                        format!("`analytics.{attr}` is set but `analytics.engine` is not: set `engine = \"lambda\"` for the function to run the correlation, or remove `{attr}`"),
-                        path("analytics", attr),
-                    );
-                }
-            }
+            sql_engine::refuse_other_engine(a, diags);
             return;
         }
     };
-    if engine == "kinesis-analytics-sql" {
-        diags.error(
-            "unsupported analytics.engine",
-            "`analytics.engine = \"kinesis-analytics-sql\"` is not supported by this provider version (AWS stopped running Kinesis Data Analytics SQL applications in January 2026): use `engine = \"lambda\"`",
-            path("analytics", "engine"),
-        );
+    if !ENGINES.contains(&engine.as_str()) {
+        one_of("analytics", "engine", &a.engine, &ENGINES, diags);
         return;
     }
-    one_of("analytics", "engine", &a.engine, &ENGINES, diags);
+    sql_engine::refuse_other_engine(a, diags);
+    if engine == ENGINE_SQL {
+        sql_engine::validate(a, diags);
+        return;
+    }
+    if engine != ENGINE_LAMBDA {
+        return;
+    }
     for (attr, value) in [
         ("parent_table", &a.parent_table),
         ("parent_key", &a.parent_key),
@@ -568,15 +558,27 @@ pub fn plan(
         derive(&name, "enriched"),
     );
     let sink = plan_sink(&config.sink, prior.map(|p| &p.sink), derive(&name, "sink"));
-    let analytics = plan_analytics(
-        &config.analytics,
-        prior.map(|p| &p.analytics),
-        &name,
-        identity,
-    );
+    let analytics = if config.analytics.sql_engine() {
+        sql_engine::plan(
+            &config.analytics,
+            prior.map(|p| &p.analytics),
+            &name,
+            &identity.account,
+            &identity.partition,
+            &enriched_stream.name,
+            diags,
+        )
+    } else {
+        plan_analytics(
+            &config.analytics,
+            prior.map(|p| &p.analytics),
+            &name,
+            identity,
+        )
+    };
     check_environment_size(&analytics, diags);
-    let engine_on = analytics.engine.is_value();
-    let source_changed = prior.is_some_and(|p| p.analytics.engine.is_value() != engine_on);
+    let engine_on = analytics.lambda_engine();
+    let source_changed = prior.is_some_and(|p| p.analytics.lambda_engine() != engine_on);
     let persist = plan_persist(
         &config.persist,
         prior.map(|p| &p.persist),
@@ -631,7 +633,7 @@ const OTHER_VARIABLES_BYTES: usize = 1024;
 /// The correlation travels in the function's environment: refuse one that cannot fit at plan
 /// time rather than at apply.
 fn check_environment_size(analytics: &AnalyticsBlock, diags: &mut Diagnostics) {
-    if !analytics.engine.is_value() {
+    if !analytics.lambda_engine() {
         return;
     }
     let Ok(correlation) = super::apply::correlation_document(analytics) else {
@@ -674,7 +676,12 @@ fn plan_analytics(
     identity: &Identity,
 ) -> AnalyticsBlock {
     if config.engine.is_null() {
-        return AnalyticsBlock::default();
+        // Absent list blocks are empty lists, as Terraform gives them.
+        return AnalyticsBlock {
+            reference: Value::Value(Vec::new()),
+            output: Value::Value(Vec::new()),
+            ..AnalyticsBlock::default()
+        };
     }
     let state_table = pick(&config.state_table, derive(name, "state"));
     let reference_bucket = pick(
@@ -734,6 +741,9 @@ fn plan_analytics(
         reference_bucket,
         reference_bucket_arn,
         reference_objects,
+        reference: Value::Value(Vec::new()),
+        output: Value::Value(Vec::new()),
+        ..AnalyticsBlock::default()
     }
 }
 
@@ -1201,9 +1211,9 @@ mod tests {
 
         let mut c = config();
         c.analytics.parent_table = text("order");
-        assert!(errors_of(&c)
-            .iter()
-            .any(|e| e.contains("`analytics.parent_table` is set but `analytics.engine` is not")));
+        assert!(errors_of(&c).iter().any(|e| e.contains(
+            "`analytics.parent_table` is only for `engine = \"lambda\"`: set `engine = \"lambda\"`"
+        )));
 
         let mut c = with_engine(config());
         c.analytics.columns = Value::Value(
@@ -1227,20 +1237,22 @@ mod tests {
 
         let mut c = with_engine(config());
         c.persist.version_attribute = text("event_ts");
-        assert!(errors_of(&c).iter().any(
-            |e| e.contains("`persist.version_attribute` has no effect with `analytics.engine`")
-        ));
+        assert!(errors_of(&c).iter().any(|e| e.contains(
+            "`persist.version_attribute` has no effect with `analytics.engine = \"lambda\"`"
+        )));
 
         let mut c = with_engine(config());
         c.analytics.children = Value::Value(vec![]);
         c.analytics.engine = text("flink");
         let errors = errors_of(&c);
-        assert!(errors
-            .iter()
-            .any(|e| e.contains("`analytics.engine` must be one of \"lambda\"")));
-        assert!(errors
-            .iter()
-            .any(|e| e.contains("at least one child table")));
+        assert_eq!(
+            errors.len(),
+            1,
+            "an unknown engine is the one error: {errors:?}"
+        );
+        assert!(errors[0].starts_with(
+            "`analytics.engine` must be one of \"lambda\", \"kinesis-analytics-sql\" (got \"flink\")"
+        ));
 
         let mut c = with_engine(config());
         if let Value::Value(lookups) = &mut c.analytics.lookups {

@@ -126,6 +126,9 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     if prior.analytics.engine.is_value() {
         refresh_analytics(aws, &mut fresh.analytics).await?;
     }
+    if prior.analytics.sql_engine() {
+        super::apply_sql::refresh(aws, &mut fresh.analytics).await?;
+    }
     Ok(Some(fresh))
 }
 
@@ -133,11 +136,13 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
 /// becoming "known after apply", a reference object changed or deleted out of band as a
 /// different (or missing) hash in `reference_objects`.
 async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResult<()> {
-    let table = match &analytics.state_table {
-        Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await?,
-        _ => None,
-    };
-    analytics.state_table_arn = table.map_or(Value::Null, |t| some(t.arn));
+    if analytics.lambda_engine() {
+        let table = match &analytics.state_table {
+            Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await?,
+            _ => None,
+        };
+        analytics.state_table_arn = table.map_or(Value::Null, |t| some(t.arn));
+    }
     let Value::Value(bucket) = analytics.reference_bucket.clone() else {
         return Ok(());
     };
@@ -163,7 +168,7 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
 
 /// A service role's ARN, or null when it is gone or lost its policy or trust (an update then
 /// puts them back).
-async fn role_arn(aws: &Aws, name: &Str, policy_name: &str) -> AwsResult<Str> {
+pub(super) async fn role_arn(aws: &Aws, name: &Str, policy_name: &str) -> AwsResult<Str> {
     let role = match name.as_ref_option() {
         Some(name) => iam::find_by_name(&aws.iam, name, policy_name).await?,
         None => None,
@@ -455,7 +460,7 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
     }
     let destination = persist.dead_letter_bucket_arn.as_ref_option().cloned();
     // With the analytics engine the function reads the CDC stream, else the enriched one.
-    let source = if prior.analytics.engine.is_value() {
+    let source = if prior.analytics.lambda_engine() {
         state.cdc_stream.arn.as_ref_option().cloned()
     } else {
         state.enriched_stream.arn.as_ref_option().cloned()

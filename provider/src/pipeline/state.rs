@@ -245,6 +245,121 @@ pub struct AnalyticsBlock {
     pub reference_bucket_arn: Str,
     #[serde(default)]
     pub reference_objects: Tags,
+    // `engine = "kinesis-analytics-sql"`: the SQL application.
+    #[serde(default)]
+    pub application_name: Str,
+    #[serde(default)]
+    pub description: Str,
+    #[serde(default)]
+    pub code: Str,
+    #[serde(default)]
+    pub schema_ddl: Str,
+    #[serde(default)]
+    pub start: Bool,
+    #[serde(default)]
+    pub role_name: Str,
+    #[serde(default)]
+    pub role_arn: Str,
+    #[serde(default)]
+    pub application_arn: Str,
+    #[serde(default)]
+    pub application_version_id: Num,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub input: SqlInputBlock,
+    #[serde(default)]
+    pub reference: Value<Vec<Value<SqlReferenceBlock>>>,
+    #[serde(default)]
+    pub output: Value<Vec<Value<SqlOutputBlock>>>,
+}
+
+impl AnalyticsBlock {
+    /// `engine = "lambda"`: the bundled function correlates the tables itself.
+    pub fn lambda_engine(&self) -> bool {
+        self.engine
+            .as_ref_option()
+            .is_some_and(|e| e == ENGINE_LAMBDA)
+    }
+
+    /// `engine = "kinesis-analytics-sql"`: a Kinesis Data Analytics SQL application.
+    pub fn sql_engine(&self) -> bool {
+        self.engine.as_ref_option().is_some_and(|e| e == ENGINE_SQL)
+    }
+
+    /// The configured `reference` blocks.
+    pub fn references(&self) -> Vec<&SqlReferenceBlock> {
+        all(&self.reference)
+    }
+
+    /// The configured `output` blocks.
+    pub fn outputs(&self) -> Vec<&SqlOutputBlock> {
+        all(&self.output)
+    }
+}
+
+pub const ENGINE_LAMBDA: &str = "lambda";
+pub const ENGINE_SQL: &str = "kinesis-analytics-sql";
+
+fn all<T>(blocks: &Value<Vec<Value<T>>>) -> Vec<&T> {
+    blocks
+        .as_ref_option()
+        .map(|v| v.iter().filter_map(Value::as_ref_option).collect())
+        .unwrap_or_default()
+}
+
+/// One column of an in-application stream or table: name, SQL type, JSONPath.
+#[derive(Serialize, Deserialize, Clone, Default, PartialEq)]
+pub struct SqlColumn {
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub sql_type: Str,
+    #[serde(default)]
+    pub mapping: Str,
+}
+
+pub type SqlColumns = Value<Vec<Value<SqlColumn>>>;
+
+/// `analytics.input`: the SQL application's one input, on the CDC stream.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct SqlInputBlock {
+    #[serde(default)]
+    pub name_prefix: Str,
+    #[serde(default)]
+    pub row_path: Str,
+    #[serde(default)]
+    pub columns: SqlColumns,
+    #[serde(default)]
+    pub starting_position: Str,
+    #[serde(default)]
+    pub parallelism: Num,
+    #[serde(default)]
+    pub in_application_stream: Str,
+}
+
+/// `analytics.reference`: a reference table loaded from an S3 object.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct SqlReferenceBlock {
+    #[serde(default)]
+    pub table_name: Str,
+    #[serde(default)]
+    pub file: Str,
+    #[serde(default)]
+    pub key: Str,
+    #[serde(default)]
+    pub row_path: Str,
+    #[serde(default)]
+    pub columns: SqlColumns,
+}
+
+/// `analytics.output`: an in-application stream written to a Kinesis stream.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct SqlOutputBlock {
+    #[serde(default)]
+    pub name: Str,
+    #[serde(default)]
+    pub stream_name: Str,
+    #[serde(default)]
+    pub format: Str,
 }
 
 /// `cdc_stream` and `enriched_stream`.
@@ -490,12 +605,10 @@ pub fn schema() -> Schema {
                 .collect(),
         )
     };
-    blocks.insert(
-        "analytics".to_string(),
-        group(
-            "Where the enrichment runs. Omitted (or `engine` unset): the persist function reads the enriched stream, which something else fills. With `engine = \"lambda\"` the function reads the CDC stream and joins the tables itself — no time window, any delivery order — keeping what it has seen in a DynamoDB state table and the reference data in S3 (see the function's README).",
+    let mut analytics = block(
+            "Where the enrichment runs. Omitted (or `engine` unset): the persist function reads the enriched stream, which something else fills. With `engine = \"lambda\"` the function reads the CDC stream and joins the tables itself — no time window, any delivery order — keeping what it has seen in a DynamoDB state table and the reference data in S3 (see the function's README). With `engine = \"kinesis-analytics-sql\"` a Kinesis Data Analytics SQL application (API v1) reads the CDC stream, runs `code` and writes its `output`s to the enriched stream, which the persist function reads; AWS no longer runs SQL applications (none created since 2025-10-15, existing ones deleted from 2026-01-27), so that engine serves imports and emulators.",
             vec![
-                ("engine", optional(AttributeType::String, "`lambda`: the bundled function correlates the CDC records itself (the event source mapping then reads `cdc_stream`). Unset: no enrichment here.")),
+                ("engine", optional(AttributeType::String, "`lambda`: the bundled function correlates the CDC records itself (the event source mapping then reads `cdc_stream`). `kinesis-analytics-sql`: a Kinesis Data Analytics SQL application does (attributes `application_name` to `application_version_id` and the `input`, `reference` and `output` blocks; the others are for `lambda`). Unset: no enrichment here.")),
                 ("schema", optional(AttributeType::String, "Only changes of this source schema (DMS `schema-name`) are considered, e.g. `orders`. Default: every schema.")),
                 ("parent_table", optional(AttributeType::String, "The table rows are grouped by, e.g. `order`. Required with an engine.")),
                 ("parent_key", optional(AttributeType::String, "Its key column, e.g. `orderId`. Required with an engine.")),
@@ -508,9 +621,57 @@ pub fn schema() -> Schema {
                 ("reference_bucket", defaulted(AttributeType::String, "Bucket the reference files are uploaded to. Default: one the pipeline creates, `<name>-reference-<account id>` (lowercase).")),
                 ("reference_bucket_arn", computed(AttributeType::String, "The reference bucket's ARN.")),
                 ("reference_objects", computed(string_map(), "Object key → base64 SHA-256 of its content, for each uploaded reference file: a changed file, or an object changed out of band, shows here.")),
+                ("application_name", defaulted(AttributeType::String, "SQL engine: the application's name. Default `<name>-analytics`. Changing it recreates the application in place.")),
+                ("description", optional(AttributeType::String, "SQL engine: the application's description. API v1 cannot change it: a new description recreates the application in place.")),
+                ("code", optional(AttributeType::String, "SQL engine: the application's SQL, typically `file(\"sql/kda-orders-setup.sql\")`. Required. Checked at plan time against `input`, `reference` and `output`: every output's stream is created, the input stream and every reference table are used, the input columns used exist (quoted identifiers keep their case, unquoted ones are upper-cased). Updates in place (the version id goes up).")),
+                ("schema_ddl", optional(AttributeType::String, "SQL engine: MySQL DDL of the source tables, typically `file(\"sql/orderdb-setup.sql\")`. When `input.columns` is unset, the input schema is derived from it: `recordType` (`$.metadata.table-name`) and `operation` (`$.metadata.operation`), then one column per table column (`$.data.<column>`, MySQL types translated), shown in the plan.")),
+                ("start", defaulted(AttributeType::Bool, "SQL engine: whether the application runs (default `true`), reading from `input.starting_position`. `false` stops it.")),
+                ("role_name", defaulted(AttributeType::String, "SQL engine: the role the application assumes (reads `cdc_stream` and the reference object, writes the output streams). Default `<name>-analytics`.")),
+                ("role_arn", computed(AttributeType::String, "SQL engine: the role's ARN.")),
+                ("application_arn", computed(AttributeType::String, "SQL engine: the application's ARN.")),
+                ("application_version_id", computed(AttributeType::Number, "SQL engine: the application's version id; every change to the application raises it.")),
+            ],
+        );
+    let columns = || AttributeType::List(Box::new(object(&["name", "sql_type", "mapping"])));
+    analytics.blocks.insert(
+        "input".to_string(),
+        group(
+            "SQL engine: the application's one input, reading `cdc_stream` as JSON.",
+            vec![
+                ("name_prefix", defaulted(AttributeType::String, "In-application stream name prefix (default `SOURCE_SQL_STREAM`): the code reads `<name_prefix>_001`. Updates in place.")),
+                ("row_path", defaulted(AttributeType::String, "JSONPath of the row in each record (default `$`). Updates in place.")),
+                ("columns", defaulted(columns(), "The input schema: `[{ name = \"orderId\", sql_type = \"INTEGER\", mapping = \"$.data.orderId\" }, ...]`. Default: derived from `schema_ddl`. Types are checked against the Kinesis Data Analytics SQL types and mappings as JSONPaths at plan time. Order counts. Updates in place.")),
+                ("starting_position", defaulted(AttributeType::String, "Where a start reads the stream from: `NOW` (default), `TRIM_HORIZON` or `LAST_STOPPED_POINT`.")),
+                ("parallelism", defaulted(AttributeType::Number, "In-application input streams, 1 to 64 (default `1`). Updates in place.")),
+                ("in_application_stream", computed(AttributeType::String, "The stream the code reads: `<name_prefix>_001`.")),
             ],
         ),
     );
+    analytics.blocks.insert(
+        "reference".to_string(),
+        NestedBlock::List(block(
+            "SQL engine: a reference table (at most one), loaded from a local JSON file uploaded to `reference_bucket` as `reference/<table_name>.json`. A changed file is uploaded and reloaded in place.",
+            vec![
+                ("table_name", required(AttributeType::String, "In-application table name, e.g. `products` (the code then uses `\"products\"`, quoted).")),
+                ("file", required(AttributeType::String, "Local JSON file (one object per line, or one array), e.g. `\"${path.module}/reference/products.json\"`.")),
+                ("key", computed(AttributeType::String, "The object key in `reference_bucket`.")),
+                ("row_path", defaulted(AttributeType::String, "JSONPath of a row (default `$`).")),
+                ("columns", defaulted(columns(), "The table's schema, as for `input.columns`. Default: inferred from the file's records (each key's JSON type), shown in the plan.")),
+            ],
+        )),
+    );
+    analytics.blocks.insert(
+        "output".to_string(),
+        NestedBlock::List(block(
+            "SQL engine: an in-application stream written to a Kinesis stream (one to three). Added, changed and removed in place.",
+            vec![
+                ("name", required(AttributeType::String, "The in-application stream, as the code creates it, e.g. `ORDER_ITEM_ENRICHED_STREAM`.")),
+                ("stream_name", defaulted(AttributeType::String, "The Kinesis stream written to. Default: `enriched_stream`'s name (what the persist function reads).")),
+                ("format", defaulted(AttributeType::String, "Record format: `JSON` (default) or `CSV`.")),
+            ],
+        )),
+    );
+    blocks.insert("analytics".to_string(), NestedBlock::Group(analytics));
     blocks.insert("source".to_string(), source_block());
     blocks.insert("data_lake".to_string(), data_lake_block());
     blocks.insert(
