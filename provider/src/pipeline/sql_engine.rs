@@ -636,11 +636,12 @@ fn check_code(a: &AnalyticsBlock, diags: &mut Diagnostics) {
             Subject::Output(n) => format!("output[{n}].name"),
             Subject::Reference(n) => format!("reference[{n}].table_name"),
         };
-        diags.error(
-            format!("analytics.code does not match analytics.{attr}"),
-            finding.message,
-            attr_path(&attr),
-        );
+        let summary = if attr == "code" {
+            "invalid analytics.code".to_string()
+        } else {
+            format!("analytics.code does not match analytics.{attr}")
+        };
+        diags.error(summary, finding.message, attr_path(&attr));
     }
 }
 
