@@ -261,12 +261,23 @@ pub async fn object_hash(client: &Client, bucket: &str, key: &str) -> AwsResult<
     Ok(Some(crate::pipeline::content_hash(&bytes)))
 }
 
-/// Uploads an object (private, SSE-S3).
-pub async fn put_object(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>) -> AwsResult<()> {
+/// The object metadata key recording the local file an object was uploaded from, so that an
+/// import can give the configuration's `file` back.
+const SOURCE_FILE: &str = "unifiedetl-source-file";
+
+/// Uploads an object (private, SSE-S3), recording the local file it came from.
+pub async fn put_object(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    source_file: &str,
+) -> AwsResult<()> {
     client
         .put_object()
         .bucket(bucket)
         .key(key)
+        .metadata(SOURCE_FILE, source_file)
         .content_type("application/x-ndjson")
         .server_side_encryption(ServerSideEncryption::Aes256)
         .body(bytes.into())
@@ -274,6 +285,27 @@ pub async fn put_object(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>
         .await
         .map(|_| ())
         .map_err(|e| context("writing", &format!("{bucket}/{key}"), e.into()))
+}
+
+/// The local file an object was uploaded from (see [`put_object`]); `None` when the object or
+/// the record is missing.
+pub async fn object_source_file(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> AwsResult<Option<String>> {
+    match client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(head) => Ok(head.metadata().and_then(|m| m.get(SOURCE_FILE)).cloned()),
+        Err(e) if is_missing(&e) || e.code_is("NoSuchKey") => Ok(None),
+        Err(e) => Err(context("reading", &format!("{bucket}/{key}"), e)),
+    }
 }
 
 /// Deletes an object; not-found is success.

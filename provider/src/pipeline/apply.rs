@@ -80,8 +80,8 @@ pub struct ReferenceData {
     pub bucket_arn: String,
     /// The pipeline created the bucket (none was named), so it also deletes it.
     pub bucket_managed: bool,
-    /// Object key, content, base64 SHA-256.
-    pub objects: Vec<(String, Vec<u8>, String)>,
+    /// Object key, content, base64 SHA-256, and the local file it comes from.
+    pub objects: Vec<(String, Vec<u8>, String, String)>,
 }
 
 /// Where records that cannot be processed go.
@@ -449,7 +449,7 @@ fn reference_from_state(
         let bytes = std::fs::read(&file)
             .map_err(|e| format!("reading the reference file of {what} ({file}): {e}"))?;
         let hash = super::plan::content_hash(&bytes);
-        objects.push((key, bytes, hash));
+        objects.push((key, bytes, hash, file));
     }
     Ok(Some(ReferenceData {
         bucket: need(&a.reference_bucket, "analytics.reference_bucket")?,
@@ -629,13 +629,13 @@ async fn ensure_reference(
         )));
     }
     let mut hashes = BTreeMap::new();
-    for (key, bytes, hash) in &engine.objects {
+    for (key, bytes, hash, file) in &engine.objects {
         if s3::object_hash(&aws.s3, &engine.bucket, key)
             .await?
             .as_deref()
             != Some(hash)
         {
-            s3::put_object(&aws.s3, &engine.bucket, key, bytes.clone()).await?;
+            s3::put_object(&aws.s3, &engine.bucket, key, bytes.clone(), file).await?;
         }
         hashes.insert(key.clone(), hash.clone());
     }

@@ -5,6 +5,7 @@
 mod apply;
 mod apply_source;
 mod apply_sql;
+mod import;
 mod plan;
 mod read;
 mod source_lake;
@@ -253,5 +254,30 @@ impl Resource for Pipeline {
         let errors = Box::pin(apply::destroy(&aws, &prior, &identity)).await;
         report(diags, "deleting", &prior.name, &errors);
         Some(())
+    }
+
+    /// `terraform import` and `import {}` blocks: the ID is the pipeline's name, or a map of
+    /// its components' names (see [`import`]). Terraform reads the state returned.
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(PipelineState, ValueEmpty)> {
+        let parsed = match import::parse_id(&id) {
+            Ok(parsed) => parsed,
+            Err(message) => {
+                diags.root_error("invalid import ID", message);
+                return None;
+            }
+        };
+        let aws = self.aws.get(diags)?;
+        let identity = Self::identity_of(&aws, diags).await?;
+        match Box::pin(import::adopt(&aws, &identity, &parsed)).await {
+            Ok(state) => Some((state, ValueEmpty::Null)),
+            Err(message) => {
+                diags.root_error("cannot import unifiedetl_pipeline", message);
+                None
+            }
+        }
     }
 }

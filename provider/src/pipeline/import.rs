@@ -1,0 +1,730 @@
+//! Import: an existing pipeline taken into a state, by its name or by a map of its components'
+//! names.
+//!
+//! ```text
+//!   orders                                              by name: `orders-cdc`, `orders-sink`, …
+//!   name=orders,cdc_stream=unifiedOrderStream,sink=…    by component map: any names
+//! ```
+//! Import writes the components' names and ids into a state skeleton, together with what only
+//! import can recover (the function's settings from its environment, the DMS settings refresh
+//! does not overwrite); Terraform then reads it like any state, which fills in every setting.
+//! Optional blocks are there when their components are: `source` (DMS), `data_lake`
+//! (Firehose), `analytics` (the `lambda` engine's state table, or the SQL application — named
+//! in a map, an application that no longer exists is imported as to be created).
+
+use std::collections::BTreeMap;
+
+use tf_provider::value::Value;
+
+use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
+use super::source_lake::generated_table_mappings;
+use super::state::{
+    AnalyticsBlock, ChildTable, DataLakeBlock, LookupSource, PipelineState, SourceBlock, Str,
+    ENGINE_LAMBDA, ENGINE_SQL,
+};
+use crate::aws::{Aws, Identity};
+use crate::dms::{self, EndpointKind};
+use crate::tags::PIPELINE_TAG;
+use crate::{dynamodb, firehose, kinesis, kinesisanalytics as kda, lambda, s3};
+
+/// The keys of a component map, with what each names.
+pub const KEYS: [(&str, &str); 20] = [
+    ("name", "the pipeline's name (required)"),
+    ("cdc_stream", "the CDC Kinesis stream"),
+    ("enriched_stream", "the enriched Kinesis stream"),
+    ("sink", "the DynamoDB table"),
+    ("function", "the persist Lambda function"),
+    ("role", "the persist function's IAM role"),
+    ("dead_letter_bucket", "the dead-letter S3 bucket"),
+    (
+        "replication_subnet_group",
+        "the DMS replication subnet group",
+    ),
+    ("replication_instance", "the DMS replication instance"),
+    ("source_endpoint", "the DMS MySQL endpoint"),
+    ("target_endpoint", "the DMS Kinesis endpoint"),
+    ("replication_task", "the DMS replication task"),
+    ("dms_role", "the DMS IAM role"),
+    ("application", "the Kinesis Data Analytics SQL application"),
+    ("analytics_role", "the SQL application's IAM role"),
+    ("reference_bucket", "the reference data S3 bucket"),
+    ("state_table", "the analytics engine's DynamoDB state table"),
+    (
+        "delivery_stream",
+        "the data lake's Firehose delivery stream",
+    ),
+    ("lake_bucket", "the data lake's S3 bucket"),
+    ("firehose_role", "the delivery stream's IAM role"),
+];
+
+const DMS_KEYS: [&str; 6] = [
+    "replication_subnet_group",
+    "replication_instance",
+    "source_endpoint",
+    "target_endpoint",
+    "replication_task",
+    "dms_role",
+];
+
+/// A parsed import ID.
+#[derive(Debug, PartialEq)]
+pub struct ImportId {
+    pub name: String,
+    /// Component names given in a map (empty for an import by name).
+    pub components: BTreeMap<String, String>,
+}
+
+impl ImportId {
+    fn by_map(&self) -> bool {
+        !self.components.is_empty()
+    }
+
+    fn get(&self, key: &str, default: impl FnOnce() -> String) -> String {
+        self.components.get(key).cloned().unwrap_or_else(default)
+    }
+}
+
+fn usage() -> String {
+    let keys = KEYS
+        .iter()
+        .map(|(k, what)| format!("  {k}: {what}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("import by the pipeline's name (`orders`), or by a map of component names: `name=orders,cdc_stream=unifiedOrderStream,sink=UnifiedOrderEnriched,...` with the keys\n{keys}")
+}
+
+/// Parses `orders` or `name=orders,cdc_stream=…,…`.
+pub fn parse_id(id: &str) -> Result<ImportId, String> {
+    let id = id.trim();
+    if !id.contains('=') {
+        return check_name(id).map(|name| ImportId {
+            name,
+            components: BTreeMap::new(),
+        });
+    }
+    let mut components = BTreeMap::new();
+    for pair in id.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "`{pair}` in the import ID is not `key=value`; {}",
+                usage()
+            ));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if !KEYS.iter().any(|(k, _)| *k == key) {
+            return Err(format!(
+                "unknown component `{key}` in the import ID; {}",
+                usage()
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!("`{key}` in the import ID has no value"));
+        }
+        if components
+            .insert(key.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err(format!("`{key}` appears twice in the import ID"));
+        }
+    }
+    let Some(name) = components.remove("name") else {
+        return Err(format!(
+            "the import ID names no pipeline: add `name=<pipeline name>`; {}",
+            usage()
+        ));
+    };
+    let name = check_name(&name)?;
+    Ok(ImportId { name, components })
+}
+
+fn check_name(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "\"{name}\" is not a pipeline name (1 to 40 letters, digits, '-' or '_'); {}",
+            usage()
+        ))
+    }
+}
+
+fn some<T>(v: T) -> Value<T> {
+    Value::Value(v)
+}
+
+fn text(s: &str) -> Str {
+    Value::Value(s.to_string())
+}
+
+fn dms_default(name: &str, suffix: &str) -> String {
+    format!("{}-{suffix}", name.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// The last path segment of an ARN (`…:role/orders-dms` → `orders-dms`).
+fn arn_name(arn: &str) -> String {
+    arn.rsplit(['/', ':']).next().unwrap_or(arn).to_string()
+}
+
+/// What was looked for, for the error when nothing is found.
+struct Looked(Vec<String>);
+
+impl Looked {
+    fn note(&mut self, what: &str, name: &str) {
+        self.0.push(format!("{what} \"{name}\""));
+    }
+}
+
+/// Checks that a component found by its default name belongs to the pipeline.
+fn owned(
+    id: &ImportId,
+    what: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    if id.by_map() {
+        return Ok(());
+    }
+    match tags.get(PIPELINE_TAG) {
+        Some(owner) if *owner == id.name => Ok(()),
+        Some(owner) => Err(format!("{what} \"{name}\" belongs to pipeline \"{owner}\", not \"{}\": import that pipeline, or name this one's components in a map", id.name)),
+        None => Err(format!("{what} \"{name}\" has no `{PIPELINE_TAG}` tag, so it was not made as part of pipeline \"{}\": import it with a component map (`name={},cdc_stream=…`), which adopts components whatever their tags", id.name, id.name)),
+    }
+}
+
+fn err(e: crate::aws::AwsError) -> String {
+    e.message
+}
+
+/// The state of the pipeline `id` names, for Terraform to read. Err when nothing matches (the
+/// message says what was looked for) or AWS cannot be read.
+pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<PipelineState, String> {
+    let name = id.name.as_str();
+    let mut looked = Looked(Vec::new());
+    let mut found_any = false;
+    let mut state = PipelineState {
+        id: text(name),
+        name: text(name),
+        source: some(Vec::new()),
+        data_lake: some(Vec::new()),
+        ..PipelineState::default()
+    };
+    state.analytics.reference = some(Vec::new());
+    state.analytics.output = some(Vec::new());
+
+    // Streams and table: refresh fills in every setting from the name.
+    let cdc = id.get("cdc_stream", || format!("{name}-cdc"));
+    let enriched = id.get("enriched_stream", || format!("{name}-enriched"));
+    let sink = id.get("sink", || format!("{name}-sink"));
+    let function_name = id.get("function", || format!("{name}-persist"));
+    looked.note("Kinesis stream", &cdc);
+    looked.note("Kinesis stream", &enriched);
+    looked.note("DynamoDB table", &sink);
+    looked.note("Lambda function", &function_name);
+    let (cdc_seen, enriched_seen, table, function) = tokio::join!(
+        kinesis::find_by_name(&aws.kinesis, &cdc),
+        kinesis::find_by_name(&aws.kinesis, &enriched),
+        dynamodb::find_by_name(&aws.dynamodb, &sink),
+        lambda::find_function_by_name(&aws.lambda, &function_name),
+    );
+    let (cdc_seen, enriched_seen, table, function) = (
+        cdc_seen.map_err(err)?,
+        enriched_seen.map_err(err)?,
+        table.map_err(err)?,
+        function.map_err(err)?,
+    );
+    for (what, n, tags) in [
+        ("Kinesis stream", &cdc, cdc_seen.as_ref().map(|s| &s.tags)),
+        (
+            "Kinesis stream",
+            &enriched,
+            enriched_seen.as_ref().map(|s| &s.tags),
+        ),
+        ("DynamoDB table", &sink, table.as_ref().map(|t| &t.tags)),
+        (
+            "Lambda function",
+            &function_name,
+            function.as_ref().map(|f| &f.tags),
+        ),
+    ] {
+        if let Some(tags) = tags {
+            owned(id, what, n, tags)?;
+            found_any = true;
+        }
+    }
+    state.cdc_stream.name = some(cdc.clone());
+    state.enriched_stream.name = some(enriched.clone());
+    state.sink.name = some(sink);
+    state.persist.function_name = some(function_name.clone());
+    state.persist.dead_letter_force_destroy = some(false);
+    // Tags: what the components carry beyond the provider's default tags and the marker.
+    let seen_tags = cdc_seen
+        .as_ref()
+        .map(|s| s.tags.clone())
+        .or_else(|| table.as_ref().map(|t| t.tags.clone()))
+        .unwrap_or_default();
+    let own: BTreeMap<String, Value<String>> = seen_tags
+        .iter()
+        .filter(|(k, v)| {
+            k.as_str() != PIPELINE_TAG
+                && !k.starts_with("aws:")
+                && aws.default_tags.get(*k) != Some(*v)
+        })
+        .map(|(k, v)| (k.clone(), some(v.clone())))
+        .collect();
+    state.tags = if own.is_empty() {
+        Value::Null
+    } else {
+        some(own)
+    };
+    state.tags_all = some(
+        seen_tags
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k, some(v)))
+            .collect(),
+    );
+
+    // The function: its role, its environment (the sink keys, the dead letters, the engine's
+    // correlation), and its mapping on the stream it reads.
+    let environment = function
+        .as_ref()
+        .map(|f| f.environment.clone())
+        .unwrap_or_default();
+    let p = &mut state.persist;
+    p.role_name = some(match (id.components.get("role"), &function) {
+        (Some(role), _) => role.clone(),
+        (None, Some(f)) => arn_name(&f.role_arn),
+        (None, None) => format!("{name}-persist"),
+    });
+    p.dead_letter_bucket = some(
+        match (
+            id.components.get("dead_letter_bucket"),
+            environment.get("DEAD_LETTER_BUCKET"),
+        ) {
+            (Some(b), _) | (None, Some(b)) => b.clone(),
+            (None, None) => default_dead_letter_bucket(name, &identity.account),
+        },
+    );
+    p.dead_letter_bucket_arn = p
+        .dead_letter_bucket
+        .as_ref()
+        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
+    p.dead_letter_prefix = environment
+        .get("DEAD_LETTER_PREFIX")
+        .map_or(Value::Null, |v| some(v.clone()));
+    p.write_concurrency = environment
+        .get("WRITE_CONCURRENCY")
+        .and_then(|v| v.parse().ok())
+        .map_or(Value::Null, some);
+    p.version_attribute = environment
+        .get("VERSION_ATTRIBUTE")
+        .map_or(Value::Null, |v| some(v.clone()));
+    let lambda_engine =
+        environment.contains_key("CORRELATION") || id.components.contains_key("state_table");
+    if lambda_engine {
+        adopt_lambda_engine(aws, identity, id, &environment, &mut state.analytics).await?;
+    }
+    let mapping_source = if lambda_engine {
+        cdc_seen.as_ref().map(|s| s.arn.clone())
+    } else {
+        enriched_seen.as_ref().map(|s| s.arn.clone())
+    };
+    if let (Some(_), Some(source)) = (&function, mapping_source) {
+        if let Some(m) =
+            lambda::find_mapping_by_function_and_source(&aws.lambda, &function_name, &source)
+                .await
+                .map_err(err)?
+        {
+            state.persist.event_source_mapping_id = some(m.uuid);
+        }
+    }
+
+    // The SQL application.
+    let application = id.get("application", || format!("{name}-analytics"));
+    looked.note("Kinesis Analytics application", &application);
+    if !lambda_engine {
+        let app = kda::find_by_name(&aws.kinesisanalytics, &application)
+            .await
+            .map_err(err)?;
+        if let Some(app) = &app {
+            owned(id, "Kinesis Analytics application", &application, &app.tags)?;
+            found_any = true;
+        }
+        if app.is_some() || id.components.contains_key("application") {
+            adopt_sql_engine(aws, id, &application, app.as_ref(), &mut state.analytics).await?;
+        }
+    }
+
+    // DMS.
+    let dms_named = DMS_KEYS.iter().any(|k| id.components.contains_key(*k));
+    if dms_named || !id.by_map() {
+        if let Some(source) = adopt_source(aws, identity, id, &mut looked).await? {
+            found_any = true;
+            state.source = some(vec![some(source)]);
+        }
+    }
+
+    // The data lake.
+    let delivery_stream = id.get("delivery_stream", || format!("{name}-lake"));
+    looked.note("Firehose delivery stream", &delivery_stream);
+    if id.components.contains_key("delivery_stream") || !id.by_map() {
+        if let Some(d) = firehose::find_by_name(&aws.firehose, &delivery_stream)
+            .await
+            .map_err(err)?
+        {
+            owned(id, "Firehose delivery stream", &delivery_stream, &d.tags)?;
+            found_any = true;
+            let bucket = arn_name(&d.bucket_arn);
+            state.data_lake = some(vec![some(DataLakeBlock {
+                delivery_stream_name: some(d.name.clone()),
+                bucket: some(bucket.clone()),
+                force_destroy: some(false),
+                role_name: some(
+                    id.components
+                        .get("firehose_role")
+                        .cloned()
+                        .unwrap_or_else(|| arn_name(&d.role_arn)),
+                ),
+                bucket_arn: some(d.bucket_arn.clone()),
+                ..DataLakeBlock::default()
+            })]);
+        }
+    }
+
+    if !found_any {
+        return Err(format!(
+            "no pipeline \"{name}\" to import in {}: looked for {} and found none of them{}",
+            aws.region,
+            looked.0.join(", "),
+            if id.by_map() {
+                ""
+            } else {
+                " (components built elsewhere under other names are imported with a component map: `name=orders,cdc_stream=…,sink=…`)"
+            }
+        ));
+    }
+    Ok(state)
+}
+
+/// The `lambda` engine: its correlation from the function's environment, its state table,
+/// and its reference objects (with the local file each was uploaded from, when recorded).
+async fn adopt_lambda_engine(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+    environment: &BTreeMap<String, String>,
+    a: &mut AnalyticsBlock,
+) -> Result<(), String> {
+    a.engine = text(ENGINE_LAMBDA);
+    a.state_table = some(
+        environment
+            .get("STATE_TABLE")
+            .cloned()
+            .unwrap_or_else(|| id.get("state_table", || format!("{}-state", id.name))),
+    );
+    a.publish_enriched = some(environment.contains_key("ENRICHED_STREAM"));
+    let Some(correlation) = environment
+        .get("CORRELATION")
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    else {
+        return Ok(());
+    };
+    let s = |v: &serde_json::Value| v.as_str().map_or(Value::Null, text);
+    a.schema = s(&correlation["schema"]);
+    a.parent_table = s(&correlation["parent"]["table"]);
+    a.parent_key = s(&correlation["parent"]["key"]);
+    let items = |key: &str| correlation[key].as_array().cloned().unwrap_or_default();
+    a.children = some(
+        items("children")
+            .iter()
+            .map(|c| {
+                some(ChildTable {
+                    table: s(&c["table"]),
+                    parent_key: s(&c["parent_key"]),
+                    key: s(&c["key"]),
+                })
+            })
+            .collect(),
+    );
+    a.columns = some(
+        items("columns")
+            .iter()
+            .filter_map(|c| Some((c["name"].as_str()?.to_string(), s(&c["from"]))))
+            .collect(),
+    );
+    let mut bucket = None;
+    let mut lookups = Vec::new();
+    let mut objects = BTreeMap::new();
+    for l in items("lookups") {
+        let lookup_name = l["name"].as_str().unwrap_or_default().to_string();
+        let key = l["object_key"]
+            .as_str()
+            .map_or_else(|| reference_key(&lookup_name), str::to_string);
+        let b = l["bucket"].as_str().unwrap_or_default().to_string();
+        let file = s3::object_source_file(&aws.s3, &b, &key)
+            .await
+            .map_err(err)?;
+        lookups.push(some(LookupSource {
+            name: text(&lookup_name),
+            file: file.map_or(Value::Null, some),
+            from: s(&l["from"]),
+            match_column: s(&l["match"]),
+        }));
+        objects.insert(key, Value::Null);
+        bucket = Some(b);
+    }
+    a.lookups = if lookups.is_empty() {
+        Value::Null
+    } else {
+        some(lookups)
+    };
+    let bucket = bucket
+        .or_else(|| id.components.get("reference_bucket").cloned())
+        .unwrap_or_else(|| default_reference_bucket(&id.name, &identity.account));
+    a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
+    a.reference_bucket = some(bucket);
+    // Refresh fills in each object's hash.
+    a.reference_objects = some(objects);
+    Ok(())
+}
+
+/// The SQL engine: the application's name, role and reference bucket (refresh fills in the
+/// rest); an application that no longer exists keeps only its name, to be created.
+async fn adopt_sql_engine(
+    aws: &Aws,
+    id: &ImportId,
+    application: &str,
+    app: Option<&kda::Application>,
+    a: &mut AnalyticsBlock,
+) -> Result<(), String> {
+    a.engine = text(ENGINE_SQL);
+    a.application_name = text(application);
+    a.start = some(true);
+    a.input.starting_position = text("NOW");
+    let role = app
+        .and_then(|app| app.input.as_ref().map(|i| arn_name(&i.role_arn)))
+        .or_else(|| id.components.get("analytics_role").cloned())
+        .unwrap_or_else(|| format!("{}-analytics", id.name));
+    a.role_name = some(role);
+    let Some(app) = app else {
+        // Gone (AWS deleted SQL applications in January 2026): to be created.
+        return Ok(());
+    };
+    a.application_arn = some(app.arn.clone());
+    let mut objects = BTreeMap::new();
+    let mut references = Vec::new();
+    for r in &app.references {
+        let bucket = arn_name(&r.spec.bucket_arn);
+        let file = s3::object_source_file(&aws.s3, &bucket, &r.spec.key)
+            .await
+            .map_err(err)?;
+        objects.insert(r.spec.key.clone(), Value::Null);
+        references.push(some(super::state::SqlReferenceBlock {
+            table_name: some(r.spec.table_name.clone()),
+            file: file.map_or(Value::Null, some),
+            key: some(r.spec.key.clone()),
+            ..Default::default()
+        }));
+        a.reference_bucket = some(bucket);
+        a.reference_bucket_arn = some(r.spec.bucket_arn.clone());
+    }
+    if !references.is_empty() {
+        a.reference = some(references);
+        a.reference_objects = some(objects);
+    }
+    Ok(())
+}
+
+/// DMS: the task first (it names the instance and both endpoints), else each by its id.
+async fn adopt_source(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+    looked: &mut Looked,
+) -> Result<Option<SourceBlock>, String> {
+    let name = id.name.as_str();
+    let task_id = id.get("replication_task", || dms_default(name, "cdc"));
+    let instance_id = id.get("replication_instance", || dms_default(name, "dms"));
+    let source_id = id.get("source_endpoint", || dms_default(name, "mysql"));
+    let target_id = id.get("target_endpoint", || dms_default(name, "kinesis"));
+    looked.note("DMS replication task", &task_id);
+    looked.note("DMS replication instance", &instance_id);
+    let (task, instance, mysql, target) = tokio::join!(
+        dms::find_task_by_id(&aws.dms, &task_id),
+        dms::find_instance_by_id(&aws.dms, &instance_id),
+        dms::find_endpoint_by_id(&aws.dms, &source_id),
+        dms::find_endpoint_by_id(&aws.dms, &target_id),
+    );
+    let (task, instance, mysql, target) = (
+        task.map_err(err)?,
+        instance.map_err(err)?,
+        mysql.map_err(err)?,
+        target.map_err(err)?,
+    );
+    if task.is_none() && instance.is_none() && mysql.is_none() && target.is_none() {
+        return Ok(None);
+    }
+    if let Some(t) = &task {
+        owned(id, "DMS replication task", &task_id, &t.tags)?;
+    }
+    if let Some(i) = &instance {
+        owned(id, "DMS replication instance", &instance_id, &i.tags)?;
+    }
+    let mut s = SourceBlock {
+        replication_instance_id: some(instance_id),
+        source_endpoint_id: some(source_id),
+        target_endpoint_id: some(target_id),
+        replication_task_id: some(task_id),
+        start_replication: some(true),
+        ..SourceBlock::default()
+    };
+    if let Some(i) = &instance {
+        s.replication_instance_arn = some(i.arn.clone());
+        if !i.subnet_group.is_empty() && !i.subnet_group.starts_with("default") {
+            s.replication_subnet_group_id = some(i.subnet_group.clone());
+            if let Some(group) = dms::find_subnet_group_by_id(&aws.dms, identity, &i.subnet_group)
+                .await
+                .map_err(err)?
+            {
+                // A group the pipeline made from `subnet_ids` carries its tag.
+                if group.tags.get(PIPELINE_TAG).map(String::as_str) == Some(name) {
+                    s.subnet_ids = some(group.subnet_ids.iter().map(|v| text(v)).collect());
+                }
+            }
+        }
+        // Security groups stay unset: AWS reports the VPC's default group for an instance
+        // given none, so they cannot be told apart (documented with import).
+    }
+    if let Some(dms::Endpoint {
+        kind: EndpointKind::MySql(m),
+        arn,
+        ..
+    }) = &mysql
+    {
+        s.source_endpoint_arn = some(arn.clone());
+        s.port = m.port.map_or(Value::Null, |p| some(p as i64));
+        s.database_name = m.database_name.clone().map_or(Value::Null, some);
+        s.username = m.username.clone().map_or(Value::Null, some);
+        s.server_name = m.server_name.clone().map_or(Value::Null, some);
+    }
+    if let Some(dms::Endpoint {
+        kind: EndpointKind::Kinesis(k),
+        arn,
+        ..
+    }) = &target
+    {
+        s.target_endpoint_arn = some(arn.clone());
+        s.role_arn = some(k.role_arn.clone());
+        s.role_name = some(
+            id.components
+                .get("dms_role")
+                .cloned()
+                .unwrap_or_else(|| arn_name(&k.role_arn)),
+        );
+        s.partition_key_type = text(if k.partition_include_schema_table {
+            "primary-key"
+        } else {
+            "schema-table"
+        });
+    }
+    if let Some(t) = &task {
+        s.replication_task_arn = some(t.arn.clone());
+        s.table_mappings =
+            some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings.clone()));
+        if let Some(tables) = tables_of(&t.table_mappings, &s.partition_key_type) {
+            s.tables = some(tables);
+        }
+    }
+    Ok(Some(s))
+}
+
+/// The `tables` map whose generated mappings are exactly `mappings`, if there is one.
+fn tables_of(
+    mappings: &str,
+    partition_key_type: &Str,
+) -> Option<BTreeMap<String, Value<Vec<Value<String>>>>> {
+    let doc: serde_json::Value = serde_json::from_str(mappings).ok()?;
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rule in doc["rules"].as_array()? {
+        if rule["rule-type"] == "selection" {
+            let schema = rule["object-locator"]["schema-name"].as_str()?;
+            let table = rule["object-locator"]["table-name"].as_str()?;
+            tables
+                .entry(schema.to_string())
+                .or_default()
+                .push(table.to_string());
+        }
+    }
+    let kind = partition_key_type.as_ref_option()?;
+    if tables.is_empty() {
+        return None;
+    }
+    dms::json_equal(&generated_table_mappings(&tables, kind), mappings).then(|| {
+        tables
+            .into_iter()
+            .map(|(schema, names)| (schema, some(names.into_iter().map(some).collect())))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_a_name_or_a_map_of_component_names() {
+        assert_eq!(
+            parse_id("orders").unwrap(),
+            ImportId {
+                name: "orders".into(),
+                components: BTreeMap::new()
+            }
+        );
+        let id = parse_id(
+            "name=orders, cdc_stream=unifiedOrderStream,sink=UnifiedOrderEnriched,application=UnifiedKDA-OrderETL",
+        )
+        .unwrap();
+        assert_eq!(id.name, "orders");
+        assert_eq!(id.components["cdc_stream"], "unifiedOrderStream");
+        assert_eq!(id.components["application"], "UnifiedKDA-OrderETL");
+        assert!(!id.components.contains_key("name"));
+    }
+
+    #[test]
+    fn a_bad_id_says_what_an_id_looks_like() {
+        let e = parse_id("name=orders,stream=x").unwrap_err();
+        assert!(
+            e.contains("unknown component `stream`") && e.contains("cdc_stream:"),
+            "{e}"
+        );
+        let e = parse_id("cdc_stream=x").unwrap_err();
+        assert!(e.contains("add `name=<pipeline name>`"), "{e}");
+        let e = parse_id("name=a,sink=x,sink=y").unwrap_err();
+        assert!(e.contains("`sink` appears twice"), "{e}");
+        assert!(parse_id("not a name").is_err());
+    }
+
+    #[test]
+    fn generated_mappings_are_read_back_as_tables() {
+        let tables = BTreeMap::from([(
+            "orders".to_string(),
+            vec!["order".to_string(), "order_item".to_string()],
+        )]);
+        let mappings = generated_table_mappings(&tables, "primary-key");
+        let back = tables_of(&mappings, &text("primary-key")).unwrap();
+        assert_eq!(
+            back["orders"],
+            some(vec![text("order"), text("order_item")])
+        );
+        // Hand-written mappings (a transformation rule, say) stay as mappings.
+        assert!(tables_of(r#"{"rules":[]}"#, &text("primary-key")).is_none());
+        assert_eq!(arn_name("arn:aws:iam::1:role/orders-dms"), "orders-dms");
+        assert_eq!(arn_name("arn:aws:s3:::bucket"), "bucket");
+    }
+}
