@@ -119,7 +119,11 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
         change_of(&plan)
     );
     tf.apply()?;
-    assert_eq!(tf.plan()?.code, 0, "the plan after the first apply is empty");
+    assert_eq!(
+        tf.plan()?.code,
+        0,
+        "the plan after the first apply is empty"
+    );
     // And stays empty.
     assert_eq!(tf.plan()?.code, 0);
 
@@ -292,5 +296,189 @@ async fn an_id_that_matches_nothing_says_what_was_looked_for() -> Result<()> {
         "{}",
         run.stderr
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_with_dms_differs_only_in_what_aws_cannot_return() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let complete = |emulator: &Emulator| -> Result<Terraform> {
+        let tf = Terraform::new(emulator)?;
+        tf.copy_module(&repo_root().join("examples/complete"))?;
+        std::fs::write(
+            tf.dir().join("emulator.auto.tfvars"),
+            format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+        )?;
+        tf.init()?;
+        Ok(tf)
+    };
+    complete(&emulator)?.apply()?;
+    let tf = complete(&emulator)?;
+    tf.run(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "unifiedetl_pipeline.orders",
+        "complete-orders",
+    ])?
+    .ok()?;
+    // The DMS password is never returned by AWS, and timeouts live in Terraform alone: the
+    // first apply sets the password again (an in-place endpoint update) and records them.
+    let plan = tf.plan_json()?;
+    assert_eq!(
+        changed_paths(change_of(&plan)),
+        set(&["source.0.password", "timeouts.create", "timeouts.delete"]),
+        "{:#}",
+        change_of(&plan)
+    );
+    let shown = tf.plan()?;
+    assert!(
+        !shown.stdout.contains("emulator-only-password"),
+        "{}",
+        shown.stdout
+    );
+    tf.apply()?;
+    assert_eq!(tf.plan()?.code, 0);
+    tf.destroy()?;
+    Ok(())
+}
+
+/// The AWS sample's names, as its CDK stack and console steps made them.
+const SAMPLE_ID: &str = "name=unified-orders,cdc_stream=unifiedOrderStream,enriched_stream=unifiedOrderEnrichedStream,sink=UnifiedOrderEnriched,application=UnifiedKDA-OrderETL";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_built_pipeline_is_imported_by_component_map() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let sdk = emulator.sdk_config().await;
+    // Made out of band under the sample's names, without the pipeline's tag; its SQL
+    // application is gone (AWS deleted them in January 2026).
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    for stream in ["unifiedOrderStream", "unifiedOrderEnrichedStream"] {
+        kinesis
+            .create_stream()
+            .stream_name(stream)
+            .shard_count(2)
+            .send()
+            .await?;
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
+    };
+    dynamodb
+        .create_table()
+        .table_name("UnifiedOrderEnriched")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("orderId")
+                .attribute_type(ScalarAttributeType::N)
+                .build()?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("itemId")
+                .attribute_type(ScalarAttributeType::N)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("orderId")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("itemId")
+                .key_type(KeyType::Range)
+                .build()?,
+        )
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(300)
+                .write_capacity_units(3000)
+                .build()?,
+        )
+        .send()
+        .await?;
+
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&repo_root().join("examples/kinesis-analytics-sql"))?;
+    let config = std::fs::read_to_string(tf.dir().join("main.tf"))?
+        .replace(
+            "name = \"unified-orders-sql\"",
+            "name = \"unified-orders\"",
+        )
+        .replace(
+            "  cdc_stream {\n    shard_count = 2\n  }",
+            "  cdc_stream {\n    name            = \"unifiedOrderStream\"\n    shard_count     = 2\n    encryption_type = \"NONE\"\n  }",
+        )
+        .replace(
+            "  enriched_stream {\n    shard_count = 2\n  }",
+            "  enriched_stream {\n    name            = \"unifiedOrderEnrichedStream\"\n    shard_count     = 2\n    encryption_type = \"NONE\"\n  }",
+        )
+        .replace(
+            "  sink {\n",
+            "  sink {\n    name                   = \"UnifiedOrderEnriched\"\n    server_side_encryption = false\n",
+        )
+        .replace(
+            "    engine      = \"kinesis-analytics-sql\"\n",
+            "    engine           = \"kinesis-analytics-sql\"\n    application_name = \"UnifiedKDA-OrderETL\"\n",
+        );
+    assert!(
+        config.contains("unifiedOrderEnrichedStream") && config.contains("UnifiedKDA-OrderETL")
+    );
+    tf.write(&config)?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+    )?;
+    tf.init()?;
+    tf.run(&[
+        "import",
+        "-input=false",
+        "-no-color",
+        "unifiedetl_pipeline.orders",
+        SAMPLE_ID,
+    ])?
+    .ok()?;
+
+    // Streams and table adopted with their settings as configured; what the sample does not
+    // have (the pipeline tag, the persist function, the SQL application) is to be made, in
+    // place.
+    let plan = tf.plan_json()?;
+    assert_eq!(
+        plan["resource_changes"][0]["change"]["actions"],
+        serde_json::json!(["update"])
+    );
+    let paths = changed_paths(change_of(&plan));
+    let settings: Vec<&String> = paths
+        .iter()
+        .filter(|p| {
+            ["cdc_stream.", "enriched_stream.", "sink."]
+                .iter()
+                .any(|b| p.starts_with(b))
+        })
+        .collect();
+    assert!(settings.is_empty(), "imported as configured: {settings:?}");
+    for expected in [
+        "analytics.application_arn",
+        "persist.function_arn",
+        "tags_all.unifiedetl:pipeline",
+    ] {
+        assert!(paths.contains(expected), "{expected} in {paths:?}");
+    }
+    tf.apply()?;
+    assert_eq!(tf.plan()?.code, 0);
+    let app = aws_sdk_kinesisanalytics::Client::new(&sdk)
+        .describe_application()
+        .application_name("UnifiedKDA-OrderETL")
+        .send()
+        .await?;
+    assert_eq!(
+        app.application_detail()
+            .map(|d| d.application_status().as_str()),
+        Some("RUNNING")
+    );
+    tf.destroy()?;
     Ok(())
 }
