@@ -38,12 +38,14 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     assert!(outputs["persist_function_arn"]["value"]
         .as_str()
         .is_some_and(|a| a.ends_with(":function:unified-orders-persist")));
-    let plan = run(&["plan", "-detailed-exitcode"])?;
-    assert_eq!(
-        plan.code, 0,
-        "plan after apply must be empty:\n{}",
-        plan.stdout
-    );
+    for _ in 0..2 {
+        let plan = run(&["plan", "-detailed-exitcode"])?;
+        assert_eq!(
+            plan.code, 0,
+            "plan after apply must be empty, twice:\n{}",
+            plan.stdout
+        );
+    }
 
     // The `lambda` engine: the mapping reads the CDC stream, the function has the correlation,
     // the state table exists, the reference file is in S3 as it is on disk.
@@ -131,8 +133,8 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     run(&["apply", "-auto-approve"])?.ok()?;
     assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
 
-    // The function's environment changed out of band (the correlation emptied): drift, put
-    // right by the next apply.
+    // The function's environment changed out of band (the correlation emptied): drift on the
+    // correlation's attributes, put right by the next apply.
     let mut changed: std::collections::HashMap<String, String> = env.clone();
     changed.insert("CORRELATION".to_string(), "{}".to_string());
     lambda
@@ -147,7 +149,11 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
         .await?;
     let plan = run(&["plan", "-detailed-exitcode"])?;
     assert_eq!(plan.code, 2, "{}", plan.stdout);
-    assert!(plan.stdout.contains("function_arn"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("parent_table") && plan.stdout.contains("children"),
+        "{}",
+        plan.stdout
+    );
     run(&["apply", "-auto-approve"])?.ok()?;
     assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
     let restored = lambda
@@ -221,5 +227,251 @@ fn registry_examples_validate() -> Result<()> {
     tf.copy_module(&repo_root().join("examples/resources/unifiedetl_pipeline"))?;
     tf.init()?;
     tf.run(&["validate", "-no-color"])?.ok()?;
+    Ok(())
+}
+
+/// `examples/ci`: the workflow's Terraform steps run here on the quickstart against the emulator
+/// (fmt -check, init, validate, plan -detailed-exitcode -out, show -json), and its summary script
+/// read on each plan: a create, an empty plan, one setting changed in place, a sensitive value
+/// added, and a replacement.
+#[test]
+fn ci_plan_summary_reads_real_plans() -> Result<()> {
+    use serde_json::Value;
+
+    /// The string leaves of `value` that `mask` (`before_sensitive` / `after_sensitive`) marks.
+    fn sensitive_strings(value: &Value, mask: &Value, out: &mut Vec<String>) {
+        match (mask, value) {
+            (Value::Bool(true), Value::String(s)) => out.push(s.clone()),
+            (Value::Bool(true), Value::Array(items)) => {
+                for item in items {
+                    sensitive_strings(item, mask, out);
+                }
+            }
+            (Value::Bool(true), Value::Object(fields)) => {
+                for field in fields.values() {
+                    sensitive_strings(field, mask, out);
+                }
+            }
+            (Value::Object(masks), _) => {
+                for (key, sub) in masks {
+                    if let Some(v) = value.get(key) {
+                        sensitive_strings(v, sub, out);
+                    }
+                }
+            }
+            (Value::Array(masks), _) => {
+                for (i, sub) in masks.iter().enumerate() {
+                    if let Some(v) = value.get(i) {
+                        sensitive_strings(v, sub, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let root = repo_root();
+    let ci = root.join("examples/ci/.github");
+    let script = ci.join("scripts/plan-summary.sh");
+    // The commands below are the workflow's own.
+    let workflow = std::fs::read_to_string(ci.join("workflows/terraform-plan.yml"))?;
+    for step in [
+        "terraform fmt -check -recursive",
+        "terraform init -input=false",
+        "terraform validate",
+        "terraform plan -input=false -detailed-exitcode -out=tfplan",
+        "terraform show -json tfplan > plan.json",
+        "/.github/scripts/plan-summary.sh",
+    ] {
+        assert!(workflow.contains(step), "the workflow runs `{step}`");
+    }
+
+    let emulator = Emulator::start()?;
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&root.join("examples/quickstart"))?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+    )?;
+    let summarize = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .current_dir(tf.dir())
+            .output()?;
+        assert!(
+            out.status.success(),
+            "plan-summary.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    // plan -detailed-exitcode -out, show -json > plan.json, the summary; with the plan's JSON.
+    let plan = |expected_code: i32| -> Result<(Value, String)> {
+        let run = tf.run(&[
+            "plan",
+            "-input=false",
+            "-detailed-exitcode",
+            "-out=tfplan",
+            "-no-color",
+        ])?;
+        assert_eq!(
+            run.code, expected_code,
+            "plan exit code\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        let shown = tf.run(&["show", "-json", "tfplan"])?.ok()?;
+        std::fs::write(tf.dir().join("plan.json"), &shown.stdout)?;
+        let summary = summarize(&["plan.json"])?;
+        let json: Value = serde_json::from_str(&shown.stdout)?;
+        // Whatever the plan marks sensitive never reaches the summary.
+        let mut secrets = Vec::new();
+        for change in json["resource_changes"].as_array().into_iter().flatten() {
+            let change = &change["change"];
+            sensitive_strings(&change["before"], &change["before_sensitive"], &mut secrets);
+            sensitive_strings(&change["after"], &change["after_sensitive"], &mut secrets);
+        }
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            assert!(
+                !summary.contains(secret.as_str()),
+                "a sensitive value is printed:\n{summary}"
+            );
+        }
+        Ok((json, summary))
+    };
+    // The summary's attribute lines ("    ~ sink.write_capacity = 3000 -> 4000").
+    let attribute_lines = |summary: &str| -> Vec<String> {
+        summary
+            .lines()
+            .take_while(|l| *l != "Outputs:" && !l.starts_with("Changed outside Terraform"))
+            .filter(|l| l.starts_with("    "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    tf.run(&["fmt", "-check", "-recursive", "-diff", "-no-color"])?
+        .ok()?;
+    tf.init()?;
+    tf.run(&["validate", "-no-color"])?.ok()?;
+
+    // A new pipeline: one resource to create, no attribute listing, no sensitive value.
+    let (_, summary) = plan(2)?;
+    let mut lines = summary.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy."),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "+ unifiedetl_pipeline.orders  (create)"),
+        "{summary}"
+    );
+    assert!(attribute_lines(&summary).is_empty(), "{summary}");
+    assert!(!summary.contains("(sensitive value)"), "{summary}");
+    tf.run(&["apply", "-input=false", "-no-color", "tfplan"])?
+        .ok()?;
+
+    // Nothing to do: exit code 0, and the summary says so.
+    let (_, summary) = plan(0)?;
+    assert!(
+        summary.starts_with("Plan: 0 to add, 0 to change, 0 to replace, 0 to destroy.\n"),
+        "{summary}"
+    );
+    assert!(summary.contains("No changes"), "{summary}");
+
+    // One setting changed: exactly that attribute, in place.
+    let main_tf = std::fs::read_to_string(tf.dir().join("main.tf"))?;
+    let changed = main_tf.replace("write_capacity     = 3000", "write_capacity     = 4000");
+    assert_ne!(
+        changed, main_tf,
+        "the quickstart sets write_capacity = 3000"
+    );
+    tf.write(&changed)?;
+    let (_, summary) = plan(2)?;
+    assert!(
+        summary.starts_with("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy.\n"),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "~ unifiedetl_pipeline.orders  (update in place)"),
+        "{summary}"
+    );
+    assert_eq!(
+        attribute_lines(&summary),
+        ["    ~ sink.write_capacity = 3000 -> 4000"],
+        "{summary}"
+    );
+    tf.run(&["apply", "-input=false", "-no-color", "tfplan"])?
+        .ok()?;
+
+    // A DMS source with its password from a sensitive variable: the JSON plan holds the
+    // password (as Terraform writes it), the summary never does.
+    let password = "ci-summary-never-prints-this";
+    std::fs::write(
+        tf.dir().join("secret.tf"),
+        "variable \"db_password\" {\n  type      = string\n  sensitive = true\n}\n",
+    )?;
+    std::fs::write(
+        tf.dir().join("secret.auto.tfvars"),
+        format!("db_password = \"{password}\"\n"),
+    )?;
+    tf.write(&changed.replace(
+        "  # The CDC (\"unified\") stream",
+        "  source {\n    server_name = \"mysql.internal\"\n    username    = \"dms\"\n    password    = var.db_password\n    subnet_ids  = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n    tables      = { orders = [\"order\", \"order_item\"] }\n  }\n\n  # The CDC (\"unified\") stream",
+    ))?;
+    let (json, summary) = plan(2)?;
+    assert!(json.to_string().contains(password), "the JSON plan has it");
+    assert!(!summary.contains(password), "{summary}");
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "    + source[0].password = (sensitive value)"),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "    + source[0].server_name = \"mysql.internal\""),
+        "{summary}"
+    );
+    let markdown = summarize(&["--markdown", "plan.json"])?;
+    assert!(!markdown.contains(password), "{markdown}");
+    assert!(
+        markdown.starts_with("### Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy.\n"),
+        "{markdown}"
+    );
+    std::fs::remove_file(tf.dir().join("secret.tf"))?;
+    std::fs::remove_file(tf.dir().join("secret.auto.tfvars"))?;
+
+    // A change AWS cannot make in place: a replacement, with the attribute that forces it.
+    tf.write(&changed.replace("sort_key_type      = \"N\"", "sort_key_type      = \"S\""))?;
+    let (json, summary) = plan(2)?;
+    assert_eq!(
+        json["resource_changes"][0]["change"]["replace_paths"],
+        serde_json::json!([["sink", "sort_key_type"]])
+    );
+    assert!(
+        summary.starts_with("Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy.\n"),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l == "-/+ unifiedetl_pipeline.orders  (replace)"),
+        "{summary}"
+    );
+    let forcing: Vec<_> = attribute_lines(&summary)
+        .into_iter()
+        .filter(|l| l.ends_with("# forces replacement"))
+        .collect();
+    assert_eq!(
+        forcing,
+        ["    ~ sink.sort_key_type = \"N\" -> \"S\"   # forces replacement"],
+        "{summary}"
+    );
     Ok(())
 }

@@ -2,7 +2,8 @@
 # the tests (`make test`). MySQL changes come in through DMS, the function joins them into the
 # sink table, and Firehose forks the raw changes into an S3 data lake.
 #
-# On a real AWS account: `-var endpoint_url=null`, your subnets and database host, and the
+# On a real AWS account: `endpoint_url = null` in a .tfvars file (`-var endpoint_url=null` would
+# pass the text "null"), your subnets and database host, and the
 # password from the environment (`TF_VAR_db_password`). A real account also needs the
 # account-level `dms-vpc-role` (see docs/index.md).
 

@@ -1,6 +1,7 @@
 # The quickstart: the sample's pipeline shape as one resource, applied on the local emulator by
-# `make demo`. Point it at a real AWS account with `-var endpoint_url=null` (and your usual
-# AWS credentials and region).
+# `make demo`. Point it at a real AWS account with `endpoint_url = null` in a .tfvars file (on
+# the command line, `-var endpoint_url=null` would pass the text "null"), and your usual AWS
+# credentials and region.
 
 terraform {
   required_version = ">= 1.5"

@@ -30,6 +30,8 @@ pub fn render(root: &Path, schema: &Value) -> Result<BTreeMap<String, String>> {
     let template = std::fs::read_to_string(root.join("docs/templates/resources/pipeline.md.tmpl"))?;
     let example =
         std::fs::read_to_string(root.join("examples/resources/unifiedetl_pipeline/resource.tf"))?;
+    let import =
+        std::fs::read_to_string(root.join("examples/resources/unifiedetl_pipeline/import.sh"))?;
     let description = resource["block"]["description"]
         .as_str()
         .unwrap_or_default();
@@ -38,7 +40,11 @@ pub fn render(root: &Path, schema: &Value) -> Result<BTreeMap<String, String>> {
         template
             .replace("{{description}}", description)
             .replace("{{example}}", example.trim_end())
-            .replace("{{schema}}", &block_schema(&resource["block"], "")),
+            .replace("{{import}}", import.trim_end())
+            .replace(
+                "{{schema}}",
+                block_schema(&resource["block"], "").trim_end(),
+            ),
     );
     Ok(files)
 }

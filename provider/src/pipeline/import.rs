@@ -315,18 +315,12 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
         .dead_letter_bucket
         .as_ref()
         .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
-    p.dead_letter_prefix = environment
-        .get("DEAD_LETTER_PREFIX")
-        .map_or(Value::Null, |v| some(v.clone()));
-    p.write_concurrency = environment
-        .get("WRITE_CONCURRENCY")
-        .and_then(|v| v.parse().ok())
-        .map_or(Value::Null, some);
-    p.version_attribute = environment
-        .get("VERSION_ATTRIBUTE")
-        .map_or(Value::Null, |v| some(v.clone()));
     let lambda_engine =
         environment.contains_key("CORRELATION") || id.components.contains_key("state_table");
+    if lambda_engine {
+        state.analytics.engine = text(ENGINE_LAMBDA);
+    }
+    environment_into(&mut state, &environment);
     if lambda_engine {
         adopt_lambda_engine(aws, identity, id, &environment, &mut state.analytics).await?;
     }
@@ -412,8 +406,8 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
     Ok(state)
 }
 
-/// The `lambda` engine: its correlation from the function's environment, its state table,
-/// and its reference objects (with the local file each was uploaded from, when recorded).
+/// The `lambda` engine's parts import alone can find: its state table, its reference bucket
+/// and objects, and the local file each object was uploaded from (when recorded).
 async fn adopt_lambda_engine(
     aws: &Aws,
     identity: &Identity,
@@ -421,19 +415,72 @@ async fn adopt_lambda_engine(
     environment: &BTreeMap<String, String>,
     a: &mut AnalyticsBlock,
 ) -> Result<(), String> {
-    a.engine = text(ENGINE_LAMBDA);
-    a.state_table = some(
-        environment
-            .get("STATE_TABLE")
-            .cloned()
-            .unwrap_or_else(|| id.get("state_table", || format!("{}-state", id.name))),
-    );
-    a.publish_enriched = some(environment.contains_key("ENRICHED_STREAM"));
-    let Some(correlation) = environment
+    if a.state_table.is_null() {
+        a.state_table = some(id.get("state_table", || format!("{}-state", id.name)));
+    }
+    let lookups: Vec<serde_json::Value> = environment
+        .get("CORRELATION")
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .and_then(|c| c["lookups"].as_array().cloned())
+        .unwrap_or_default();
+    let mut bucket = None;
+    let mut objects = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    for l in &lookups {
+        let lookup_name = l["name"].as_str().unwrap_or_default().to_string();
+        let key = l["object_key"]
+            .as_str()
+            .map_or_else(|| reference_key(&lookup_name), str::to_string);
+        let b = l["bucket"].as_str().unwrap_or_default().to_string();
+        let file = s3::object_source_file(&aws.s3, &b, &key)
+            .await
+            .map_err(err)?;
+        files.insert(lookup_name, file);
+        objects.insert(key, Value::Null);
+        bucket = Some(b);
+    }
+    if let Value::Value(lookups) = &mut a.lookups {
+        for lookup in lookups.iter_mut() {
+            if let Value::Value(lookup) = lookup {
+                if let Some(Some(file)) = lookup.name.as_ref_option().and_then(|n| files.get(n)) {
+                    lookup.file = some(file.clone());
+                }
+            }
+        }
+    }
+    let bucket = bucket
+        .or_else(|| id.components.get("reference_bucket").cloned())
+        .unwrap_or_else(|| default_reference_bucket(&id.name, &identity.account));
+    a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
+    a.reference_bucket = some(bucket);
+    // Refresh fills in each object's hash.
+    a.reference_objects = some(objects);
+    Ok(())
+}
+
+/// Writes the settings the function's environment holds into `state`: the persist settings,
+/// and with the `lambda` engine its correlation (lookup files are kept from `state`, matched by
+/// lookup name: the environment names only their objects).
+pub(super) fn environment_into(state: &mut PipelineState, env: &BTreeMap<String, String>) {
+    let opt = |k: &str| env.get(k).map_or(Value::Null, |v| some(v.clone()));
+    let p = &mut state.persist;
+    p.dead_letter_prefix = opt("DEAD_LETTER_PREFIX");
+    p.write_concurrency = env
+        .get("WRITE_CONCURRENCY")
+        .and_then(|v| v.parse().ok())
+        .map_or(Value::Null, some);
+    p.version_attribute = opt("VERSION_ATTRIBUTE");
+    let a = &mut state.analytics;
+    if !a.lambda_engine() {
+        return;
+    }
+    a.state_table = opt("STATE_TABLE");
+    a.publish_enriched = some(env.contains_key("ENRICHED_STREAM"));
+    let Some(correlation) = env
         .get("CORRELATION")
         .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
     else {
-        return Ok(());
+        return;
     };
     let s = |v: &serde_json::Value| v.as_str().map_or(Value::Null, text);
     a.schema = s(&correlation["schema"]);
@@ -458,40 +505,33 @@ async fn adopt_lambda_engine(
             .filter_map(|c| Some((c["name"].as_str()?.to_string(), s(&c["from"]))))
             .collect(),
     );
-    let mut bucket = None;
-    let mut lookups = Vec::new();
-    let mut objects = BTreeMap::new();
-    for l in items("lookups") {
-        let lookup_name = l["name"].as_str().unwrap_or_default().to_string();
-        let key = l["object_key"]
-            .as_str()
-            .map_or_else(|| reference_key(&lookup_name), str::to_string);
-        let b = l["bucket"].as_str().unwrap_or_default().to_string();
-        let file = s3::object_source_file(&aws.s3, &b, &key)
-            .await
-            .map_err(err)?;
-        lookups.push(some(LookupSource {
-            name: text(&lookup_name),
-            file: file.map_or(Value::Null, some),
-            from: s(&l["from"]),
-            match_column: s(&l["match"]),
-        }));
-        objects.insert(key, Value::Null);
-        bucket = Some(b);
-    }
-    a.lookups = if lookups.is_empty() {
+    let files: BTreeMap<String, Str> = a
+        .lookups
+        .as_ref_option()
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_ref_option)
+                .filter_map(|l| Some((l.name.as_ref_option()?.clone(), l.file.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let lookups: Vec<Value<LookupSource>> = items("lookups")
+        .iter()
+        .map(|l| {
+            let name = l["name"].as_str().unwrap_or_default().to_string();
+            some(LookupSource {
+                file: files.get(&name).cloned().unwrap_or(Value::Null),
+                name: some(name),
+                from: s(&l["from"]),
+                match_column: s(&l["match"]),
+            })
+        })
+        .collect();
+    a.lookups = if lookups.is_empty() && a.lookups.is_null() {
         Value::Null
     } else {
         some(lookups)
     };
-    let bucket = bucket
-        .or_else(|| id.components.get("reference_bucket").cloned())
-        .unwrap_or_else(|| default_reference_bucket(&id.name, &identity.account));
-    a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
-    a.reference_bucket = some(bucket);
-    // Refresh fills in each object's hash.
-    a.reference_objects = some(objects);
-    Ok(())
 }
 
 /// The SQL engine: the application's name, role and reference bucket (refresh fills in the

@@ -434,18 +434,8 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             persist.role_arn = some(r.arn);
         }
     }
-    let expected_environment = super::apply::environment_of(prior).ok();
     match seen.function {
         None => persist.function_arn = Value::Null,
-        // An environment changed out of band (a setting, the correlation) shows as the
-        // function needing an update.
-        Some(f)
-            if expected_environment
-                .as_ref()
-                .is_some_and(|env| *env != f.environment) =>
-        {
-            persist.function_arn = Value::Null
-        }
         Some(f) => {
             persist.function_name = some(f.name);
             persist.architecture = some(f.architecture);
@@ -453,8 +443,19 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             persist.timeout = some(f.timeout as i64);
             persist.artifact_sha256 = some(f.code_sha256);
             persist.function_arn = some(f.arn);
+            // The settings the environment holds show on their attributes; anything else in
+            // it changed out of band (the table or bucket names, a variable of its own) shows
+            // as the function needing an update.
+            super::import::environment_into(&mut state, &f.environment);
+            if super::apply::environment_of(&state)
+                .ok()
+                .is_some_and(|env| env != f.environment)
+            {
+                state.persist.function_arn = Value::Null;
+            }
         }
     }
+    let persist = &mut state.persist;
     if seen.bucket.is_none() {
         persist.dead_letter_bucket_arn = Value::Null;
     }
