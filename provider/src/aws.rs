@@ -30,6 +30,20 @@ pub struct Aws {
 pub struct Identity {
     pub account: String,
     pub partition: String,
+    /// The provider's region (not from STS): with the account, what ARNs are built in.
+    pub region: String,
+}
+
+impl Identity {
+    /// The ARN of `resource` of `service` in this account and region (`region` false for
+    /// global services such as IAM).
+    pub fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
+        let region = if regional { self.region.as_str() } else { "" };
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.partition, self.account
+        )
+    }
 }
 
 impl Aws {
@@ -75,6 +89,7 @@ impl Aws {
                 Ok(Identity {
                     account: out.account().unwrap_or_default().to_string(),
                     partition: partition_of(arn).to_string(),
+                    region: self.region.clone(),
                 })
             })
             .await

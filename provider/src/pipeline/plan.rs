@@ -525,6 +525,19 @@ pub(super) fn derive(name: &Str, suffix: &str) -> Str {
 }
 
 /// A computed id stays known while the component it identifies keeps its name.
+/// A deterministic ARN: on create (no prior block) known in the plan from the name; on update
+/// kept while the component keeps its name and exists (see [`keep`]).
+pub(super) fn arn_of(
+    prior: Option<(&Str, &Str)>,
+    planned_name: &Str,
+    arn: impl Fn(&str) -> String,
+) -> Str {
+    match prior {
+        None => planned_name.as_ref().map(|n| arn(n)),
+        Some(_) => keep(prior, planned_name),
+    }
+}
+
 pub(super) fn keep(prior: Option<(&Str, &Str)>, planned_name: &Str) -> Str {
     match prior {
         Some((prior_name, Value::Value(id)))
@@ -551,20 +564,26 @@ pub fn plan(
         &config.cdc_stream,
         prior.map(|p| &p.cdc_stream),
         derive(&name, "cdc"),
+        identity,
     );
     let enriched_stream = plan_stream(
         &config.enriched_stream,
         prior.map(|p| &p.enriched_stream),
         derive(&name, "enriched"),
+        identity,
     );
-    let sink = plan_sink(&config.sink, prior.map(|p| &p.sink), derive(&name, "sink"));
+    let sink = plan_sink(
+        &config.sink,
+        prior.map(|p| &p.sink),
+        derive(&name, "sink"),
+        identity,
+    );
     let analytics = if config.analytics.sql_engine() {
         sql_engine::plan(
             &config.analytics,
             prior.map(|p| &p.analytics),
             &name,
-            &identity.account,
-            &identity.partition,
+            identity,
             &enriched_stream.name,
             diags,
         )
@@ -725,9 +744,12 @@ fn plan_analytics(
         }
     };
     AnalyticsBlock {
-        state_table_arn: keep(
-            prior.map(|p| (&p.state_table, &p.state_table_arn)),
+        state_table_arn: arn_of(
+            prior
+                .filter(|p| p.lambda_engine())
+                .map(|p| (&p.state_table, &p.state_table_arn)),
             &state_table,
+            |n| identity.arn("dynamodb", true, &format!("table/{n}")),
         ),
         engine: config.engine.clone(),
         schema: config.schema.clone(),
@@ -784,6 +806,7 @@ fn plan_stream(
     config: &StreamBlock,
     prior: Option<&StreamBlock>,
     default_name: Str,
+    identity: &Identity,
 ) -> StreamBlock {
     let name = pick(&config.name, default_name);
     let stream_mode = pick(&config.stream_mode, text("PROVISIONED"));
@@ -801,7 +824,9 @@ fn plan_stream(
         (configured, _) => configured.clone(),
     };
     StreamBlock {
-        arn: keep(prior.map(|p| (&p.name, &p.arn)), &name),
+        arn: arn_of(prior.map(|p| (&p.name, &p.arn)), &name, |n| {
+            identity.arn("kinesis", true, &format!("stream/{n}"))
+        }),
         name,
         stream_mode,
         shard_count,
@@ -811,7 +836,12 @@ fn plan_stream(
     }
 }
 
-fn plan_sink(config: &SinkBlock, prior: Option<&SinkBlock>, default_name: Str) -> SinkBlock {
+fn plan_sink(
+    config: &SinkBlock,
+    prior: Option<&SinkBlock>,
+    default_name: Str,
+    identity: &Identity,
+) -> SinkBlock {
     let name = pick(&config.name, default_name);
     let sort_key_type = match (&config.sort_key_type, &config.sort_key) {
         (Value::Null, Value::Value(_)) => text("S"),
@@ -820,7 +850,9 @@ fn plan_sink(config: &SinkBlock, prior: Option<&SinkBlock>, default_name: Str) -
         (configured, _) => configured.clone(),
     };
     SinkBlock {
-        arn: keep(prior.map(|p| (&p.name, &p.arn)), &name),
+        arn: arn_of(prior.map(|p| (&p.name, &p.arn)), &name, |n| {
+            identity.arn("dynamodb", true, &format!("table/{n}"))
+        }),
         name,
         partition_key: config.partition_key.clone(),
         partition_key_type: pick(&config.partition_key_type, text("S")),
@@ -878,11 +910,16 @@ fn plan_persist(
     }) && source.arn.is_value()
         && !source_changed;
     PersistBlock {
-        function_arn: keep(
+        function_arn: arn_of(
             prior.map(|p| (&p.function_name, &p.function_arn)),
             &function_name,
+            |n| identity.arn("lambda", true, &format!("function:{n}")),
         ),
-        role_arn: keep(prior.map(|p| (&p.role_name, &p.role_arn)), &role_name),
+        role_arn: arn_of(
+            prior.map(|p| (&p.role_name, &p.role_arn)),
+            &role_name,
+            |n| identity.arn("iam", false, &format!("role/{n}")),
+        ),
         event_source_mapping_id: match prior {
             Some(p) if mapping_kept => keep(
                 Some((&p.function_name, &p.event_source_mapping_id)),
@@ -995,6 +1032,7 @@ mod tests {
         Identity {
             account: "123456789012".into(),
             partition: "aws".into(),
+            region: "us-east-1".into(),
         }
     }
 
@@ -1035,10 +1073,16 @@ mod tests {
         assert!(p.persist.function_name == text("Orders_1-persist"));
         assert!(p.persist.dead_letter_bucket == text("orders-1-dlq-123456789012"));
         assert!(p.persist.dead_letter_bucket_arn == text("arn:aws:s3:::orders-1-dlq-123456789012"));
+        // Deterministic ARNs are known in the plan of a create; ids AWS chooses are not.
         assert!(
-            p.cdc_stream.arn.is_unknown(),
-            "ids are known after apply on create"
+            p.cdc_stream.arn == text("arn:aws:kinesis:us-east-1:123456789012:stream/Orders_1-cdc")
         );
+        assert!(
+            p.persist.function_arn
+                == text("arn:aws:lambda:us-east-1:123456789012:function:Orders_1-persist")
+        );
+        assert!(p.persist.role_arn == text("arn:aws:iam::123456789012:role/Orders_1-persist"));
+        assert!(p.persist.event_source_mapping_id.is_unknown());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
-use super::plan::{derive, in_range, keep, name_like, one_of, path, pick, text};
+use super::plan::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use super::state::{DataLakeBlock, SourceBlock, Str, Strings, TimeoutsBlock};
 use crate::aws::Identity;
 use crate::dms;
@@ -511,11 +511,16 @@ pub fn plan_lake(
         buffering_interval_seconds: pick(&c.buffering_interval_seconds, Value::Value(300)),
         compression: pick(&c.compression, text("GZIP")),
         force_destroy: pick(&c.force_destroy, Value::Value(false)),
-        role_arn: keep(prior.map(|p| (&p.role_name, &p.role_arn)), &role_name),
+        role_arn: arn_of(
+            prior.map(|p| (&p.role_name, &p.role_arn)),
+            &role_name,
+            |n| identity.arn("iam", false, &format!("role/{n}")),
+        ),
         role_name,
-        delivery_stream_arn: keep(
+        delivery_stream_arn: arn_of(
             prior.map(|p| (&p.delivery_stream_name, &p.delivery_stream_arn)),
             &delivery_stream_name,
+            |n| identity.arn("firehose", true, &format!("deliverystream/{n}")),
         ),
         delivery_stream_name,
     })

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::plan::{content_hash, derive, keep, pick, reference_key, text};
+use super::plan::{arn_of, content_hash, derive, pick, reference_key, text};
 use super::state::{
     AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
     Tags, ENGINE_LAMBDA, ENGINE_SQL,
 };
+use crate::aws::Identity;
 use crate::kda_sql::{self, CodeContext, Column, Subject};
 
 pub const DEFAULT_NAME_PREFIX: &str = "SOURCE_SQL_STREAM";
@@ -417,8 +418,7 @@ pub fn plan(
     config: &AnalyticsBlock,
     prior: Option<&AnalyticsBlock>,
     name: &Str,
-    account: &str,
-    partition: &str,
+    identity: &Identity,
     enriched_stream: &Str,
     diags: &mut Diagnostics,
 ) -> AnalyticsBlock {
@@ -483,7 +483,7 @@ pub fn plan(
         pick(
             &config.reference_bucket,
             name.as_ref()
-                .map(|n| super::plan::default_reference_bucket(n, account)),
+                .map(|n| super::plan::default_reference_bucket(n, &identity.account)),
         )
     } else {
         config.reference_bucket.clone()
@@ -495,7 +495,7 @@ pub fn plan(
         reference_bucket_arn: if has_reference {
             reference_bucket
                 .as_ref()
-                .map(|b| format!("arn:{partition}:s3:::{b}"))
+                .map(|b| format!("arn:{}:s3:::{b}", identity.partition))
         } else {
             Value::Null
         },
@@ -507,10 +507,19 @@ pub fn plan(
         } else {
             Value::Unknown
         },
-        role_arn: keep(prior.map(|p| (&p.role_name, &p.role_arn)), &role_name),
-        application_arn: keep(
-            prior.map(|p| (&p.application_name, &p.application_arn)),
+        role_arn: arn_of(
+            prior
+                .filter(|p| p.sql_engine())
+                .map(|p| (&p.role_name, &p.role_arn)),
+            &role_name,
+            |n| identity.arn("iam", false, &format!("role/{n}")),
+        ),
+        application_arn: arn_of(
+            prior
+                .filter(|p| p.sql_engine())
+                .map(|p| (&p.application_name, &p.application_arn)),
             &application_name,
+            |n| identity.arn("kinesisanalytics", true, &format!("application/{n}")),
         ),
         application_name,
         role_name,
