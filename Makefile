@@ -30,7 +30,8 @@ help:
 	@echo "make emulator       start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make emulator-stop  stop it"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
-	@echo "make bench          the persist function against its targets (lambda/bench/README.md)"
+	@echo "make bench          the persist function against its targets (lambda/bench/README.md), then bench-provider"
+	@echo "make bench-provider apply/plan of examples/complete with 100 ms per AWS call: rounds, calls"
 	@echo "make fuzz           bounded cargo-fuzz runs of the record decoder (lambda/fuzz/README.md)"
 	@echo "make bench-e2e      synthetic orders through the local pipeline: throughput, latency, count check"
 
@@ -157,17 +158,29 @@ docs: setup lambda
 	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test docs
 
 # ---------------------------------------------------------------- benchmark and fuzzing
-# Not tests: `make bench` prints a table (BENCH_ARGS, e.g. --check to fail on a missed target);
-# `make fuzz` runs each fuzz target for FUZZ_SECONDS.
+# Not tests: `make bench` prints a table (BENCH_ARGS, e.g. --check to fail on a missed target),
+# then the provider's (PROVIDER_BENCH_ARGS: --repeats N, --check); `make fuzz` runs each fuzz
+# target for FUZZ_SECONDS.
 NODE_SINK    := lambda/bench/node-sink
 BENCH_ARGS   ?=
+PROVIDER_BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: bench fuzz
+.PHONY: bench bench-provider fuzz
 bench: setup $(NODE_SINK)/node_modules/.package-lock.json
 	cargo build --release -p unifiedetl-lambda -p unifiedetl-lambda-bench
 	$(TARGET_DIR)/release/unifiedetl-lambda-bench --binary $(TARGET_DIR)/release/unifiedetl-lambda $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-provider
+
+# The release provider (as `make install` builds it) through a proxy adding 100 ms to every AWS
+# call: `terraform apply` and `plan` of examples/complete in rounds beside a no-op
+# configuration, and the calls (README.md, "Provider speed"). The bench program itself is
+# built like the tests (`--workspace`, dev profile), so after `make test` only it compiles.
+bench-provider: setup lambda
+	cargo build --release -p terraform-provider-unifiedetl
+	cargo bench --workspace --profile dev --bench provider_speed -- \
+	  --provider $(abspath $(TARGET_DIR))/release/terraform-provider-unifiedetl $(PROVIDER_BENCH_ARGS)
 
 # The Node.js reference sink (the sample's way), pinned by its package-lock.json.
 $(NODE_SINK)/node_modules/.package-lock.json: $(NODE_SINK)/package-lock.json

@@ -131,47 +131,93 @@ pub fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Stri
 /// upstream on a connection of its own (the emulator closes its connections after each
 /// response anyway), and the upstream's response handed back unchanged apart from its framing
 /// (re-sent with a Content-Length, over the client's keep-alive connection).
+///
+/// It also logs every request as a [`Call`] (its operation, and when it arrived and was
+/// answered), and can hold each request for a fixed delay before forwarding it
+/// ([`CountingProxy::start_with_delay`]): a stand-in for the round trip to a remote AWS region,
+/// which makes sequential calls show in the wall time.
 pub struct CountingProxy {
     /// `127.0.0.1:<port>`
     pub address: String,
     counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Call>>>,
+    started: std::time::Instant,
+}
+
+/// One request that passed through a [`CountingProxy`].
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `service:Operation` (see [`operation_name`]): `kinesis:DescribeStreamSummary`,
+    /// `iam:GetRole`, `s3:PUT /{bucket}?tagging`, `lambda:GET /2015-03-31/functions/{}`.
+    pub operation: String,
+    /// When the request had been read in full, since the proxy started.
+    pub start: std::time::Duration,
+    /// When its response had been written back (the delay included), since the proxy started.
+    pub end: std::time::Duration,
 }
 
 impl CountingProxy {
     /// Starts forwarding to `upstream` (`host:port` or `http://host:port`).
     pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
+        CountingProxy::start_with_delay(upstream, std::time::Duration::ZERO).await
+    }
+
+    /// Like [`CountingProxy::start`], but holds every request for `delay` before forwarding it
+    /// (requests on different connections are held concurrently).
+    pub async fn start_with_delay(
+        upstream: &str,
+        delay: std::time::Duration,
+    ) -> std::io::Result<CountingProxy> {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
         let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let started = std::time::Instant::now();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?.to_string();
-        let shared = counts.clone();
+        let (shared, shared_log) = (counts.clone(), log.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                let (upstream, counts) = (upstream.clone(), shared.clone());
+                let (upstream, counts, log) =
+                    (upstream.clone(), shared.clone(), shared_log.clone());
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut reader = BufReader::new(read);
                     while let Some(request) = read_request(&mut reader).await {
+                        let start = started.elapsed();
                         let target = match request.headers.get("x-amz-target") {
                             Some(target) => target.clone(),
                             None => format!("(no X-Amz-Target) {}", request.method),
                         };
                         *counts.lock().unwrap().entry(target).or_insert(0) += 1;
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
                         let Some(reply) = send(&upstream, &request, &request.body).await else {
                             return;
                         };
-                        if write.write_all(&reply.to_raw()).await.is_err() {
+                        let written = write.write_all(&reply.to_raw()).await;
+                        log.lock().unwrap().push(Call {
+                            operation: operation_name(&request),
+                            start,
+                            end: started.elapsed(),
+                        });
+                        if written.is_err() {
                             return;
                         }
                     }
                 });
             }
         });
-        Ok(CountingProxy { address, counts })
+        Ok(CountingProxy {
+            address,
+            counts,
+            log,
+            started,
+        })
     }
 
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL`.
@@ -183,7 +229,107 @@ impl CountingProxy {
     pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
         self.counts.lock().unwrap().clone()
     }
+
+    /// The requests answered since the last call (or since the start), in the order they were
+    /// answered; the counts are left as they are.
+    pub fn take_log(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+
+    /// The time on the log's clock (since the proxy started).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// Forgets the counts and the log.
+    pub fn reset(&self) {
+        self.counts.lock().unwrap().clear();
+        self.log.lock().unwrap().clear();
+    }
 }
+
+/// A readable name for an AWS request: `service:Operation`, the service taken from the SigV4
+/// credential scope, the operation from `X-Amz-Target` (JSON protocols), the `Action` form
+/// field (query protocols: IAM, STS) or the S3 SDK's `x-id` query parameter; other REST
+/// requests (Lambda, S3) as their method and path with the names replaced by `{}` (S3:
+/// `{bucket}`, `{key}`) and the query's parameter names only.
+pub fn operation_name(request: &Request) -> String {
+    let authorization = request.header("authorization");
+    let service = authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|scope| scope.split('/').nth(3))
+        .unwrap_or("?");
+    if let Some(target) = request.headers.get("x-amz-target") {
+        return format!("{service}:{}", target.rsplit('.').next().unwrap_or(target));
+    }
+    let (path, query) = request
+        .path
+        .split_once('?')
+        .unwrap_or((request.path.as_str(), ""));
+    let parameters = |text: &str| -> Vec<(String, String)> {
+        text.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    };
+    if request
+        .header("content-type")
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        let form = String::from_utf8_lossy(&request.body).into_owned();
+        if let Some((_, action)) = parameters(&form).into_iter().find(|(k, _)| k == "Action") {
+            return format!("{service}:{action}");
+        }
+    }
+    let query = parameters(query);
+    if let Some((_, id)) = query.iter().find(|(k, _)| k == "x-id") {
+        return format!("{service}:{id}");
+    }
+    let mut shape = String::new();
+    for (i, segment) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        let date = segment.starts_with(|c: char| c.is_ascii_digit())
+            && segment.chars().all(|c| c.is_ascii_digit() || c == '-');
+        let keyword = date || LAMBDA_PATH_WORDS.contains(&segment);
+        shape.push('/');
+        shape.push_str(match (service, i) {
+            ("s3", 0) => "{bucket}",
+            ("s3", _) => "{key}",
+            _ if keyword => segment,
+            _ => "{}",
+        });
+        if service == "s3" && i > 0 {
+            break;
+        }
+    }
+    if shape.is_empty() {
+        shape.push('/');
+    }
+    let names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
+    if !names.is_empty() {
+        shape.push('?');
+        shape.push_str(&names.join("&"));
+    }
+    format!("{service}:{} {shape}", request.method)
+}
+
+/// The fixed words of Lambda's REST paths (everything else in a path is a name or an ARN).
+const LAMBDA_PATH_WORDS: &[&str] = &[
+    "functions",
+    "event-source-mappings",
+    "tags",
+    "configuration",
+    "code",
+    "policy",
+    "versions",
+    "aliases",
+    "concurrency",
+    "invocations",
+    "url",
+];
 
 /// A response read from an upstream: status line, headers (framing headers left out), and the
 /// de-chunked body.
@@ -308,4 +454,92 @@ pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Resp
         content_length,
         bodiless,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
+        let mut all: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.insert(
+            "authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=0",
+                headers
+                    .iter()
+                    .find(|(k, _)| *k == "service")
+                    .map_or("?", |(_, v)| v)
+            ),
+        );
+        Request {
+            method: method.into(),
+            path: path.into(),
+            headers: all,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn operations_are_named_by_service_and_operation() {
+        let name = |method, path, headers: &[(&str, &str)], body| {
+            operation_name(&request(method, path, headers, body))
+        };
+        let json = [
+            ("service", "kinesis"),
+            ("x-amz-target", "Kinesis_20131202.DescribeStreamSummary"),
+        ];
+        assert_eq!(
+            name("POST", "/", &json, "{}"),
+            "kinesis:DescribeStreamSummary"
+        );
+        let form = [
+            ("service", "iam"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+        ];
+        assert_eq!(
+            name(
+                "POST",
+                "/",
+                &form,
+                "Version=2010-05-08&Action=GetRole&RoleName=x"
+            ),
+            "iam:GetRole"
+        );
+        let s3 = [("service", "s3")];
+        assert_eq!(
+            name(
+                "GET",
+                "/bucket/reference/products.json?x-id=GetObject",
+                &s3,
+                ""
+            ),
+            "s3:GetObject"
+        );
+        assert_eq!(
+            name("PUT", "/bucket?tagging", &s3, ""),
+            "s3:PUT /{bucket}?tagging"
+        );
+        assert_eq!(name("HEAD", "/bucket", &s3, ""), "s3:HEAD /{bucket}");
+        let lambda = [("service", "lambda")];
+        assert_eq!(
+            name("GET", "/2015-03-31/functions/orders-persist", &lambda, ""),
+            "lambda:GET /2015-03-31/functions/{}"
+        );
+        assert_eq!(
+            name(
+                "GET",
+                "/2015-03-31/event-source-mappings?FunctionName=f&EventSourceArn=a",
+                &lambda,
+                ""
+            ),
+            "lambda:GET /2015-03-31/event-source-mappings?FunctionName&EventSourceArn"
+        );
+    }
 }

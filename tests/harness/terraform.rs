@@ -42,24 +42,42 @@ fn build_mirror() -> Result<PathBuf> {
     if !status.success() {
         bail!("building the provider failed");
     }
-    let zip = target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip");
+    let mirror = target_dir().join(format!("e2e/mirror-{}", std::process::id()));
+    install_mirror(
+        &target_dir().join("debug/terraform-provider-unifiedetl"),
+        &mirror,
+    )?;
+    Ok(mirror)
+}
+
+/// A filesystem mirror (under `target/e2e/`) holding the given provider executable — a release
+/// build, say — with the bundled function package beside it, for [`Terraform::with_mirror`].
+/// Nothing is built.
+pub fn mirror_of(provider: &Path) -> Result<PathBuf> {
+    let mirror = target_dir().join(format!("e2e/mirror-{}-given", std::process::id()));
+    install_mirror(provider, &mirror)?;
+    Ok(mirror)
+}
+
+fn install_mirror(provider: &Path, mirror: &Path) -> Result<()> {
+    let zip = bundled_zip();
     if !zip.exists() {
         bail!(
             "{} is missing: build the function package with `make lambda` (make test does)",
             zip.display()
         );
     }
-    let mirror = target_dir().join(format!("e2e/mirror-{}", std::process::id()));
     let dir = mirror.join(format!(
         "registry.terraform.io/unifiedetl/unifiedetl/{PROVIDER_VERSION}/linux_amd64"
     ));
     std::fs::create_dir_all(&dir)?;
     std::fs::copy(
-        target_dir().join("debug/terraform-provider-unifiedetl"),
+        provider,
         dir.join(format!("terraform-provider-unifiedetl_v{PROVIDER_VERSION}")),
-    )?;
+    )
+    .with_context(|| format!("copying the provider {}", provider.display()))?;
     std::fs::copy(&zip, dir.join("unifiedetl-lambda-arm64.zip"))?;
-    Ok(mirror)
+    Ok(())
 }
 
 /// The function package the provider deploys by default.
@@ -116,8 +134,14 @@ impl Terraform {
         ])
     }
 
-    fn with_env(mut env: Vec<(String, String)>) -> Result<Terraform> {
-        let mirror = mirror()?;
+    /// A working directory whose commands run with `env` (e.g. [`Emulator::env`] with
+    /// `AWS_ENDPOINT_URL` pointed elsewhere), with the provider built by this test process.
+    pub fn with_env(env: Vec<(String, String)>) -> Result<Terraform> {
+        Terraform::with_mirror(env, mirror()?)
+    }
+
+    /// Like [`Terraform::with_env`], with the provider of `mirror` (see [`mirror_of`]).
+    pub fn with_mirror(mut env: Vec<(String, String)>, mirror: &Path) -> Result<Terraform> {
         let dir = tempfile::Builder::new()
             .prefix("unifiedetl-tf-")
             .tempdir()?;
