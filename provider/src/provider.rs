@@ -45,9 +45,16 @@ impl SharedAws {
     }
 
     fn set(&self, aws: Aws) {
+        let aws = Arc::new(aws);
         if let Ok(mut guard) = self.0.write() {
-            *guard = Some(Arc::new(aws));
+            *guard = Some(aws.clone());
         }
+        // Who the provider runs as is asked once per process, and planning needs it (ARNs,
+        // default bucket names): ask now, while Terraform reads the state, rather than after.
+        // A failure is not reported here; the plan asks again and says why.
+        tokio::spawn(async move {
+            let _ = aws.identity().await;
+        });
     }
 }
 

@@ -259,6 +259,13 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
     }
     state.cdc_stream.name = some(cdc.clone());
     state.enriched_stream.name = some(enriched.clone());
+    // Refresh compares what reads or writes the CDC stream (DMS, Firehose) with its ARN.
+    state.cdc_stream.arn = cdc_seen
+        .as_ref()
+        .map_or(Value::Null, |s| some(s.arn.clone()));
+    state.enriched_stream.arn = enriched_seen
+        .as_ref()
+        .map_or(Value::Null, |s| some(s.arn.clone()));
     state.sink.name = some(sink);
     state.persist.function_name = some(function_name.clone());
     state.persist.dead_letter_force_destroy = some(false);

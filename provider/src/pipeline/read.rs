@@ -41,40 +41,88 @@ async fn find_stream(aws: &Aws, name: &Str) -> AwsResult<Option<Stream>> {
 /// and an error when AWS could not be read (the state is then left as it was).
 pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<PipelineState>> {
     let p = &prior.persist;
-    let (cdc, enriched, table, role, function, mapping, bucket) = tokio::join!(
-        find_stream(aws, &prior.cdc_stream.name),
-        find_stream(aws, &prior.enriched_stream.name),
-        async {
-            match &prior.sink.name {
-                Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await,
-                _ => Ok(None),
+    // The blocks' components are named in the state too: read with the core ones, at once.
+    // The CDC stream's ARN they compare with is the state's (deterministic from its name).
+    let cdc_known = prior.cdc_stream.arn.as_ref_option().cloned();
+    let mut source = prior.source().cloned();
+    let mut lake = prior.data_lake().cloned();
+    let mut analytics = prior.analytics.clone();
+    let blocks = async {
+        let source_read = async {
+            match &mut source {
+                Some(source) => refresh_source(aws, source, cdc_known.as_deref()).await,
+                None => Ok(()),
             }
+        };
+        let lake_read = async {
+            match &mut lake {
+                Some(lake) => refresh_lake(aws, lake, cdc_known.as_deref()).await,
+                None => Ok(()),
+            }
+        };
+        let analytics_read = async {
+            if prior.analytics.engine.is_value() {
+                refresh_analytics(aws, &mut analytics).await?;
+            }
+            Ok::<(), crate::aws::AwsError>(())
+        };
+        tokio::join!(source_read, lake_read, analytics_read)
+    };
+    let (core, (source_read, lake_read, analytics_read), sql_read) = tokio::join!(
+        async {
+            tokio::join!(
+                find_stream(aws, &prior.cdc_stream.name),
+                find_stream(aws, &prior.enriched_stream.name),
+                async {
+                    match &prior.sink.name {
+                        Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await,
+                        _ => Ok(None),
+                    }
+                },
+                async {
+                    match &p.role_name {
+                        Value::Value(name) => {
+                            iam::find_by_name(&aws.iam, name, "unifiedetl-persist").await
+                        }
+                        _ => Ok(None),
+                    }
+                },
+                async {
+                    match &p.function_name {
+                        Value::Value(name) => {
+                            lambda::find_function_by_name(&aws.lambda, name).await
+                        }
+                        _ => Ok(None),
+                    }
+                },
+                async {
+                    match &p.event_source_mapping_id {
+                        Value::Value(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await,
+                        _ => Ok(None),
+                    }
+                },
+                async {
+                    match &p.dead_letter_bucket {
+                        Value::Value(name) => s3::find_by_name(&aws.s3, name).await,
+                        _ => Ok(None),
+                    }
+                },
+            )
         },
+        blocks,
         async {
-            match &p.role_name {
-                Value::Value(name) => iam::find_by_name(&aws.iam, name, "unifiedetl-persist").await,
-                _ => Ok(None),
+            let mut sql = prior.analytics.clone();
+            if prior.analytics.sql_engine() {
+                super::apply_sql::refresh(aws, &mut sql).await?;
             }
-        },
-        async {
-            match &p.function_name {
-                Value::Value(name) => lambda::find_function_by_name(&aws.lambda, name).await,
-                _ => Ok(None),
-            }
-        },
-        async {
-            match &p.event_source_mapping_id {
-                Value::Value(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await,
-                _ => Ok(None),
-            }
-        },
-        async {
-            match &p.dead_letter_bucket {
-                Value::Value(name) => s3::find_by_name(&aws.s3, name).await,
-                _ => Ok(None),
-            }
+            Ok::<AnalyticsBlock, crate::aws::AwsError>(sql)
         },
     );
+    let (cdc, enriched, table, role, function, mapping, bucket) = core;
+    source_read?;
+    lake_read?;
+    analytics_read?;
+    let sql = sql_read?;
     let seen = Observed {
         cdc: cdc?,
         enriched: enriched?,
@@ -84,15 +132,6 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         mapping: mapping?,
         bucket: bucket?,
     };
-    let mut source = prior.source().cloned();
-    let mut lake = prior.data_lake().cloned();
-    let cdc_arn = seen.cdc.as_ref().map(|s| s.arn.clone());
-    if let Some(source) = &mut source {
-        refresh_source(aws, source, cdc_arn.as_deref()).await?;
-    }
-    if let Some(lake) = &mut lake {
-        refresh_lake(aws, lake, cdc_arn.as_deref()).await?;
-    }
     let source_left = source.as_ref().is_some_and(|s| {
         [
             &s.role_arn,
@@ -123,11 +162,15 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     // Blocks nest as lists: a state written before they existed holds null, read as none.
     fresh.source = Value::Value(source.map(Value::Value).into_iter().collect());
     fresh.data_lake = Value::Value(lake.map(Value::Value).into_iter().collect());
-    if prior.analytics.engine.is_value() {
-        refresh_analytics(aws, &mut fresh.analytics).await?;
-    }
+    // The analytics block as each part read it: the SQL application's settings, or the
+    // function's environment (in `fresh`), then the state table and reference data.
     if prior.analytics.sql_engine() {
-        super::apply_sql::refresh(aws, &mut fresh.analytics).await?;
+        fresh.analytics = sql;
+    }
+    if prior.analytics.engine.is_value() {
+        fresh.analytics.state_table_arn = analytics.state_table_arn;
+        fresh.analytics.reference_bucket_arn = analytics.reference_bucket_arn;
+        fresh.analytics.reference_objects = analytics.reference_objects;
     }
     Ok(Some(fresh))
 }
@@ -136,29 +179,51 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
 /// becoming "known after apply", a reference object changed or deleted out of band as a
 /// different (or missing) hash in `reference_objects`.
 async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResult<()> {
-    if analytics.lambda_engine() {
-        let table = match &analytics.state_table {
-            Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await?,
-            _ => None,
-        };
-        analytics.state_table_arn = table.map_or(Value::Null, |t| some(t.arn));
-    }
-    let Value::Value(bucket) = analytics.reference_bucket.clone() else {
-        return Ok(());
-    };
-    if s3::find_by_name(&aws.s3, &bucket).await?.is_none() {
-        analytics.reference_bucket_arn = Value::Null;
-        analytics.reference_objects = Value::Value(BTreeMap::new());
-        return Ok(());
-    }
+    let bucket = analytics.reference_bucket.as_ref_option().cloned();
     let keys: Vec<String> = analytics
         .reference_objects
         .as_ref_option()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
+    // The table, the bucket and every object at once: an object of a missing bucket reads as
+    // missing.
+    let (table, bucket_found, hashes) = tokio::join!(
+        async {
+            match (&analytics.state_table, analytics.lambda_engine()) {
+                (Value::Value(name), true) => dynamodb::find_by_name(&aws.dynamodb, name).await,
+                _ => Ok(None),
+            }
+        },
+        async {
+            match &bucket {
+                Some(bucket) => s3::find_by_name(&aws.s3, bucket).await.map(|b| b.is_some()),
+                None => Ok(false),
+            }
+        },
+        futures::future::join_all(keys.iter().map(|key| {
+            let bucket = bucket.clone();
+            async move {
+                match bucket {
+                    Some(bucket) => s3::object_hash(&aws.s3, &bucket, key).await,
+                    None => Ok(None),
+                }
+            }
+        })),
+    );
+    if analytics.lambda_engine() {
+        analytics.state_table_arn = table?.map_or(Value::Null, |t| some(t.arn));
+    }
+    if bucket.is_none() {
+        return Ok(());
+    }
+    if !bucket_found? {
+        analytics.reference_bucket_arn = Value::Null;
+        analytics.reference_objects = Value::Value(BTreeMap::new());
+        return Ok(());
+    }
     let mut objects = BTreeMap::new();
-    for key in keys {
-        if let Some(hash) = s3::object_hash(&aws.s3, &bucket, &key).await? {
+    for (key, hash) in keys.into_iter().zip(hashes) {
+        if let Some(hash) = hash? {
             objects.insert(key, some(hash));
         }
     }
@@ -183,11 +248,32 @@ pub(super) async fn role_arn(aws: &Aws, name: &Str, policy_name: &str) -> AwsRes
 /// of band shows on its attribute. The password is never returned by AWS, so never compared.
 async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
     let by_id = |v: &Str| v.as_ref_option().cloned();
-    s.role_arn = role_arn(aws, &s.role_name, "unifiedetl-dms").await?;
-    let instance = match by_id(&s.replication_instance_id) {
-        Some(id) => dms::find_instance_by_id(&aws.dms, &id).await?,
-        None => None,
+    // Every component at once (each is named in the state); then compared in order.
+    let endpoint = |id: Option<String>| async move {
+        match id {
+            Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await,
+            None => Ok(None),
+        }
     };
+    let (role, instance, mysql, target, task) = tokio::join!(
+        role_arn(aws, &s.role_name, "unifiedetl-dms"),
+        async {
+            match by_id(&s.replication_instance_id) {
+                Some(id) => dms::find_instance_by_id(&aws.dms, &id).await,
+                None => Ok(None),
+            }
+        },
+        endpoint(by_id(&s.source_endpoint_id)),
+        endpoint(by_id(&s.target_endpoint_id)),
+        async {
+            match by_id(&s.replication_task_id) {
+                Some(id) => dms::find_task_by_id(&aws.dms, &id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    let (instance, mysql, target, task) = (instance?, mysql?, target?, task?);
+    s.role_arn = role?;
     match instance {
         None => s.replication_instance_arn = Value::Null,
         Some(i) => {
@@ -208,10 +294,6 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
             }
         }
     }
-    let mysql = match by_id(&s.source_endpoint_id) {
-        Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await?,
-        None => None,
-    };
     match mysql {
         Some(dms::Endpoint {
             kind: EndpointKind::MySql(m),
@@ -240,10 +322,6 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
         }
         _ => s.source_endpoint_arn = Value::Null,
     }
-    let target = match by_id(&s.target_endpoint_id) {
-        Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await?,
-        None => None,
-    };
     let wanted_schema_table =
         matches!(&s.partition_key_type, Value::Value(t) if t == "primary-key");
     match target {
@@ -258,10 +336,6 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
             && s.target_endpoint_arn.as_ref_option() == Some(&arn) => {}
         _ => s.target_endpoint_arn = Value::Null,
     }
-    let task = match by_id(&s.replication_task_id) {
-        Some(id) => dms::find_task_by_id(&aws.dms, &id).await?,
-        None => None,
-    };
     match task {
         Some(t)
             if s.replication_task_arn.as_ref_option() == Some(&t.arn)
@@ -298,16 +372,28 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
 
 /// The lake: its role, bucket and delivery stream, each compared with the state.
 async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
-    l.role_arn = role_arn(aws, &l.role_name, "unifiedetl-firehose").await?;
-    if let Value::Value(bucket) = &l.bucket {
-        if s3::find_by_name(&aws.s3, bucket).await?.is_none() {
-            l.bucket_arn = Value::Null;
-        }
+    let (role, bucket, stream) = tokio::join!(
+        role_arn(aws, &l.role_name, "unifiedetl-firehose"),
+        async {
+            match &l.bucket {
+                Value::Value(bucket) => {
+                    s3::find_by_name(&aws.s3, bucket).await.map(|b| b.is_some())
+                }
+                _ => Ok(true),
+            }
+        },
+        async {
+            match l.delivery_stream_name.as_ref_option() {
+                Some(name) => firehose::find_by_name(&aws.firehose, name).await,
+                None => Ok(None),
+            }
+        },
+    );
+    l.role_arn = role?;
+    if !bucket? {
+        l.bucket_arn = Value::Null;
     }
-    let stream = match l.delivery_stream_name.as_ref_option() {
-        Some(name) => firehose::find_by_name(&aws.firehose, name).await?,
-        None => None,
-    };
+    let stream = stream?;
     match stream {
         Some(d)
             if d.source_stream_arn.as_deref() == cdc_arn
