@@ -260,6 +260,38 @@ async fn sql_example_applies_runs_updates_in_place_and_destroys_cleanly() -> Res
     );
     assert_eq!(tf.plan()?.code, 0);
 
+    // Deleted out of band (as AWS deleted SQL applications in January 2026): the plan shows
+    // it, the apply creates it again in place.
+    let created = application(&kda, APPLICATION).await?;
+    kda.delete_application()
+        .application_name(APPLICATION)
+        .set_create_timestamp(created.create_timestamp().cloned())
+        .send()
+        .await?;
+    for _ in 0..100 {
+        if kda
+            .describe_application()
+            .application_name(APPLICATION)
+            .send()
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let change = tf.plan_json()?;
+    assert_eq!(planned_actions(&change), ["update"]);
+    tf.apply()?;
+    assert_eq!(
+        application(&kda, APPLICATION)
+            .await?
+            .application_status()
+            .as_str(),
+        "RUNNING"
+    );
+    assert_eq!(tf.plan()?.code, 0);
+
     // Destroy leaves nothing.
     tf.destroy()?;
     let left = kda.list_applications().send().await?;

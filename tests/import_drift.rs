@@ -203,6 +203,96 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
     );
     tf.apply()?;
     assert_eq!(tf.plan()?.code, 0);
+
+    // One component at a time, deleted out of band: the plan shows it, the apply brings it
+    // back in place, the plan after is empty.
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let firehose = aws_sdk_firehose::Client::new(&sdk);
+    for component in [
+        "sink table",
+        "enriched stream",
+        "persist function",
+        "persist role",
+        "reference object",
+        "lake delivery stream",
+    ] {
+        match component {
+            "sink table" => {
+                dynamodb
+                    .delete_table()
+                    .table_name("unified-orders-sink")
+                    .send()
+                    .await?;
+            }
+            "enriched stream" => {
+                kinesis
+                    .delete_stream()
+                    .stream_name("unified-orders-enriched")
+                    .send()
+                    .await?;
+            }
+            "persist function" => {
+                lambda
+                    .delete_function()
+                    .function_name("unified-orders-persist")
+                    .send()
+                    .await?;
+            }
+            "persist role" => {
+                iam.delete_role_policy()
+                    .role_name("unified-orders-persist")
+                    .policy_name("unifiedetl-persist")
+                    .send()
+                    .await?;
+                iam.delete_role()
+                    .role_name("unified-orders-persist")
+                    .send()
+                    .await?;
+            }
+            "reference object" => {
+                s3.delete_object()
+                    .bucket("unified-orders-reference-123456789012")
+                    .key("reference/products.json")
+                    .send()
+                    .await?;
+            }
+            _ => {
+                firehose
+                    .delete_delivery_stream()
+                    .delivery_stream_name("unified-orders-lake")
+                    .send()
+                    .await?;
+                for _ in 0..100 {
+                    let gone = firehose
+                        .describe_delivery_stream()
+                        .delivery_stream_name("unified-orders-lake")
+                        .send()
+                        .await
+                        .is_err();
+                    if gone {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let plan = tf.plan_json()?;
+        assert_eq!(
+            plan["resource_changes"][0]["change"]["actions"],
+            serde_json::json!(["update"]),
+            "{component} deleted out of band: an in-place update, {:?}",
+            changed_paths(change_of(&plan))
+        );
+        tf.apply()
+            .with_context(|| format!("recreating the {component}"))?;
+        let after = tf.plan()?;
+        assert_eq!(after.code, 0, "{component}: {}", after.stdout);
+    }
     tf.destroy()?;
     Ok(())
 }

@@ -222,16 +222,23 @@ pub async fn prepare_source(
         }
         ensure_instance(aws, src, prior, pipeline, timeout).await
     };
-    let (role, instance) = tokio::join!(role, instance);
-    let role_arn = role?;
-    let instance = instance?;
-    let mut mysql = src.mysql.clone();
-    if let EndpointKind::MySql(m) = &mut mysql.kind {
-        if m.secret_arn.is_some() {
-            m.secret_role_arn = Some(role_arn.clone());
+    // The MySQL endpoint needs the role (to read a secret), not the instance: it is made
+    // while the instance comes up.
+    let role_then_mysql = async {
+        let role_arn = role.await?;
+        let mut mysql = src.mysql.clone();
+        if let EndpointKind::MySql(m) = &mut mysql.kind {
+            if m.secret_arn.is_some() {
+                m.secret_role_arn = Some(role_arn.clone());
+            }
         }
-    }
-    let mysql_arn = ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await?;
+        let mysql_arn =
+            ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await?;
+        Ok::<_, AwsError>((role_arn, mysql_arn))
+    };
+    let (role_and_mysql, instance) = tokio::join!(Box::pin(role_then_mysql), Box::pin(instance));
+    let (role_arn, mysql_arn) = role_and_mysql?;
+    let instance = instance?;
     Ok(SourceReady {
         role_arn,
         instance_arn: instance.arn,
