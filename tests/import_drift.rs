@@ -429,6 +429,65 @@ async fn import_with_dms_differs_only_in_what_aws_cannot_return() -> Result<()> 
     );
     tf.apply()?;
     assert_eq!(tf.plan()?.code, 0);
+
+    // The task's table mappings changed out of band (stopped, modified, resumed): the plan
+    // shows exactly the mappings.
+    let dms = aws_sdk_databasemigration::Client::new(&emulator.sdk_config().await);
+    let task_arn = tf
+        .run(&["output", "-raw", "replication_task_arn"])?
+        .ok()?
+        .stdout;
+    let reach = |wanted: &'static str| {
+        let (dms, arn) = (dms.clone(), task_arn.clone());
+        async move {
+            for _ in 0..100 {
+                let out = dms
+                    .describe_replication_tasks()
+                    .filters(
+                        aws_sdk_databasemigration::types::Filter::builder()
+                            .name("replication-task-arn")
+                            .values(arn.clone())
+                            .build()?,
+                    )
+                    .send()
+                    .await?;
+                if out.replication_tasks()[0].status() == Some(wanted) {
+                    return anyhow::Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            anyhow::bail!("the task never reached {wanted}")
+        }
+    };
+    dms.stop_replication_task()
+        .replication_task_arn(&task_arn)
+        .send()
+        .await?;
+    reach("stopped").await?;
+    let only_orders = r#"{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"include-orders-order","object-locator":{"schema-name":"orders","table-name":"order"},"rule-action":"include"}]}"#;
+    dms.modify_replication_task()
+        .replication_task_arn(&task_arn)
+        .table_mappings(only_orders)
+        .send()
+        .await?;
+    reach("stopped").await?;
+    dms.start_replication_task()
+        .replication_task_arn(&task_arn)
+        .start_replication_task_type(
+            aws_sdk_databasemigration::types::StartReplicationTaskTypeValue::ResumeProcessing,
+        )
+        .send()
+        .await?;
+    reach("running").await?;
+    let plan = tf.plan_json()?;
+    assert_eq!(
+        changed_paths(change_of(&plan)),
+        set(&["source.0.table_mappings"]),
+        "{:#}",
+        change_of(&plan)
+    );
+    tf.apply()?;
+    assert_eq!(tf.plan()?.code, 0);
     tf.destroy()?;
     Ok(())
 }
