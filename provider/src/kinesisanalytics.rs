@@ -797,6 +797,28 @@ fn refusal_delay(n: u32) -> Duration {
     (Duration::from_millis(200) * 2u32.pow(n.min(5))).min(Duration::from_secs(5))
 }
 
+/// Runs `attempt` until it is not refused: each attempt describes the application afresh
+/// (waiting for it to settle) before its call, so a retry works on the current status and
+/// version. `retryable` says which errors are a refusal; [`refusal_delay`]'s pauses, at most
+/// [`MAX_REFUSALS`] retries.
+async fn retry_refused<T, F, Fut>(retryable: fn(&AwsError) -> bool, attempt: F) -> AwsResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AwsResult<T>>,
+{
+    use backon::{ExponentialBuilder, Retryable};
+    attempt
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(refusal_delay(0))
+                .with_max_delay(refusal_delay(u32::MAX))
+                .with_factor(2.0)
+                .with_max_times(MAX_REFUSALS as usize),
+        )
+        .when(retryable)
+        .await
+}
+
 /// Creates the application (its input, outputs, code and tags in CreateApplication, then its
 /// reference data sources one by one) and waits for it to be READY.
 pub async fn create(
@@ -925,38 +947,37 @@ pub async fn reload_references(
 ) -> AwsResult<Application> {
     let name = current.name.as_str();
     let err = |e: AwsError| context("reloading the reference data of", name, e);
-    let mut app = if is_settled(&current.status) {
-        current.clone()
-    } else {
-        wait_settled(client, name, timeout).await.map_err(err)?
-    };
-    let mut refusals = 0;
-    while !app.references.is_empty() {
-        let update = reload_update(&app).map_err(err)?;
-        let version = app.version_id;
-        let result = wait::retry_while(is_role_propagation, || async {
-            client
-                .update_application()
-                .application_name(name)
-                .current_application_version_id(version)
-                .application_update(update.clone())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
-        })
-        .await;
-        match result {
-            Ok(()) => break,
-            // Busy, or `current` stale: re-describe (fresh version and reference ids).
-            Err(e) if is_refused(&e) && refusals < MAX_REFUSALS => {
-                tokio::time::sleep(refusal_delay(refusals)).await;
-                refusals += 1;
-                app = wait_settled(client, name, timeout).await.map_err(err)?;
+    // `current` serves the first attempt when settled; a refusal (busy, or `current` stale)
+    // re-describes it (fresh version and reference ids).
+    let mut given = is_settled(&current.status).then(|| current.clone());
+    retry_refused(is_refused, || {
+        let given = given.take();
+        async move {
+            let app = match given {
+                Some(app) => app,
+                None => wait_settled(client, name, timeout).await?,
+            };
+            if app.references.is_empty() {
+                return Ok(());
             }
-            Err(e) => return Err(err(e)),
+            let update = reload_update(&app)?;
+            let version = app.version_id;
+            wait::retry_while(is_role_propagation, || async {
+                client
+                    .update_application()
+                    .application_name(name)
+                    .current_application_version_id(version)
+                    .application_update(update.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
         }
-    }
+    })
+    .await
+    .map_err(err)?;
     wait_settled(client, name, timeout).await.map_err(err)?;
     find_by_name(client, name)
         .await
@@ -1139,16 +1160,13 @@ pub async fn start(
         return Err(err(not_found()));
     };
     if !app.running() {
-        let mut refusals = 0;
-        loop {
-            let app = wait_settled(client, name, timeout).await.map_err(err)?;
+        retry_refused(is_refused, || async {
+            let app = wait_settled(client, name, timeout).await?;
             if app.status == RUNNING {
                 return Ok(());
             }
             let Some(input) = &app.input else {
-                return Err(err(AwsError::other(
-                    "the application has no input to read from",
-                )));
+                return Err(AwsError::other("the application has no input to read from"));
             };
             let configuration = InputConfiguration::builder()
                 .id(&input.id)
@@ -1158,23 +1176,18 @@ pub async fn start(
                         .build(),
                 )
                 .build()
-                .map_err(|e| err(build_error(e)))?;
-            let result = client
+                .map_err(build_error)?;
+            client
                 .start_application()
                 .application_name(name)
                 .input_configurations(configuration)
                 .send()
                 .await
-                .map_err(AwsError::from);
-            match result {
-                Ok(_) => break,
-                Err(e) if is_refused(&e) && refusals < MAX_REFUSALS => {
-                    tokio::time::sleep(refusal_delay(refusals)).await;
-                    refusals += 1;
-                }
-                Err(e) => return Err(err(e)),
-            }
-        }
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
     }
     wait_running(client, name, timeout)
         .await
@@ -1189,26 +1202,23 @@ pub async fn stop(client: &Client, name: &str, timeout: Duration) -> AwsResult<(
     if describe(client, name).await.map_err(err)?.is_none() {
         return Err(err(not_found()));
     }
-    let mut refusals = 0;
-    loop {
-        let app = wait_settled(client, name, timeout).await.map_err(err)?;
+    let stopping = retry_refused(is_refused, || async {
+        let app = wait_settled(client, name, timeout).await?;
         if app.status == READY {
-            return Ok(());
+            return Ok(false);
         }
-        let result = client
+        client
             .stop_application()
             .application_name(name)
             .send()
             .await
-            .map_err(AwsError::from);
-        match result {
-            Ok(_) => break,
-            Err(e) if is_refused(&e) && refusals < MAX_REFUSALS => {
-                tokio::time::sleep(refusal_delay(refusals)).await;
-                refusals += 1;
-            }
-            Err(e) => return Err(err(e)),
-        }
+            .map(|_| true)
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(err)?;
+    if !stopping {
+        return Ok(());
     }
     wait_ready(client, name, timeout)
         .await
@@ -1221,8 +1231,10 @@ pub async fn stop(client: &Client, name: &str, timeout: Duration) -> AwsResult<(
 /// from a fresh description.
 pub async fn delete(client: &Client, name: &str, timeout: Duration) -> AwsResult<()> {
     let err = |e: AwsError| context("deleting", name, e);
-    let mut refusals = 0;
-    loop {
+    // Not found after a try: gone meanwhile, or replaced by another of the same name (another
+    // CreateTimestamp). The next description tells which.
+    let refused_or_gone = |e: &AwsError| is_refused(e) || e.is_not_found();
+    let deleting = retry_refused(refused_or_gone, || async {
         // DeleteApplication is refused unless the application is READY or RUNNING.
         let app = wait::until(
             &format!("Kinesis Analytics application ({name}) to be READY or RUNNING to delete it"),
@@ -1235,39 +1247,33 @@ pub async fn delete(client: &Client, name: &str, timeout: Duration) -> AwsResult
                 })
             },
         )
-        .await
-        .map_err(err)?;
+        .await?;
         let Some(app) = app else {
-            return Ok(());
+            return Ok(false);
         };
         if app.status == DELETING {
-            break;
+            return Ok(true);
         }
         let Some(created) = app.create_timestamp else {
-            return Err(err(AwsError::other(
+            return Err(AwsError::other(
                 "DescribeApplication reported no CreateTimestamp, which DeleteApplication needs",
-            )));
+            ));
         };
-        let result = client
+        client
             .delete_application()
             .application_name(name)
             .create_timestamp(created)
             .send()
             .await
-            .map(|_| ())
-            .map_err(AwsError::from);
-        match result {
-            Ok(()) => break,
-            // Not found: gone meanwhile, or replaced by another of the same name (another
-            // CreateTimestamp). The next description tells which.
-            Err(e) if (is_refused(&e) || e.is_not_found()) && refusals < MAX_REFUSALS => {
-                tokio::time::sleep(refusal_delay(refusals)).await;
-                refusals += 1;
-            }
-            Err(e) => return gone(Err(e)).map_err(err),
-        }
+            .map(|_| true)
+            .map_err(AwsError::from)
+    })
+    .await;
+    match deleting {
+        Ok(true) => wait_deleted(client, name, timeout).await.map_err(err),
+        Ok(false) => Ok(()),
+        Err(e) => gone(Err(e)).map_err(err),
     }
-    wait_deleted(client, name, timeout).await.map_err(err)
 }
 
 /// READY or RUNNING: the statuses in which the application accepts changes.
