@@ -21,6 +21,8 @@ mod provider;
 mod s3;
 mod schema;
 mod tags;
+#[cfg(unix)]
+mod transport;
 mod wait;
 
 fn main() -> anyhow::Result<()> {
@@ -28,6 +30,9 @@ fn main() -> anyhow::Result<()> {
     // shells set RUST_BACKTRACE=1): users should read the sentence, not a stack. Set before any
     // thread exists.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    // Before tf-provider prints its handshake: Terraform's connection without Nagle's delays.
+    #[cfg(unix)]
+    transport::nodelay_after_handshake();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // A pipeline's apply is one deep future (every component's calls joined): 8 MiB per

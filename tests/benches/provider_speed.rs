@@ -43,6 +43,9 @@ struct Options {
     check: bool,
     /// Print every call of the last repeat's commands.
     log: bool,
+    /// Terraform's trace log of the complete example's commands (`TF_LOG=trace`), appended to
+    /// this file: where the time outside AWS calls goes.
+    tf_log: Option<PathBuf>,
 }
 
 impl Options {
@@ -56,6 +59,7 @@ impl Options {
             provider: None,
             check: false,
             log: false,
+            tf_log: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -66,6 +70,7 @@ impl Options {
                 "--provider" => options.provider = Some(value()?.into()),
                 "--check" => options.check = true,
                 "--log" => options.log = true,
+                "--tf-log" => options.tf_log = Some(value()?.into()),
                 // cargo bench passes it to every bench target.
                 "--bench" => {}
                 "-h" | "--help" => {
@@ -73,7 +78,8 @@ impl Options {
                         "usage: provider_speed [--repeats N (3, or PROVIDER_BENCH_REPEATS)] \
                          [--delay-ms MS (100)] [--provider PATH (default: the tests' debug \
                          build)] [--check (exit 1 if a target is missed)] [--log (every call of the \
-                         last repeat)]"
+                         last repeat)] [--tf-log FILE (Terraform's trace of the example's \
+                         commands, appended)]"
                     );
                     std::process::exit(0);
                 }
@@ -270,7 +276,18 @@ fn main() -> Result<()> {
     };
     let noop = new_tf()?;
     noop.write(&noop_tf(&endpoint))?;
-    let complete = new_tf()?;
+    let complete = match &options.tf_log {
+        Some(file) => {
+            let mut env = env.clone();
+            env.push(("TF_LOG".into(), "trace".into()));
+            env.push(("TF_LOG_PATH".into(), file.to_string_lossy().into_owned()));
+            match &options.provider {
+                Some(provider) => Terraform::with_mirror(env, &mirror_of(provider)?)?,
+                None => Terraform::with_env(env)?,
+            }
+        }
+        None => new_tf()?,
+    };
     complete.copy_module(&repo_root().join("examples/complete"))?;
     std::fs::write(
         complete.dir().join("bench.auto.tfvars"),
