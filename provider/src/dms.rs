@@ -242,11 +242,20 @@ pub struct Instance {
 
 /// Describes the replication instance `id`, with its tags; `None` if it does not exist.
 pub async fn find_instance_by_id(client: &Client, id: &str) -> AwsResult<Option<Instance>> {
-    let by_id = filter("replication-instance-id", &id.to_lowercase());
-    let Some(instance) = describe_instance(client, by_id).await? else {
+    let Some(instance) = describe_instance_by_id(client, id).await? else {
         return Ok(None);
     };
     Ok(Some(with_instance_tags(client, instance).await?))
+}
+
+/// Describes the replication instance `id` without its tags (a refresh does not compare
+/// them): one call instead of two in a row.
+pub async fn describe_instance_by_id(client: &Client, id: &str) -> AwsResult<Option<Instance>> {
+    describe_instance(
+        client,
+        filter("replication-instance-id", &id.to_lowercase()),
+    )
+    .await
 }
 
 async fn find_instance_by_arn(client: &Client, arn: &str) -> AwsResult<Option<Instance>> {
@@ -557,9 +566,17 @@ pub struct Endpoint {
 
 /// Describes the endpoint `id`, with its tags; `None` if it does not exist.
 pub async fn find_endpoint_by_id(client: &Client, id: &str) -> AwsResult<Option<Endpoint>> {
+    let Some(endpoint) = describe_endpoint_by_id(client, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(with_endpoint_tags(client, endpoint).await?))
+}
+
+/// Describes the endpoint `id` without its tags (a refresh does not compare them).
+pub async fn describe_endpoint_by_id(client: &Client, id: &str) -> AwsResult<Option<Endpoint>> {
     for id in id_variants(id) {
         if let Some(endpoint) = describe_endpoint(client, filter("endpoint-id", &id)).await? {
-            return Ok(Some(with_endpoint_tags(client, endpoint).await?));
+            return Ok(Some(endpoint));
         }
     }
     Ok(None)
@@ -962,9 +979,18 @@ pub struct Task {
 /// Describes the replication task `id`, with its settings and tags; `None` if it does not
 /// exist.
 pub async fn find_task_by_id(client: &Client, id: &str) -> AwsResult<Option<Task>> {
+    let Some(task) = describe_task_by_id(client, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(with_task_tags(client, task).await?))
+}
+
+/// Describes the replication task `id` with its settings, without its tags (a refresh does
+/// not compare them).
+pub async fn describe_task_by_id(client: &Client, id: &str) -> AwsResult<Option<Task>> {
     for id in id_variants(id) {
         if let Some(task) = describe_task(client, filter("replication-task-id", &id)).await? {
-            return Ok(Some(with_task_tags(client, task).await?));
+            return Ok(Some(task));
         }
     }
     Ok(None)

@@ -51,12 +51,27 @@ pub struct Table {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Describes the table named `name`, with its tags; `None` if it does not exist.
-pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Table>> {
-    let Some(mut table) = find_description(client, name).await? else {
+/// Describes the table named `name`, with its tags; `None` if it does not exist. Tags are
+/// listed by ARN: given the ARN the table should have (`arn_hint`, e.g. from the state), they
+/// are asked at the same time as the description, and again only if the table's ARN differs.
+pub async fn find_by_name(
+    client: &Client,
+    name: &str,
+    arn_hint: Option<&str>,
+) -> AwsResult<Option<Table>> {
+    let (table, hinted_tags) = tokio::join!(find_description(client, name), async {
+        match arn_hint {
+            Some(arn) => Some(found(list_tags(client, arn).await)),
+            None => None,
+        }
+    });
+    let Some(mut table) = table? else {
         return Ok(None);
     };
-    table.tags = found(list_tags(client, &table.arn).await)?.unwrap_or_default();
+    table.tags = match hinted_tags {
+        Some(tags) if arn_hint == Some(table.arn.as_str()) => tags?.unwrap_or_default(),
+        _ => found(list_tags(client, &table.arn).await)?.unwrap_or_default(),
+    };
     Ok(Some(table))
 }
 
@@ -275,11 +290,13 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
             .await
             .map_err(|e| err(e.into()))?;
     }
-    find_by_name(client, name).await?.ok_or_else(|| {
-        err(AwsError::other(
-            "the table disappeared while it was being updated",
-        ))
-    })
+    find_by_name(client, name, Some(&current.arn))
+        .await?
+        .ok_or_else(|| {
+            err(AwsError::other(
+                "the table disappeared while it was being updated",
+            ))
+        })
 }
 
 /// Deletes the table and waits until it is gone.
@@ -313,7 +330,7 @@ pub async fn wait_active(client: &Client, name: &str) -> AwsResult<Table> {
         &format!("DynamoDB table ({name}) to be ACTIVE"),
         wait::DEFAULT_TIMEOUT,
         || async {
-            match find_by_name(client, name).await? {
+            match find_by_name(client, name, None).await? {
                 Some(t) if t.status == TableStatus::Active => Ok(Some(t)),
                 Some(_) => Ok(None),
                 None => Err(AwsError::other(format!(

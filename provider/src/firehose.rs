@@ -74,14 +74,20 @@ pub struct DeliveryStream {
 /// Describes the delivery stream `name` with its tags; `None` if it does not exist or is
 /// being deleted (it is going away whatever happens next).
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<DeliveryStream>> {
-    let Some(stream) = describe(client, name).await? else {
+    // Both calls need only the name: asked at once.
+    let (stream, tags) = tokio::join!(describe_by_name(client, name), list_tags(client, name));
+    let Some(stream) = stream? else {
         return Ok(None);
     };
-    if stream.status == DeliveryStreamStatus::Deleting.as_str() {
-        return Ok(None);
-    }
-    let tags = found(list_tags(client, name).await)?.unwrap_or_default();
+    let tags = found(tags)?.unwrap_or_default();
     Ok(Some(DeliveryStream { tags, ..stream }))
+}
+
+/// Like [`find_by_name`] without the tags (a refresh does not compare them): one call.
+pub async fn describe_by_name(client: &Client, name: &str) -> AwsResult<Option<DeliveryStream>> {
+    Ok(describe(client, name)
+        .await?
+        .filter(|s| s.status != DeliveryStreamStatus::Deleting.as_str()))
 }
 
 /// DescribeDeliveryStream, whatever the status, without the tags.

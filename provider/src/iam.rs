@@ -57,27 +57,20 @@ pub async fn find_by_name(
     name: &str,
     policy_name: &str,
 ) -> AwsResult<Option<Role>> {
-    let out = found(
-        client
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(AwsError::from),
-    )?;
-    let Some(role) = out.and_then(|o| o.role) else {
-        return Ok(None);
-    };
-    let policy = found(
+    // Both calls need only the names: asked at once.
+    let (role, policy) = tokio::join!(
+        client.get_role().role_name(name).send(),
         client
             .get_role_policy()
             .role_name(name)
             .policy_name(policy_name)
-            .send()
-            .await
-            .map_err(AwsError::from),
-    )?
-    .and_then(|p| decode_document(&p.policy_document));
+            .send(),
+    );
+    let Some(role) = found(role.map_err(AwsError::from))?.and_then(|o| o.role) else {
+        return Ok(None);
+    };
+    let policy =
+        found(policy.map_err(AwsError::from))?.and_then(|p| decode_document(&p.policy_document));
     Ok(Some(Role {
         name: role.role_name.clone(),
         arn: role.arn.clone(),

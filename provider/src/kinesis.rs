@@ -42,10 +42,12 @@ pub struct Stream {
 
 /// Describes the stream named `name`, with its tags; `None` if it does not exist.
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Stream>> {
-    let Some(stream) = find_summary(client, name).await? else {
+    // Both calls need only the name: asked at once.
+    let (stream, tags) = tokio::join!(find_summary(client, name), list_tags(client, name));
+    let Some(stream) = stream? else {
         return Ok(None);
     };
-    let tags = found(list_tags(client, name).await)?.unwrap_or_default();
+    let tags = found(tags)?.unwrap_or_default();
     Ok(Some(Stream { tags, ..stream }))
 }
 

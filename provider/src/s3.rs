@@ -41,24 +41,15 @@ fn is_missing(err: &AwsError) -> bool {
 
 /// Describes the bucket `name` with its tags; `None` if it does not exist.
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Bucket>> {
-    match client
-        .head_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(AwsError::from)
-    {
-        Ok(_) => {}
-        Err(e) if is_missing(&e) => return Ok(None),
-        Err(e) => return Err(context("reading", name, e)),
+    // Both calls need only the name: asked at once.
+    let (exists, tagging) = tokio::join!(
+        exists(client, name),
+        client.get_bucket_tagging().bucket(name).send()
+    );
+    if !exists? {
+        return Ok(None);
     }
-    let tags = match client
-        .get_bucket_tagging()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(AwsError::from)
-    {
+    let tags = match tagging.map_err(AwsError::from) {
         Ok(out) => out
             .tag_set()
             .iter()
@@ -72,6 +63,21 @@ pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Bucke
         name: name.to_string(),
         tags,
     }))
+}
+
+/// Whether the bucket `name` exists (HeadBucket): what a refresh needs of the buckets.
+pub async fn exists(client: &Client, name: &str) -> AwsResult<bool> {
+    match client
+        .head_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(AwsError::from)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_missing(&e) => Ok(false),
+        Err(e) => Err(context("reading", name, e)),
+    }
 }
 
 /// Creates a private, encrypted bucket with its tags.

@@ -95,7 +95,10 @@ mod tests {
             handshake_address(line),
             Some("127.0.0.1:40123".parse().unwrap())
         );
-        assert_eq!(handshake_address("1|6|unix|/tmp/plugin.sock|grpc|X\n"), None);
+        assert_eq!(
+            handshake_address("1|6|unix|/tmp/plugin.sock|grpc|X\n"),
+            None
+        );
         assert_eq!(handshake_address("not a handshake\n"), None);
         assert_eq!(handshake_address(""), None);
     }

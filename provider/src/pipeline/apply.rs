@@ -551,7 +551,7 @@ async fn ensure_table(
     ours: bool,
     pipeline: &str,
 ) -> AwsResult<String> {
-    match dynamodb::find_by_name(&aws.dynamodb, &spec.name).await? {
+    match dynamodb::find_by_name(&aws.dynamodb, &spec.name, None).await? {
         None => Ok(dynamodb::create(&aws.dynamodb, spec).await?.arn),
         Some(current) => {
             if !ours {

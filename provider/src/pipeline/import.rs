@@ -229,7 +229,7 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
     let (cdc_seen, enriched_seen, table, function) = tokio::join!(
         kinesis::find_by_name(&aws.kinesis, &cdc),
         kinesis::find_by_name(&aws.kinesis, &enriched),
-        dynamodb::find_by_name(&aws.dynamodb, &sink),
+        dynamodb::find_by_name(&aws.dynamodb, &sink, None),
         lambda::find_function_by_name(&aws.lambda, &function_name),
     );
     let (cdc_seen, enriched_seen, table, function) = (

@@ -17,7 +17,7 @@ use crate::firehose;
 use crate::iam::{self, Role};
 use crate::kinesis::{self, Stream};
 use crate::lambda::{self, Function, Mapping};
-use crate::s3::{self, Bucket};
+use crate::s3;
 
 /// What AWS reports for each component the state names; `None` where it is gone.
 struct Observed {
@@ -27,7 +27,8 @@ struct Observed {
     role: Option<Role>,
     function: Option<Function>,
     mapping: Option<Mapping>,
-    bucket: Option<Bucket>,
+    /// Whether the dead-letter bucket exists.
+    bucket: bool,
 }
 
 async fn find_stream(aws: &Aws, name: &Str) -> AwsResult<Option<Stream>> {
@@ -75,7 +76,10 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
                 find_stream(aws, &prior.enriched_stream.name),
                 async {
                     match &prior.sink.name {
-                        Value::Value(name) => dynamodb::find_by_name(&aws.dynamodb, name).await,
+                        Value::Value(name) => {
+                            let arn = prior.sink.arn.as_ref_option().map(String::as_str);
+                            dynamodb::find_by_name(&aws.dynamodb, name, arn).await
+                        }
                         _ => Ok(None),
                     }
                 },
@@ -103,8 +107,8 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
                 },
                 async {
                     match &p.dead_letter_bucket {
-                        Value::Value(name) => s3::find_by_name(&aws.s3, name).await,
-                        _ => Ok(None),
+                        Value::Value(name) => s3::exists(&aws.s3, name).await,
+                        _ => Ok(false),
                     }
                 },
             )
@@ -154,7 +158,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         && seen.role.is_none()
         && seen.function.is_none()
         && seen.mapping.is_none()
-        && seen.bucket.is_none();
+        && !seen.bucket;
     if nothing_left {
         return Ok(None);
     }
@@ -190,13 +194,19 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     let (table, bucket_found, hashes) = tokio::join!(
         async {
             match (&analytics.state_table, analytics.lambda_engine()) {
-                (Value::Value(name), true) => dynamodb::find_by_name(&aws.dynamodb, name).await,
+                (Value::Value(name), true) => {
+                    let arn = analytics
+                        .state_table_arn
+                        .as_ref_option()
+                        .map(String::as_str);
+                    dynamodb::find_by_name(&aws.dynamodb, name, arn).await
+                }
                 _ => Ok(None),
             }
         },
         async {
             match &bucket {
-                Some(bucket) => s3::find_by_name(&aws.s3, bucket).await.map(|b| b.is_some()),
+                Some(bucket) => s3::exists(&aws.s3, bucket).await,
                 None => Ok(false),
             }
         },
@@ -251,7 +261,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
     // Every component at once (each is named in the state); then compared in order.
     let endpoint = |id: Option<String>| async move {
         match id {
-            Some(id) => dms::find_endpoint_by_id(&aws.dms, &id).await,
+            Some(id) => dms::describe_endpoint_by_id(&aws.dms, &id).await,
             None => Ok(None),
         }
     };
@@ -259,7 +269,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
         role_arn(aws, &s.role_name, "unifiedetl-dms"),
         async {
             match by_id(&s.replication_instance_id) {
-                Some(id) => dms::find_instance_by_id(&aws.dms, &id).await,
+                Some(id) => dms::describe_instance_by_id(&aws.dms, &id).await,
                 None => Ok(None),
             }
         },
@@ -267,7 +277,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
         endpoint(by_id(&s.target_endpoint_id)),
         async {
             match by_id(&s.replication_task_id) {
-                Some(id) => dms::find_task_by_id(&aws.dms, &id).await,
+                Some(id) => dms::describe_task_by_id(&aws.dms, &id).await,
                 None => Ok(None),
             }
         },
@@ -376,15 +386,13 @@ async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -
         role_arn(aws, &l.role_name, "unifiedetl-firehose"),
         async {
             match &l.bucket {
-                Value::Value(bucket) => {
-                    s3::find_by_name(&aws.s3, bucket).await.map(|b| b.is_some())
-                }
+                Value::Value(bucket) => s3::exists(&aws.s3, bucket).await,
                 _ => Ok(true),
             }
         },
         async {
             match l.delivery_stream_name.as_ref_option() {
-                Some(name) => firehose::find_by_name(&aws.firehose, name).await,
+                Some(name) => firehose::describe_by_name(&aws.firehose, name).await,
                 None => Ok(None),
             }
         },
@@ -542,7 +550,7 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
         }
     }
     let persist = &mut state.persist;
-    if seen.bucket.is_none() {
+    if !seen.bucket {
         persist.dead_letter_bucket_arn = Value::Null;
     }
     let destination = persist.dead_letter_bucket_arn.as_ref_option().cloned();
