@@ -5,8 +5,10 @@
 //! filesystem mirror), so users never build it. `persist.artifact` may name another zip. The
 //! package's SHA-256 is what the state records, so a new build shows as an in-place update.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -27,13 +29,54 @@ pub fn bundled_path(architecture: &str) -> PathBuf {
     dir.join(format!("unifiedetl-lambda-{architecture}.zip"))
 }
 
-/// Reads a package and hashes it.
+/// Lambda's architectures, each of which a package can be bundled for.
+pub const ARCHITECTURES: [&str; 2] = ["arm64", "x86_64"];
+
+/// A package file as it was when read: path, length, modification time.
+type Version = (PathBuf, u64, Option<SystemTime>);
+/// Packages as this process read them (or failed to).
+type Loaded = Mutex<HashMap<Version, Arc<OnceLock<Result<Artifact, String>>>>>;
+
+fn loaded() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(Default::default)
+}
+
+/// Reads a package and hashes it, once per process for a file that has not changed: the
+/// plan and the apply that follows it in one process share the read, and [`prefetch_bundled`]
+/// may have done it already (a caller arriving while it runs waits for it).
 pub fn load(path: &Path) -> std::io::Result<Artifact> {
-    let zip = std::fs::read(path)?;
-    Ok(Artifact {
-        sha256: code_sha256(&zip),
-        zip: Arc::new(zip),
+    let meta = std::fs::metadata(path)?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let cell = loaded()
+        .lock()
+        .map_err(|_| std::io::Error::other("the package cache is poisoned"))?
+        .entry(key)
+        .or_default()
+        .clone();
+    cell.get_or_init(|| {
+        let zip = std::fs::read(path).map_err(|e| e.to_string())?;
+        Ok(Artifact {
+            sha256: code_sha256(&zip),
+            zip: Arc::new(zip),
+        })
     })
+    .clone()
+    .map_err(std::io::Error::other)
+}
+
+/// Starts reading and hashing the bundled packages in the background (called when Terraform
+/// configures the provider, so that the plan finds the hash ready, the reads of a refresh
+/// having run meanwhile).
+pub fn prefetch_bundled() {
+    std::thread::spawn(|| {
+        for architecture in ARCHITECTURES {
+            let path = bundled_path(architecture);
+            if path.is_file() {
+                let _ = load(&path);
+            }
+        }
+    });
 }
 
 /// Base64 of the SHA-256 digest: how Lambda reports `CodeSha256`.
@@ -44,6 +87,21 @@ pub fn code_sha256(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_is_read_again_once_it_changes() {
+        let dir = std::env::temp_dir().join(format!("unifiedetl-artifact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("package.zip");
+        std::fs::write(&path, b"one").unwrap();
+        let first = load(&path).unwrap();
+        assert_eq!(first.sha256, code_sha256(b"one"));
+        assert!(Arc::ptr_eq(&first.zip, &load(&path).unwrap().zip));
+        std::fs::write(&path, b"second build").unwrap();
+        assert_eq!(load(&path).unwrap().sha256, code_sha256(b"second build"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(load(&path).is_err());
+    }
 
     #[test]
     fn code_sha256_matches_lambdas_encoding() {

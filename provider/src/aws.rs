@@ -97,6 +97,23 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// Who the provider runs as, read from `arn` (one AWS reported for a component of the
+    /// pipeline, so in this account) when there is one, else asked of STS. A plan after a
+    /// refresh, an apply and a destroy all have such an ARN: only a pipeline's first plan and
+    /// an import call STS.
+    pub async fn identity_or_from(&self, arn: Option<&str>) -> AwsResult<Identity> {
+        match arn.and_then(|arn| account_of(arn).map(|account| (arn, account))) {
+            Some((arn, account)) => Ok(Identity {
+                account: account.to_string(),
+                partition: partition_of(arn).to_string(),
+                region: self.region.clone(),
+            }),
+            None => self.identity().await,
+        }
+    }
+}
+
 /// The one HTTP stack of the provider: hyper 1 with rustls on ring (the same hyper that the
 /// plugin's gRPC server already links, so there is no second HTTP stack).
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {

@@ -84,24 +84,40 @@ pub async fn find_subnet_group_by_id(
     id: &str,
 ) -> AwsResult<Option<SubnetGroup>> {
     let id = id.to_lowercase();
-    let out = found(
+    // The ARN is built from the identifier: the tags are asked with the description.
+    let arn = subnet_group_arn(client, identity, &id);
+    let (out, tags) = tokio::join!(
         client
             .describe_replication_subnet_groups()
             .filters(filter("replication-subnet-group-id", &id))
-            .send()
-            .await
-            .map_err(AwsError::from),
-    )?;
-    let Some(group) = out
+            .send(),
+        tags_of(client, &arn)
+    );
+    let Some(group) = found(out.map_err(AwsError::from))?
         .and_then(|o| o.replication_subnet_groups)
         .and_then(|groups| groups.into_iter().next())
     else {
         return Ok(None);
     };
+    let group = flatten_subnet_group(client, identity, group, &id);
+    let tags = if group.arn == arn {
+        tags?
+    } else {
+        tags_of(client, &group.arn).await?
+    };
+    Ok(Some(SubnetGroup { tags, ..group }))
+}
+
+/// A subnet group as DMS describes it (or answers its creation with), without tags.
+fn flatten_subnet_group(
+    client: &Client,
+    identity: &Identity,
+    group: aws_sdk_databasemigration::types::ReplicationSubnetGroup,
+    id: &str,
+) -> SubnetGroup {
     let identifier = group
         .replication_subnet_group_identifier
-        .unwrap_or_else(|| id.clone());
-    let arn = subnet_group_arn(client, identity, &identifier);
+        .unwrap_or_else(|| id.to_string());
     let mut subnet_ids: Vec<String> = group
         .subnets
         .unwrap_or_default()
@@ -109,17 +125,16 @@ pub async fn find_subnet_group_by_id(
         .filter_map(|s| s.subnet_identifier)
         .collect();
     subnet_ids.sort();
-    let tags = tags_of(client, &arn).await?;
-    Ok(Some(SubnetGroup {
+    SubnetGroup {
+        arn: subnet_group_arn(client, identity, &identifier),
         identifier,
-        arn,
         description: group
             .replication_subnet_group_description
             .unwrap_or_default(),
         vpc_id: group.vpc_id.unwrap_or_default(),
         subnet_ids,
-        tags,
-    }))
+        tags: BTreeMap::new(),
+    }
 }
 
 /// Creates the subnet group.
@@ -131,7 +146,7 @@ pub async fn create_subnet_group(
     let err = |e: AwsError| context("creating", SUBNET_GROUP, &spec.identifier, e);
     // The first subnet group of an account needs the `dms-vpc-role`, which may have just been
     // created and not be usable yet.
-    wait::retry_while(is_role_propagation, || async {
+    let created = wait::retry_while(is_role_propagation, || async {
         client
             .create_replication_subnet_group()
             .replication_subnet_group_identifier(&spec.identifier)
@@ -140,15 +155,17 @@ pub async fn create_subnet_group(
             .set_tags(to_tags(&spec.tags))
             .send()
             .await
-            .map(|_| ())
+            .map(|out| out.replication_subnet_group)
             .map_err(AwsError::from)
     })
     .await
     .map_err(err)?;
-    find_subnet_group_by_id(client, identity, &spec.identifier)
-        .await
-        .map_err(err)?
-        .ok_or_else(|| err(disappeared("created")))
+    // DMS answers with the group as made; its tags are the ones just given.
+    let group = created.ok_or_else(|| err(disappeared("created")))?;
+    Ok(SubnetGroup {
+        tags: spec.tags.clone(),
+        ..flatten_subnet_group(client, identity, group, &spec.identifier.to_lowercase())
+    })
 }
 
 /// Brings an existing subnet group to `spec`: subnets and description (one call), then tags,
@@ -356,9 +373,13 @@ pub async fn create_instance(
     })
     .await
     .map_err(err)?;
-    wait_instance_available(client, &arn, &spec.identifier, timeout)
+    let instance = wait_instance_available(client, &arn, &spec.identifier, timeout)
         .await
-        .map_err(err)
+        .map_err(err)?;
+    Ok(Instance {
+        tags: spec.tags.clone(),
+        ..instance
+    })
 }
 
 /// Whether going from `current` to `spec` needs a new instance: DMS cannot change public
@@ -603,12 +624,14 @@ async fn describe_endpoint(client: &Client, by: Filter) -> AwsResult<Option<Endp
             .await
             .map_err(AwsError::from),
     )?;
-    let Some(e) = out
+    Ok(out
         .and_then(|o| o.endpoints)
         .and_then(|all| all.into_iter().next())
-    else {
-        return Ok(None);
-    };
+        .map(flatten_endpoint))
+}
+
+/// An endpoint as DMS describes it (or answers its creation with), without tags.
+fn flatten_endpoint(e: aws_sdk_databasemigration::types::Endpoint) -> Endpoint {
     let engine = e.engine_name.clone().unwrap_or_default();
     let mut kinesis_fixed = true;
     let kind = if engine == "kinesis" {
@@ -651,7 +674,7 @@ async fn describe_endpoint(client: &Client, by: Filter) -> AwsResult<Option<Endp
             certificate_arn: non_empty(e.certificate_arn.clone()),
         })
     };
-    Ok(Some(Endpoint {
+    Endpoint {
         identifier: e.endpoint_identifier.unwrap_or_default(),
         arn: e.endpoint_arn.unwrap_or_default(),
         status: e.status.unwrap_or_default(),
@@ -663,7 +686,7 @@ async fn describe_endpoint(client: &Client, by: Filter) -> AwsResult<Option<Endp
             .map(|t| t.as_str().to_lowercase())
             .unwrap_or_default(),
         kinesis_fixed,
-    }))
+    }
 }
 
 /// The MySQL settings to send: credentials, or the secret and its role, never both; the
@@ -730,7 +753,7 @@ fn expand_kinesis(target: &KinesisTarget) -> KinesisSettings {
 pub async fn create_endpoint(client: &Client, spec: &EndpointSpec) -> AwsResult<Endpoint> {
     let err = |e: AwsError| context("creating", ENDPOINT, &spec.identifier, e);
     // A freshly created access role (Kinesis, or the secret's) may not be assumable yet.
-    let arn = wait::retry_while(is_role_propagation, || async {
+    let created = wait::retry_while(is_role_propagation, || async {
         let request = client
             .create_endpoint()
             .endpoint_identifier(&spec.identifier)
@@ -752,18 +775,16 @@ pub async fn create_endpoint(client: &Client, spec: &EndpointSpec) -> AwsResult<
             }
             EndpointKind::Kinesis(target) => request.kinesis_settings(expand_kinesis(target)),
         };
-        let out = request.send().await?;
-        Ok(out
-            .endpoint
-            .and_then(|e| e.endpoint_arn)
-            .unwrap_or_default())
+        Ok(request.send().await?.endpoint)
     })
     .await
     .map_err(err)?;
-    find_endpoint_by_arn(client, &arn)
-        .await
-        .map_err(err)?
-        .ok_or_else(|| err(disappeared("created")))
+    // DMS answers with the endpoint as made; its tags are the ones just given.
+    let endpoint = created.ok_or_else(|| err(disappeared("created")))?;
+    Ok(Endpoint {
+        tags: spec.tags.clone(),
+        ..flatten_endpoint(endpoint)
+    })
 }
 
 /// Whether the endpoint differs from `spec`, ignoring the password (AWS never returns it; the
@@ -1111,7 +1132,10 @@ pub async fn create_task(client: &Client, spec: &TaskSpec, timeout: Duration) ->
     } else {
         task
     };
-    with_task_tags(client, task).await.map_err(err)
+    Ok(Task {
+        tags: spec.tags.clone(),
+        ..task
+    })
 }
 
 /// Whether going from `current` to `spec` needs a new task: DMS cannot move a task to another
@@ -1284,7 +1308,7 @@ async fn stop_task(client: &Client, task: &Task) -> AwsResult<()> {
 // ------------------------------------------------------------------------------ waiters
 
 /// Waits until the instance is available with no modification pending or security group
-/// change in progress, and returns it with its tags. Statuses other than available and
+/// change in progress, and returns it (without its tags). Statuses other than available and
 /// failed are transitions.
 async fn wait_instance_available(
     client: &Client,
@@ -1292,7 +1316,7 @@ async fn wait_instance_available(
     name: &str,
     timeout: Duration,
 ) -> AwsResult<Instance> {
-    let instance = wait::until(
+    wait::until(
         &format!("{INSTANCE} ({name}) to be available"),
         timeout,
         || async {
@@ -1314,8 +1338,7 @@ async fn wait_instance_available(
             Ok(ready.then_some(instance))
         },
     )
-    .await?;
-    with_instance_tags(client, instance).await
+    .await
 }
 
 /// Waits until the instance is no longer being created or modified (whatever it became).

@@ -120,11 +120,14 @@ fn mode_details(on_demand: bool) -> StreamModeDetails {
 
 /// Creates the stream, waits for it to be ACTIVE, then applies retention, encryption and tags.
 pub async fn create(client: &Client, spec: &StreamSpec) -> AwsResult<Stream> {
+    // Tagged as it is made (no AddTagsToStream after it has become ACTIVE).
+    let tags = (!spec.tags.is_empty()).then(|| spec.tags.clone().into_iter().collect());
     client
         .create_stream()
         .stream_name(&spec.name)
         .set_shard_count(spec.shard_count)
         .stream_mode_details(mode_details(spec.shard_count.is_none()))
+        .set_tags(tags)
         .send()
         .await
         .map_err(|e| context("creating", &spec.name, e.into()))?;

@@ -49,9 +49,11 @@ impl SharedAws {
         if let Ok(mut guard) = self.0.write() {
             *guard = Some(aws.clone());
         }
-        // Who the provider runs as is asked once per process, and planning needs it (ARNs,
-        // default bucket names): ask now, while Terraform reads the state, rather than after.
-        // A failure is not reported here; the plan asks again and says why.
+        // A pipeline's first plan needs who the provider runs as (ARNs and default bucket names
+        // embed the account), and Terraform plans it twice, in `plan` and again in `apply`: ask
+        // now, while Terraform validates, rather than when it plans. (Later plans and applies
+        // read the account off an ARN of the state.) A failure is not reported here; the plan
+        // asks again and says why.
         tokio::spawn(async move {
             let _ = aws.identity().await;
         });
@@ -163,6 +165,8 @@ impl Provider for UnifiedEtlProvider {
             _ => BTreeMap::new(),
         };
         self.aws.set(Aws::new(&sdk_config, default_tags));
+        // The plan needs the function package's hash: read it while Terraform reads the state.
+        crate::artifact::prefetch_bundled();
         Some(())
     }
 

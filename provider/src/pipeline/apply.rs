@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::FutureExt;
 use tf_provider::value::Value;
 
 use super::apply_source::{self, Lake, Source};
@@ -860,15 +861,28 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
 
-    let role_then_function = async {
+    // Every part starts as soon as the parts it needs are up, not when every part of a phase
+    // is: those others need are shared futures, each run once, awaited by every part that
+    // needs it and by the final join.
+    let cdc = Box::pin(ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline)).shared();
+    let enriched = Box::pin(ensure_stream(
+        aws,
+        &want.enriched,
+        enriched_ours,
+        &want.pipeline,
+    ))
+    .shared();
+    let bucket = Box::pin(ensure_dead_letter_bucket(aws, want, bucket_ours)).shared();
+    let role_then_function = Box::pin(async {
         let role = ensure_role(aws, want, role_ours).await;
         let function = match &role {
             Ok(role_arn) => Some(ensure_function(aws, want, role_arn, function_ours).await),
             Err(_) => None,
         };
         (role, function)
-    };
-    let engine = async {
+    })
+    .shared();
+    let engine = Box::pin(async {
         tokio::join!(
             async {
                 match &want.engine {
@@ -889,8 +903,9 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 }
             },
         )
-    };
-    let sql_role = async {
+    })
+    .shared();
+    let sql_role = Box::pin(async {
         match &want.sql {
             Some(app) => Some(
                 apply_sql::prepare(
@@ -908,7 +923,8 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             ),
             None => None,
         }
-    };
+    })
+    .shared();
     let timeout = if prior.is_some() {
         want.timeouts.update
     } else {
@@ -916,104 +932,76 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     };
     let prior_source = prior.and_then(|p| p.source());
     let prior_lake = prior.and_then(|p| p.data_lake());
-    let source_ready = async {
-        match &want.source {
-            Some(src) => Some(
-                Box::pin(apply_source::prepare_source(
-                    aws,
-                    src,
-                    prior_source,
-                    &want.cdc,
-                    &want.pipeline,
-                    &want.tags,
-                    timeout,
-                ))
-                .await,
-            ),
-            None => None,
-        }
-    };
-    let lake_role = async {
+    let lake_role = Box::pin(async {
         match &want.lake {
             Some(lake) => Some(
-                Box::pin(apply_source::prepare_lake(
+                apply_source::prepare_lake(
                     aws,
                     lake,
                     prior_lake,
                     &want.cdc,
                     &want.pipeline,
                     &want.tags,
-                ))
+                )
                 .await,
             ),
             None => None,
         }
-    };
-    let (
-        cdc,
-        enriched,
-        table,
-        bucket,
-        (role, function),
-        (state_table, reference),
-        source_ready,
-        lake_role,
-        sql_role,
-    ) = tokio::join!(
-        ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline),
-        ensure_stream(aws, &want.enriched, enriched_ours, &want.pipeline),
-        ensure_table(aws, &want.table, table_ours, &want.pipeline),
-        ensure_dead_letter_bucket(aws, want, bucket_ours),
-        role_then_function,
-        engine,
-        source_ready,
-        lake_role,
-        sql_role,
-    );
-    // The mapping reads its stream, invokes the function and sends what it gives up on to the
-    // dead-letter bucket: it needs all three (and the engine its state and reference data).
-    let source = if want.engine.is_some() {
-        &cdc
-    } else {
-        &enriched
-    };
-    let engine_ready = want.engine.is_none()
-        || (state_table.as_ref().is_some_and(Result::is_ok)
-            && reference.as_ref().is_none_or(Result::is_ok));
-    let mapping = async {
-        match (source, &function, &bucket) {
-            (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
-                Some(ensure_mapping(aws, want, source, prior_uuid.as_deref()).await)
-            }
-            _ => None,
-        }
-    };
-    // DMS's Kinesis endpoint and Firehose's source need the CDC stream to exist.
-    let source_done = async {
-        match (&want.source, &source_ready, &cdc) {
-            (Some(src), Some(Ok(ready)), Ok(cdc_arn)) => Some(
-                Box::pin(apply_source::finish_source(
+    })
+    .shared();
+    // DMS's parts: the Kinesis endpoint waits for the CDC stream, nothing else here.
+    let source = async {
+        match &want.source {
+            Some(src) => Some(
+                Box::pin(apply_source::converge_source(
                     aws,
                     src,
-                    ready,
-                    cdc_arn,
+                    prior_source,
+                    &want.cdc,
+                    cdc.clone().map(Some),
                     &want.pipeline,
                     &want.tags,
                     timeout,
                 ))
                 .await,
             ),
+            None => None,
+        }
+    };
+    // The mapping reads its stream, invokes the function and sends what it gives up on to the
+    // dead-letter bucket: it needs all three (and the engine its state and reference data).
+    let mapping = async {
+        let stream = if want.engine.is_some() {
+            cdc.clone()
+        } else {
+            enriched.clone()
+        };
+        let (source, (_, function), bucket, (state_table, reference)) = tokio::join!(
+            stream,
+            role_then_function.clone(),
+            bucket.clone(),
+            engine.clone()
+        );
+        let engine_ready = want.engine.is_none()
+            || (state_table.as_ref().is_some_and(Result::is_ok)
+                && reference.as_ref().is_none_or(Result::is_ok));
+        match (source, function, bucket) {
+            (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => {
+                Some(ensure_mapping(aws, want, &source, prior_uuid.as_deref()).await)
+            }
             _ => None,
         }
     };
+    // Firehose's source is the CDC stream.
     let lake_done = async {
-        match (&want.lake, &lake_role, &cdc) {
+        let (lake_role, cdc) = tokio::join!(lake_role.clone(), cdc.clone());
+        match (&want.lake, lake_role, cdc) {
             (Some(lake), Some(Ok(role_arn)), Ok(cdc_arn)) => Some(
                 Box::pin(apply_source::finish_lake(
                     aws,
                     lake,
-                    role_arn,
-                    cdc_arn,
+                    &role_arn,
+                    &cdc_arn,
                     &want.pipeline,
                     &want.tags,
                     timeout,
@@ -1026,7 +1014,13 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     // The application reads the CDC stream and the reference objects, and writes its outputs
     // (the enriched stream, typically).
     let sql_done = async {
-        match (&want.sql, &sql_role, &cdc, &enriched) {
+        let (sql_role, cdc, enriched, (_, reference)) = tokio::join!(
+            sql_role.clone(),
+            cdc.clone(),
+            enriched.clone(),
+            engine.clone()
+        );
+        match (&want.sql, sql_role, cdc, enriched) {
             (Some(app), Some(Ok(role_arn)), Ok(cdc_arn), Ok(_))
                 if reference.as_ref().is_none_or(Result::is_ok) =>
             {
@@ -1034,8 +1028,8 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                     Box::pin(apply_sql::finish(
                         aws,
                         app,
-                        role_arn,
-                        cdc_arn,
+                        &role_arn,
+                        &cdc_arn,
                         want.reference.as_ref().map(|r| r.bucket_arn.as_str()),
                         &want.pipeline,
                         &want.tags,
@@ -1047,8 +1041,33 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             _ => None,
         }
     };
-    let (mapping, source_done, lake_done, sql_done) =
-        tokio::join!(mapping, source_done, lake_done, sql_done);
+    let (
+        (cdc, enriched, table, bucket),
+        ((role, function), (state_table, reference), sql_role, lake_role),
+        (source, mapping, lake_done, sql_done),
+    ) = tokio::join!(
+        async {
+            tokio::join!(
+                cdc.clone(),
+                enriched.clone(),
+                ensure_table(aws, &want.table, table_ours, &want.pipeline),
+                bucket.clone(),
+            )
+        },
+        async {
+            tokio::join!(
+                role_then_function.clone(),
+                engine.clone(),
+                sql_role.clone(),
+                lake_role.clone()
+            )
+        },
+        async { tokio::join!(source, mapping, lake_done, sql_done) },
+    );
+    let (source_ready, source_done) = match source {
+        Some((ready, done)) => (Some(ready), done),
+        None => (None, None),
+    };
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);

@@ -1,16 +1,16 @@
 //! Apply-time orchestration of the `source` (DMS) and `data_lake` (Firehose) blocks.
 //!
 //! ```text
-//!   DMS role ─────────────────────────┐
-//!   subnet group ─▶ instance ─────────┤
-//!   MySQL endpoint ───────────────────┼─▶ replication task (started)
-//!   cdc stream ─▶ Kinesis endpoint ───┘
-//!   Firehose role, lake bucket, cdc stream ─▶ delivery stream
+//!   DMS role ──────┬─▶ MySQL endpoint ──────┐
+//!   subnet group ─▶ instance ───────────────┼─▶ replication task (started)
+//!   cdc stream ────┴─▶ Kinesis endpoint ────┘
+//!   Firehose role, lake bucket ─┬─▶ delivery stream
+//!   cdc stream ─────────────────┘
 //! ```
-//! Each step is split in a part that needs nothing else of the pipeline ([`prepare_source`],
-//! [`prepare_lake`]: roles, network, instance, MySQL endpoint, bucket) and a part that needs the
-//! CDC stream ([`finish_source`], [`finish_lake`]), so the slow replication instance is created
-//! while the streams are.
+//! Each part starts as soon as the parts it needs are up ([`converge_source`]): the slow
+//! replication instance is created while the streams and endpoints are. The lake is split in a
+//! part that needs nothing else of the pipeline ([`prepare_lake`]: role, bucket) and one that
+//! needs the CDC stream ([`finish_lake`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +20,8 @@ use tf_provider::value::Value;
 use super::apply::{check_owner, ensure_service_role, known, need, ServiceRole};
 use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
 use super::state::{DataLakeBlock, PipelineState, SourceBlock};
+use futures::FutureExt;
+
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
 use crate::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
 use crate::firehose::{self, DeliveryStreamSpec};
@@ -159,7 +161,8 @@ fn arn_in(aws: &Aws, role_arn: &str, service: &str, resource: &str) -> String {
     )
 }
 
-/// What [`prepare_source`] brought up.
+/// The DMS parts every later part builds on: the role, the instance, the MySQL endpoint.
+#[derive(Clone)]
 pub struct SourceReady {
     pub role_arn: String,
     pub instance_arn: String,
@@ -167,17 +170,27 @@ pub struct SourceReady {
     pub mysql_arn: String,
 }
 
-/// The DMS parts that need nothing but themselves: the role, the subnet group and the instance,
-/// the MySQL endpoint.
-pub async fn prepare_source(
+/// What the CDC stream's creation gave: its ARN, its error, or nothing when another branch
+/// reports why it is missing.
+pub type CdcArn = Option<AwsResult<String>>;
+
+/// Every DMS part, each as soon as what it needs is up (no part waits for one it does not
+/// use): the role, and the subnet group then the instance, at once; the MySQL endpoint after
+/// the role (to read a secret); the Kinesis endpoint after the role and the CDC stream (`cdc_arn`,
+/// shared with the rest of the pipeline); the task after the instance and both endpoints, its
+/// current state read meanwhile. The task is not attempted if the role, instance or MySQL
+/// endpoint failed (those errors are in the first result), nor if the stream is missing.
+#[allow(clippy::too_many_arguments)]
+pub async fn converge_source(
     aws: &Aws,
     src: &Source,
     prior: Option<&SourceBlock>,
     cdc: &crate::kinesis::StreamSpec,
+    cdc_arn: impl std::future::Future<Output = CdcArn>,
     pipeline: &str,
     tags: &BTreeMap<String, String>,
     timeout: Duration,
-) -> AwsResult<SourceReady> {
+) -> (AwsResult<SourceReady>, Option<AwsResult<SourceDone>>) {
     let role_ours = prior
         .is_some_and(|p| known(&p.role_arn) && p.role_name.as_ref_option() == Some(&src.role_name));
     // Reading a secret is done by DMS's regional principal.
@@ -185,7 +198,7 @@ pub async fn prepare_source(
     if src.secret_arn.is_some() {
         services.push(format!("dms.{}.amazonaws.com", aws.region));
     }
-    let role = ensure_service_role(
+    let role = Box::pin(ensure_service_role(
         aws,
         ServiceRole {
             name: &src.role_name,
@@ -205,8 +218,9 @@ pub async fn prepare_source(
         role_ours,
         pipeline,
         tags,
-    );
-    let instance = async {
+    ))
+    .shared();
+    let instance = Box::pin(async {
         if let Some(group) = &src.subnet_group {
             // Subnet groups are tagged by an ARN DMS never returns: it is built from the
             // caller's account.
@@ -221,29 +235,127 @@ pub async fn prepare_source(
             }
         }
         ensure_instance(aws, src, prior, pipeline, timeout).await
-    };
-    // The MySQL endpoint needs the role (to read a secret), not the instance: it is made
-    // while the instance comes up.
-    let role_then_mysql = async {
-        let role_arn = role.await?;
+    })
+    .shared();
+    let mysql = Box::pin(async {
+        let role_arn = role.clone().await?;
         let mut mysql = src.mysql.clone();
         if let EndpointKind::MySql(m) = &mut mysql.kind {
             if m.secret_arn.is_some() {
-                m.secret_role_arn = Some(role_arn.clone());
+                m.secret_role_arn = Some(role_arn);
             }
         }
-        let mysql_arn =
-            ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await?;
-        Ok::<_, AwsError>((role_arn, mysql_arn))
+        ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await
+    })
+    .shared();
+    // The Kinesis endpoint: None when the role or the stream failed (reported by them).
+    let target = async {
+        let (role_arn, cdc_arn) = tokio::join!(role.clone(), cdc_arn);
+        let (Ok(role_arn), Some(Ok(cdc_arn))) = (role_arn, cdc_arn) else {
+            return None;
+        };
+        let target = EndpointSpec {
+            identifier: src.target_id.clone(),
+            kind: EndpointKind::Kinesis(KinesisTarget {
+                stream_arn: cdc_arn,
+                role_arn,
+                partition_include_schema_table: src.partition_include_schema_table,
+            }),
+            tags: tags.clone(),
+        };
+        Some(ensure_endpoint(aws, &target, false, pipeline, timeout).await)
     };
-    let (role_and_mysql, instance) = tokio::join!(Box::pin(role_then_mysql), Box::pin(instance));
-    let (role_arn, mysql_arn) = role_and_mysql?;
-    let instance = instance?;
-    Ok(SourceReady {
-        role_arn,
-        instance_arn: instance.arn,
-        engine_version: instance.engine_version,
-        mysql_arn,
+    let task = async {
+        let (target_arn, instance, mysql_arn, current) = tokio::join!(
+            target,
+            instance.clone(),
+            mysql.clone(),
+            dms::find_task_by_id(&aws.dms, &src.task_id)
+        );
+        let (Some(target_arn), Ok(instance), Ok(mysql_arn)) = (target_arn, instance, mysql_arn)
+        else {
+            return None;
+        };
+        Some(
+            Box::pin(ensure_task(
+                aws,
+                src,
+                TaskParts {
+                    instance_arn: instance.arn,
+                    mysql_arn,
+                    target_arn,
+                    current,
+                },
+                pipeline,
+                tags,
+                timeout,
+            ))
+            .await,
+        )
+    };
+    let (role, instance, mysql, done) =
+        tokio::join!(role.clone(), instance.clone(), mysql.clone(), task);
+    let ready = (|| {
+        let instance = instance?;
+        Ok(SourceReady {
+            role_arn: role?,
+            instance_arn: instance.arn,
+            engine_version: instance.engine_version,
+            mysql_arn: mysql?,
+        })
+    })();
+    (ready, done)
+}
+
+/// What the task is made from: the ARNs of the parts it joins (the Kinesis endpoint's as it
+/// came out), and the task as it is now.
+struct TaskParts {
+    instance_arn: String,
+    mysql_arn: String,
+    target_arn: AwsResult<String>,
+    current: AwsResult<Option<dms::Task>>,
+}
+
+async fn ensure_task(
+    aws: &Aws,
+    src: &Source,
+    parts: TaskParts,
+    pipeline: &str,
+    tags: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> AwsResult<SourceDone> {
+    let target_arn = parts.target_arn?;
+    let spec = TaskSpec {
+        identifier: src.task_id.clone(),
+        instance_arn: parts.instance_arn,
+        source_arn: parts.mysql_arn,
+        target_arn: target_arn.clone(),
+        migration_type: src.migration_type.clone(),
+        table_mappings: src.table_mappings.clone(),
+        settings: src.task_settings.clone(),
+        start: src.start,
+        tags: tags.clone(),
+    };
+    let task = match parts.current? {
+        None => dms::create_task(&aws.dms, &spec, timeout).await?,
+        Some(current) => {
+            check_owner(
+                "DMS replication task",
+                &spec.identifier,
+                &current.tags,
+                pipeline,
+            )?;
+            if dms::task_needs_replacement(&current, &spec) {
+                dms::delete_task(&aws.dms, &current.arn, timeout).await?;
+                dms::create_task(&aws.dms, &spec, timeout).await?
+            } else {
+                dms::update_task(&aws.dms, &current, &spec, timeout).await?
+            }
+        }
+    };
+    Ok(SourceDone {
+        target_arn,
+        task_arn: task.arn,
     })
 }
 
@@ -314,64 +426,10 @@ async fn ensure_endpoint(
     }
 }
 
-/// What [`finish_source`] brought up.
+/// What the Kinesis endpoint and the task came to.
 pub struct SourceDone {
     pub target_arn: String,
     pub task_arn: String,
-}
-
-/// The Kinesis endpoint on the (now existing) CDC stream, then the task.
-pub async fn finish_source(
-    aws: &Aws,
-    src: &Source,
-    ready: &SourceReady,
-    cdc_arn: &str,
-    pipeline: &str,
-    tags: &BTreeMap<String, String>,
-    timeout: Duration,
-) -> AwsResult<SourceDone> {
-    let target = EndpointSpec {
-        identifier: src.target_id.clone(),
-        kind: EndpointKind::Kinesis(KinesisTarget {
-            stream_arn: cdc_arn.to_string(),
-            role_arn: ready.role_arn.clone(),
-            partition_include_schema_table: src.partition_include_schema_table,
-        }),
-        tags: tags.clone(),
-    };
-    let target_arn = ensure_endpoint(aws, &target, false, pipeline, timeout).await?;
-    let spec = TaskSpec {
-        identifier: src.task_id.clone(),
-        instance_arn: ready.instance_arn.clone(),
-        source_arn: ready.mysql_arn.clone(),
-        target_arn: target_arn.clone(),
-        migration_type: src.migration_type.clone(),
-        table_mappings: src.table_mappings.clone(),
-        settings: src.task_settings.clone(),
-        start: src.start,
-        tags: tags.clone(),
-    };
-    let task = match dms::find_task_by_id(&aws.dms, &spec.identifier).await? {
-        None => dms::create_task(&aws.dms, &spec, timeout).await?,
-        Some(current) => {
-            check_owner(
-                "DMS replication task",
-                &spec.identifier,
-                &current.tags,
-                pipeline,
-            )?;
-            if dms::task_needs_replacement(&current, &spec) {
-                dms::delete_task(&aws.dms, &current.arn, timeout).await?;
-                dms::create_task(&aws.dms, &spec, timeout).await?
-            } else {
-                dms::update_task(&aws.dms, &current, &spec, timeout).await?
-            }
-        }
-    };
-    Ok(SourceDone {
-        target_arn,
-        task_arn: task.arn,
-    })
 }
 
 /// After a successful update: components the source no longer uses (renamed ones) go, the

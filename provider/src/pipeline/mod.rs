@@ -34,8 +34,17 @@ impl Pipeline {
         Pipeline { aws }
     }
 
-    async fn identity_of(aws: &Aws, diags: &mut Diagnostics) -> Option<Identity> {
-        match aws.identity().await {
+    /// The caller's identity, from `known` (an ARN of the pipeline's CDC stream, which AWS
+    /// reported or the plan built from the identity) when it is one, else from STS.
+    async fn identity_of(
+        aws: &Aws,
+        known: &Value<String>,
+        diags: &mut Diagnostics,
+    ) -> Option<Identity> {
+        match aws
+            .identity_or_from(known.as_ref_option().map(String::as_str))
+            .await
+        {
             Ok(identity) => Some(identity),
             Err(err) => {
                 diags.root_error("cannot plan unifiedetl_pipeline", err.message);
@@ -49,11 +58,12 @@ impl Pipeline {
     async fn resolve(
         &self,
         diags: &mut Diagnostics,
+        planned: &PipelineState,
         config: &PipelineState,
         prior: Option<&PipelineState>,
     ) -> Option<(Arc<Aws>, PipelineState, Desired)> {
         let aws = self.aws.get(diags)?;
-        let identity = Self::identity_of(&aws, diags).await?;
+        let identity = Self::identity_of(&aws, &planned.cdc_stream.arn, diags).await?;
         let planned = plan::plan(config, prior, &aws.default_tags, &identity, diags);
         let managed = apply::Managed {
             dead_letter: config.persist.dead_letter_bucket.is_null(),
@@ -180,7 +190,7 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
         let aws = self.aws.get(diags)?;
-        let identity = Self::identity_of(&aws, diags).await?;
+        let identity = Self::identity_of(&aws, &Value::Null, diags).await?;
         let planned = plan::plan(&config, None, &aws.default_tags, &identity, diags);
         Some((planned, ValueEmpty::Null))
     }
@@ -195,7 +205,8 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty, Vec<AttributePath>)> {
         let aws = self.aws.get(diags)?;
-        let identity = Self::identity_of(&aws, diags).await?;
+        // After a refresh the stream's ARN is what AWS reported: no STS call.
+        let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
         let planned = plan::plan(&config, Some(&prior), &aws.default_tags, &identity, diags);
         let replace = plan::requires_replace(&prior, &planned);
         Some((planned, ValueEmpty::Null, replace))
@@ -214,12 +225,12 @@ impl Resource for Pipeline {
     async fn create<'a>(
         &self,
         diags: &mut Diagnostics,
-        _planned: PipelineState,
+        planned: PipelineState,
         config: PipelineState,
         _planned_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &config, None).await?;
+        let (aws, planned, desired) = self.resolve(diags, &planned, &config, None).await?;
         // Boxed: the whole apply is one large future (every component's steps), too large for a
         // worker thread's stack in debug builds.
         let out = Box::pin(apply::converge(&aws, &desired, None)).await;
@@ -231,12 +242,12 @@ impl Resource for Pipeline {
         &self,
         diags: &mut Diagnostics,
         prior: PipelineState,
-        _planned: PipelineState,
+        planned: PipelineState,
         config: PipelineState,
         _planned_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &config, Some(&prior)).await?;
+        let (aws, planned, desired) = self.resolve(diags, &planned, &config, Some(&prior)).await?;
         let out = Box::pin(apply::converge(&aws, &desired, Some(&prior))).await;
         report(diags, "updating", &planned.name, &out.errors);
         Some((applied_state(planned, &out), ValueEmpty::Null))
@@ -250,7 +261,7 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
-        let identity = Self::identity_of(&aws, diags).await?;
+        let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
         let errors = Box::pin(apply::destroy(&aws, &prior, &identity)).await;
         report(diags, "deleting", &prior.name, &errors);
         Some(())
@@ -271,7 +282,7 @@ impl Resource for Pipeline {
             }
         };
         let aws = self.aws.get(diags)?;
-        let identity = Self::identity_of(&aws, diags).await?;
+        let identity = Self::identity_of(&aws, &Value::Null, diags).await?;
         match Box::pin(import::adopt(&aws, &identity, &parsed)).await {
             Ok(state) => Some((state, ValueEmpty::Null)),
             Err(message) => {

@@ -460,7 +460,7 @@ fn validate_persist(p: &PersistBlock, diags: &mut Diagnostics) {
         "persist",
         "architecture",
         &p.architecture,
-        &["arm64", "x86_64"],
+        &artifact::ARCHITECTURES,
         diags,
     );
     in_range("persist", "memory_size", &p.memory_size, 128, 10240, diags);
