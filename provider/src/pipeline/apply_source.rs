@@ -1,9 +1,10 @@
 //! Apply-time orchestration of the `source` (DMS) and `data_lake` (Firehose) blocks.
 //!
 //! ```text
-//!   DMS role ──────┬─▶ MySQL endpoint ──────┐
-//!   subnet group ─▶ instance ───────────────┼─▶ replication task (started)
-//!   cdc stream ────┴─▶ Kinesis endpoint ────┘
+//!   DMS role ─┬─▶ MySQL endpoint ───┐
+//!             └─▶ Kinesis endpoint ─┤
+//!   subnet group ─▶ instance ───────┼─▶ replication task (started)
+//!   cdc stream ─────────────────────┘
 //!   Firehose role, lake bucket ─┬─▶ delivery stream
 //!   cdc stream ─────────────────┘
 //! ```
@@ -175,9 +176,9 @@ pub struct SourceReady {
 pub type CdcArn = Option<AwsResult<String>>;
 
 /// Every DMS part, each as soon as what it needs is up (no part waits for one it does not
-/// use): the role, and the subnet group then the instance, at once; the MySQL endpoint after
-/// the role (to read a secret); the Kinesis endpoint after the role and the CDC stream (`cdc_arn`,
-/// shared with the rest of the pipeline); the task after the instance and both endpoints, its
+/// use): the role, and the subnet group then the instance, at once; the MySQL endpoint (which
+/// may read a secret) and the Kinesis endpoint after the role; the task after the instance,
+/// both endpoints and the CDC stream (`cdc_arn`, shared with the rest of the pipeline), its
 /// current state read meanwhile. The task is not attempted if the role, instance or MySQL
 /// endpoint failed (those errors are in the first result), nor if the stream is missing.
 #[allow(clippy::too_many_arguments)]
@@ -248,16 +249,15 @@ pub async fn converge_source(
         ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await
     })
     .shared();
-    // The Kinesis endpoint: None when the role or the stream failed (reported by them).
+    // The Kinesis endpoint names the stream by its ARN (built from the name: DMS does not look
+    // at the stream before the task starts), so it does not wait for it. None when the role
+    // failed (reported by it).
     let target = async {
-        let (role_arn, cdc_arn) = tokio::join!(role.clone(), cdc_arn);
-        let (Ok(role_arn), Some(Ok(cdc_arn))) = (role_arn, cdc_arn) else {
-            return None;
-        };
+        let role_arn = role.clone().await.ok()?;
         let target = EndpointSpec {
             identifier: src.target_id.clone(),
             kind: EndpointKind::Kinesis(KinesisTarget {
-                stream_arn: cdc_arn,
+                stream_arn: arn_in(aws, &role_arn, "kinesis", &format!("stream/{}", cdc.name)),
                 role_arn,
                 partition_include_schema_table: src.partition_include_schema_table,
             }),
@@ -265,14 +265,17 @@ pub async fn converge_source(
         };
         Some(ensure_endpoint(aws, &target, false, pipeline, timeout).await)
     };
+    // The task starts replicating into the stream: it waits for the stream too.
     let task = async {
-        let (target_arn, instance, mysql_arn, current) = tokio::join!(
+        let (target_arn, instance, mysql_arn, stream, current) = tokio::join!(
             target,
             instance.clone(),
             mysql.clone(),
+            cdc_arn,
             dms::find_task_by_id(&aws.dms, &src.task_id)
         );
-        let (Some(target_arn), Ok(instance), Ok(mysql_arn)) = (target_arn, instance, mysql_arn)
+        let (Some(target_arn), Ok(instance), Ok(mysql_arn), Some(Ok(_))) =
+            (target_arn, instance, mysql_arn, stream)
         else {
             return None;
         };
