@@ -229,15 +229,6 @@ pub async fn create(
 ) -> AwsResult<DeliveryStream> {
     let name = spec.name.as_str();
     let err = |e: AwsError| context("creating", name, e);
-    // A stream of the same name that is still being deleted (a replacement) keeps the name
-    // taken until it is gone.
-    if describe(client, name)
-        .await
-        .map_err(err)?
-        .is_some_and(|s| s.status == DeliveryStreamStatus::Deleting.as_str())
-    {
-        wait_deleted(client, name, timeout).await.map_err(err)?;
-    }
     let source = KinesisStreamSourceConfiguration::builder()
         .kinesis_stream_arn(&spec.source_stream_arn)
         .role_arn(&spec.role_arn)
@@ -253,31 +244,43 @@ pub async fn create(
         .build()
         .map_err(|e| err(build_error(e)))?;
     let tags = tag_list(&spec.tags).map_err(err)?;
-    wait::retry_while(is_role_propagation, || async {
-        client
-            .create_delivery_stream()
-            .delivery_stream_name(name)
-            .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
-            .kinesis_stream_source_configuration(source.clone())
-            .extended_s3_destination_configuration(destination.clone())
-            // At most 50 tags here, and none is not the same as an empty list (at least 1).
-            .set_tags((!tags.is_empty()).then(|| tags.clone()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
-    })
-    .await
-    .map_err(err)?;
-    wait_active(client, name, timeout).await.map_err(err)?;
-    find_by_name(client, name)
-        .await
-        .map_err(err)?
-        .ok_or_else(|| {
-            err(AwsError::other(
-                "the delivery stream disappeared right after it was created",
-            ))
+    let create = || {
+        wait::retry_while(is_role_propagation, || async {
+            client
+                .create_delivery_stream()
+                .delivery_stream_name(name)
+                .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+                .kinesis_stream_source_configuration(source.clone())
+                .extended_s3_destination_configuration(destination.clone())
+                // At most 50 tags here, and none is not the same as an empty list (at least 1).
+                .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
         })
+    };
+    match create().await {
+        // A stream of the same name still being deleted keeps the name taken until it is gone.
+        Err(e) if e.code_is("ResourceInUseException") => {
+            let deleting = describe(client, name)
+                .await
+                .map_err(err)?
+                .is_some_and(|s| s.status == DeliveryStreamStatus::Deleting.as_str());
+            if !deleting {
+                return Err(err(e));
+            }
+            wait_deleted(client, name, timeout).await.map_err(err)?;
+            create().await.map_err(err)?;
+        }
+        other => other.map_err(err)?,
+    }
+    let stream = wait_active(client, name, timeout).await.map_err(err)?;
+    // Its tags are the ones just given.
+    Ok(DeliveryStream {
+        tags: spec.tags.clone(),
+        ..stream
+    })
 }
 
 /// Brings an existing delivery stream's destination and tags to `spec` in place. The source
