@@ -228,10 +228,11 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
             .await
             .map_err(|e| err(e.into()))?;
     }
-    find_by_name(client, name).await?.ok_or_else(|| {
-        err(AwsError::other(
-            "the stream disappeared while it was being updated",
-        ))
+    // `current` is as AWS last reported it (after every change that makes the stream settle);
+    // tagging changes nothing else.
+    Ok(Stream {
+        tags: spec.tags.clone(),
+        ..current
     })
 }
 

@@ -21,7 +21,8 @@
 //! 2. `--repeats` (3, or `PROVIDER_BENCH_REPEATS`) times, each command of the no-op
 //!    configuration (the provider block and a `terraform_data` resource: Terraform's own time)
 //!    right before the same command of `examples/complete/`: `apply` (create),
-//!    `plan -refresh=true` (refresh), `destroy`.
+//!    `plan -refresh=true` (refresh), `plan -refresh=false` (plan only: no AWS read, so its
+//!    rounds are Terraform's and the provider's own time beyond the no-op's), `destroy`.
 //!
 //! rounds = (wall − the no-op's wall, same repeat) / delay: the calls the command waited for one
 //! after another. Beside them: the calls made, and the longest chain of strictly sequential
@@ -125,8 +126,10 @@ resource "terraform_data" "noop" {{
     )
 }
 
-/// The measured commands, in the order they run (each right after its no-op twin).
-const COMMANDS: [(&str, &[&str]); 3] = [
+/// The measured commands, in the order they run (each right after its no-op twin). `plan only`
+/// (`plan -refresh=false`, no AWS read) is Terraform's and the provider's own time for this
+/// configuration beyond the no-op's: what refresh's rounds hold besides its reads.
+const COMMANDS: [(&str, &[&str]); 4] = [
     (
         "create",
         &["apply", "-auto-approve", "-input=false", "-no-color"],
@@ -136,6 +139,16 @@ const COMMANDS: [(&str, &[&str]); 3] = [
         &[
             "plan",
             "-refresh=true",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+        ],
+    ),
+    (
+        "plan only",
+        &[
+            "plan",
+            "-refresh=false",
             "-detailed-exitcode",
             "-input=false",
             "-no-color",
