@@ -169,9 +169,17 @@ struct Sample {
     calls: Vec<Call>,
 }
 
-/// Runs `args` in `tf` and takes the calls it made from the proxy's log. `plan` may exit 2
-/// (changes), which is reported, not fatal.
-fn measure(tf: &Terraform, proxy: &CountingProxy, args: &[&str]) -> Result<(Sample, bool)> {
+/// Runs `args` in `tf` and takes the calls it made from the proxy's log: those that arrived
+/// before it ended, once the proxy has answered them (`settle`: a call the command sent but did
+/// not wait for, such as the identity asked at configure time by a plan that then needed no
+/// identity, is answered after the command has ended). `plan` may exit 2 (changes), which is
+/// reported, not fatal.
+fn measure(
+    tf: &Terraform,
+    proxy: &CountingProxy,
+    settle: Duration,
+    args: &[&str],
+) -> Result<(Sample, bool)> {
     proxy.take_log();
     let from = proxy.elapsed();
     let started = Instant::now();
@@ -188,8 +196,12 @@ fn measure(tf: &Terraform, proxy: &CountingProxy, args: &[&str]) -> Result<(Samp
             run.stderr
         );
     }
-    // Terraform exits after the provider has been answered: every call is logged by now.
-    let mut calls = proxy.take_log();
+    std::thread::sleep(settle);
+    let mut calls: Vec<Call> = proxy
+        .take_log()
+        .into_iter()
+        .filter(|c| c.start <= to)
+        .collect();
     calls.sort_by_key(|c| c.start);
     Ok((
         Sample {
@@ -337,8 +349,9 @@ fn main() -> Result<()> {
     for r in 0..=options.repeats {
         let mut samples = Vec::new();
         for (name, args) in COMMANDS {
-            let (baseline, _) = measure(&noop, &proxy, args)?;
-            let (sample, changes) = measure(&complete, &proxy, args)?;
+            let settle = options.delay * 2;
+            let (baseline, _) = measure(&noop, &proxy, settle, args)?;
+            let (sample, changes) = measure(&complete, &proxy, settle, args)?;
             if !baseline.calls.is_empty() {
                 warnings.push(format!(
                     "the no-op {name} made {} AWS calls",
@@ -492,11 +505,14 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
             &calls(i),
             None,
         );
-        row(
-            &format!("{name}: one call through the proxy, median (ms)"),
-            &call_ms(i),
-            None,
-        );
+        let per_call = call_ms(i);
+        if per_call.iter().all(|ms| ms.is_finite()) {
+            row(
+                &format!("{name}: one call through the proxy, median (ms)"),
+                &per_call,
+                None,
+            );
+        }
     }
     println!();
     println!(
@@ -610,15 +626,20 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
 
     // Calls per operation, last repeat.
     println!();
-    println!("AWS calls by operation, last repeat (create / refresh / destroy):");
-    let mut by_op: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let names: Vec<&str> = COMMANDS.iter().map(|(name, _)| *name).collect();
+    println!(
+        "AWS calls by operation, last repeat ({}):",
+        names.join(" / ")
+    );
+    let mut by_op: BTreeMap<&str, [usize; COMMANDS.len()]> = BTreeMap::new();
     for (i, (_, sample)) in last.samples.iter().enumerate() {
         for call in &sample.calls {
             by_op.entry(call.operation.as_str()).or_default()[i] += 1;
         }
     }
-    for (op, [create, refresh, destroy]) in &by_op {
-        println!("  {op:<70} {create:>4} {refresh:>4} {destroy:>4}");
+    for (op, counts) in &by_op {
+        let counts: Vec<String> = counts.iter().map(|n| format!("{n:>4}")).collect();
+        println!("  {op:<70} {}", counts.join(" "));
     }
     missed
 }
