@@ -114,6 +114,18 @@ impl Aws {
     }
 }
 
+/// Does ahead of time what the first SDK configuration of a process does once (loading and
+/// decoding the system's root certificates: ~10 ms), so that it is done by the time Terraform
+/// configures the provider rather than while Terraform waits for it. The configuration itself
+/// (whose region is a placeholder) is dropped; loading one makes no call.
+pub async fn warm_up() {
+    let _ = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::from_static("us-east-1"))
+        .http_client(http_client())
+        .load()
+        .await;
+}
+
 /// The one HTTP stack of the provider: hyper 1 with rustls on ring (the same hyper that the
 /// plugin's gRPC server already links, so there is no second HTTP stack).
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {

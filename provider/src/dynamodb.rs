@@ -59,7 +59,7 @@ pub async fn find_by_name(
     name: &str,
     arn_hint: Option<&str>,
 ) -> AwsResult<Option<Table>> {
-    let (table, hinted_tags) = tokio::join!(find_description(client, name), async {
+    let (table, hinted_tags) = tokio::join!(describe_by_name(client, name), async {
         match arn_hint {
             Some(arn) => Some(found(list_tags(client, arn).await)),
             None => None,
@@ -75,7 +75,8 @@ pub async fn find_by_name(
     Ok(Some(table))
 }
 
-async fn find_description(client: &Client, name: &str) -> AwsResult<Option<Table>> {
+/// Describes the table named `name` without its tags (where they are not compared): one call.
+pub async fn describe_by_name(client: &Client, name: &str) -> AwsResult<Option<Table>> {
     let out = found(
         client
             .describe_table()
@@ -315,7 +316,7 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
         &format!("DynamoDB table ({name}) to be deleted"),
         wait::DEFAULT_TIMEOUT,
         || async {
-            Ok(find_description(client, name)
+            Ok(describe_by_name(client, name)
                 .await?
                 .is_none()
                 .then_some(()))

@@ -84,6 +84,19 @@ pub async fn find_by_name(
     }))
 }
 
+/// Whether the role `name` exists with its inline policy `policy_name` (GetRolePolicy: IAM
+/// answers NoSuchEntity alike for a missing role and a missing policy).
+pub async fn has_policy(client: &Client, name: &str, policy_name: &str) -> AwsResult<bool> {
+    let out = client
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(policy_name)
+        .send()
+        .await
+        .map_err(AwsError::from);
+    Ok(found(out)?.is_some())
+}
+
 /// IAM returns policy documents URL-encoded.
 fn decode_document(raw: &str) -> Option<Json> {
     let text = urlencoding::decode(raw)

@@ -33,14 +33,15 @@ fn main() -> anyhow::Result<()> {
     // Before tf-provider prints its handshake: Terraform's connection without Nagle's delays.
     #[cfg(unix)]
     transport::nodelay_after_handshake();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // A pipeline's apply is one deep future (every component's calls joined): 8 MiB per
         // worker instead of 2 keeps debug builds clear of stack overflows.
         .thread_stack_size(8 * 1024 * 1024)
-        .build()?
-        .block_on(tf_provider::serve(
-            "unifiedetl",
-            provider::UnifiedEtlProvider::default(),
-        ))
+        .build()?;
+    runtime.spawn(aws::warm_up());
+    runtime.block_on(tf_provider::serve(
+        "unifiedetl",
+        provider::UnifiedEtlProvider::default(),
+    ))
 }

@@ -384,7 +384,7 @@ fn stream_name_of(arn: &str) -> String {
 /// `reference_objects`), nor the starting position (AWS does not keep it).
 pub async fn refresh(aws: &Aws, a: &mut AnalyticsBlock) -> AwsResult<()> {
     let (role, application) = tokio::join!(
-        super::read::role_arn(aws, &a.role_name, POLICY_NAME),
+        super::read::role_arn(aws, &a.role_name, &a.role_arn, POLICY_NAME),
         async {
             match a.application_name.as_ref_option() {
                 Some(name) => kda::find_by_name(&aws.kinesisanalytics, name).await,

@@ -194,13 +194,8 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     let (table, bucket_found, hashes) = tokio::join!(
         async {
             match (&analytics.state_table, analytics.lambda_engine()) {
-                (Value::Value(name), true) => {
-                    let arn = analytics
-                        .state_table_arn
-                        .as_ref_option()
-                        .map(String::as_str);
-                    dynamodb::find_by_name(&aws.dynamodb, name, arn).await
-                }
+                // Its tags are not compared (the pipeline's are, on the sink).
+                (Value::Value(name), true) => dynamodb::describe_by_name(&aws.dynamodb, name).await,
                 _ => Ok(None),
             }
         },
@@ -241,15 +236,17 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     Ok(())
 }
 
-/// A service role's ARN, or null when it is gone or lost its policy or trust (an update then
-/// puts them back).
-pub(super) async fn role_arn(aws: &Aws, name: &Str, policy_name: &str) -> AwsResult<Str> {
-    let role = match name.as_ref_option() {
-        Some(name) => iam::find_by_name(&aws.iam, name, policy_name).await?,
-        None => None,
-    };
-    Ok(match role {
-        Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
+/// A service role's ARN as the state has it, or null when the role is gone or lost its policy
+/// (an update then puts them back). One call: IAM answers GetRolePolicy alike for a missing
+/// role and a missing policy.
+pub(super) async fn role_arn(
+    aws: &Aws,
+    name: &Str,
+    arn: &Str,
+    policy_name: &str,
+) -> AwsResult<Str> {
+    Ok(match name.as_ref_option() {
+        Some(name) if iam::has_policy(&aws.iam, name, policy_name).await? => arn.clone(),
         _ => Value::Null,
     })
 }
@@ -266,7 +263,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
         }
     };
     let (role, instance, mysql, target, task) = tokio::join!(
-        role_arn(aws, &s.role_name, "unifiedetl-dms"),
+        role_arn(aws, &s.role_name, &s.role_arn, "unifiedetl-dms"),
         async {
             match by_id(&s.replication_instance_id) {
                 Some(id) => dms::describe_instance_by_id(&aws.dms, &id).await,
@@ -383,7 +380,7 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
 /// The lake: its role, bucket and delivery stream, each compared with the state.
 async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
     let (role, bucket, stream) = tokio::join!(
-        role_arn(aws, &l.role_name, "unifiedetl-firehose"),
+        role_arn(aws, &l.role_name, &l.role_arn, "unifiedetl-firehose"),
         async {
             match &l.bucket {
                 Value::Value(bucket) => s3::exists(&aws.s3, bucket).await,
