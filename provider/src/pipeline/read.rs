@@ -236,19 +236,28 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     Ok(())
 }
 
-/// A service role's ARN as the state has it, or null when the role is gone or lost its policy
-/// (an update then puts them back). One call: IAM answers GetRolePolicy alike for a missing
-/// role and a missing policy.
+/// A service role's ARN, or null when the role is gone or lost its policy (an update then puts
+/// them back). With the ARN in the state (`arn`), one call: IAM answers GetRolePolicy alike for
+/// a missing role and a missing policy. Without it (an import), the role is read for its ARN.
 pub(super) async fn role_arn(
     aws: &Aws,
     name: &Str,
     arn: &Str,
     policy_name: &str,
 ) -> AwsResult<Str> {
-    Ok(match name.as_ref_option() {
-        Some(name) if iam::has_policy(&aws.iam, name, policy_name).await? => arn.clone(),
-        _ => Value::Null,
-    })
+    let Some(name) = name.as_ref_option() else {
+        return Ok(Value::Null);
+    };
+    if arn.is_value() {
+        let kept = iam::has_policy(&aws.iam, name, policy_name).await?;
+        return Ok(if kept { arn.clone() } else { Value::Null });
+    }
+    Ok(
+        match iam::find_by_name(&aws.iam, name, policy_name).await? {
+            Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
+            _ => Value::Null,
+        },
+    )
 }
 
 /// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
