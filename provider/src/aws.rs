@@ -5,7 +5,15 @@ use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
 
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Clients for every service the pipeline touches, plus the provider-level settings that every
@@ -114,26 +122,51 @@ impl Aws {
     }
 }
 
-/// Does ahead of time what the first SDK configuration of a process does once (loading and
+/// Does ahead of time what the first HTTP connector of a process does once (loading and
 /// decoding the system's root certificates: ~10 ms), so that it is done by the time Terraform
-/// configures the provider rather than while Terraform waits for it. The configuration itself
-/// (whose region is a placeholder) is dropped; loading one makes no call.
+/// configures the provider rather than while Terraform waits for it. The connector itself is
+/// dropped; building one makes no call.
 pub async fn warm_up() {
-    let _ = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::from_static("us-east-1"))
-        .http_client(http_client())
-        .load()
-        .await;
+    let _ = hyper_client().validate_base_client_config(
+        &RuntimeComponentsBuilder::new("unifiedetl-warm-up"),
+        &ConfigBag::base(),
+    );
 }
 
 /// The one HTTP stack of the provider: hyper 1 with rustls on ring (the same hyper that the
-/// plugin's gRPC server already links, so there is no second HTTP stack).
-pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// plugin's gRPC server already links, so there is no second HTTP stack), shared by every
+/// service client of a configuration.
+pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(OneConnector(hyper_client()))
+}
+
+fn hyper_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https()
+}
+
+/// The hyper client minus its start-up check. The SDK runs that check for every service
+/// client built on it, and the check builds a TLS connector each time, parsing every root
+/// certificate again (~0.5 ms a client, ten clients at each configure). Without it, the
+/// client builds its connector at its first request and keeps it, as it does anyway.
+#[derive(Debug)]
+struct OneConnector(SharedHttpClient);
+
+impl HttpClient for OneConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// An AWS failure, flattened to what the components need: the service's error code (for

@@ -40,8 +40,18 @@ fn main() -> anyhow::Result<()> {
         .thread_stack_size(8 * 1024 * 1024)
         .build()?;
     runtime.spawn(aws::warm_up());
-    runtime.block_on(tf_provider::serve(
+    let served = runtime.block_on(tf_provider::serve(
         "unifiedetl",
         provider::UnifiedEtlProvider::default(),
-    ))
+    ));
+    // Terraform has had every answer by now and waits for the process to end, at the close of
+    // every walk: end it without taking down the runtime, its idle connections and the SDK
+    // clients piece by piece first.
+    match served {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::exit(1)
+        }
+    }
 }

@@ -16,18 +16,25 @@ What moto 5.2.5 lacks or gets wrong, and what this module does about it:
   policy does not let ``lambda.amazonaws.com`` assume it (InvalidParameterValueException
   "The role defined for the function cannot be assumed by Lambda."), on CreateFunction and
   on UpdateFunctionConfiguration with a new Role.
+
+The ZipFile check decodes the package; moto then decoded it again (~30 ms for a 4 MB package):
+it now takes the bytes the check decoded, in the same request's thread.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import io
 import json
+import threading
 import zipfile
 from typing import Any
 from urllib.parse import unquote
 
+from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import InvalidParameterValueException, ValidationException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
@@ -40,6 +47,10 @@ from ._support import override
 UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
 
+# The package the last ZipFile check of this thread decoded: (the base64 text, its bytes).
+_decoded = threading.local()
+
+
 def _check_zip(encoded: Any) -> None:
     if not isinstance(encoded, str):
         return
@@ -49,6 +60,18 @@ def _check_zip(encoded: Any) -> None:
         raise InvalidParameterValueException(UNZIP_ERROR)
     if not raw or not zipfile.is_zipfile(io.BytesIO(raw)):
         raise InvalidParameterValueException(UNZIP_ERROR)
+    _decoded.last = (encoded, raw)
+
+
+def _zipfile_content(original: Any, content: str | bytes) -> tuple[bytes, int, str, str]:
+    """moto's decoding of a ZipFile, skipped for the text the check just decoded."""
+    last = getattr(_decoded, "last", None)
+    _decoded.last = None
+    if last is None or last[0] is not content:
+        return original(content)
+    raw = last[1]
+    digest = hashlib.sha256(raw)
+    return raw, len(raw), base64.b64encode(digest.digest()).decode("utf-8"), digest.hexdigest()
 
 
 def _check_sizes(spec: dict[str, Any]) -> None:
@@ -114,6 +137,10 @@ def _touch(fn: LambdaFunction) -> None:
 
 def register() -> None:
     default_user_config.setdefault("lambda", {})["use_docker"] = False
+    original_content = getattr(lambda_models._zipfile_content, "__wrapped__", lambda_models._zipfile_content)
+    decode = functools.partial(_zipfile_content, original_content)
+    decode.__wrapped__ = original_content  # type: ignore[attr-defined]
+    lambda_models._zipfile_content = decode
 
     @override(LambdaBackend, "create_function")
     def create_function(original: Any, self: LambdaBackend, spec: dict[str, Any]) -> LambdaFunction:
