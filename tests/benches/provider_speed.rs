@@ -28,7 +28,9 @@
 //! after another. Beside them: the calls made, and the longest chain of strictly sequential
 //! calls in the proxy's log (each one arriving after the previous one was answered), which is
 //! the critical path the run actually took. Targets: refresh ≤ 3 rounds; create ≤ its critical
-//! path + 20 %. Verdicts use the median over the repeats.
+//! path + 20 %. Verdicts use the median over the repeats. For create and refresh, the last
+//! repeat's rounds are split into the chain's calls, their time beyond the delay (the
+//! emulator's), the idle time between them and the time before and after the chain.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -550,10 +552,14 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
         );
         let mut previous_end = calls[chain[0]].start;
         let mut idle = Duration::ZERO;
+        // The chain's calls' time beyond the proxy's delay: the emulator's own (queueing for
+        // the calls beside them included) and the transfer of their bodies.
+        let mut beyond_delay = Duration::ZERO;
         for &c in &chain {
             let call = &calls[c];
             let gap = call.start.saturating_sub(previous_end);
             idle += gap;
+            beyond_delay += (call.end - call.start).saturating_sub(delay);
             previous_end = call.end;
             let alongside = calls
                 .iter()
@@ -578,6 +584,24 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
              {:.2} s = {:.1} rounds",
             idle.as_secs_f64(),
             idle.as_secs_f64() * 1e3 / delay_ms
+        );
+        // wall = before the chain + its calls + idle between them + after it, exactly; so
+        // rounds = chain + these three shares.
+        let rounds_of = |d: f64| d * 1e3 / delay_ms;
+        let outside = (calls[chain[0]].start.saturating_sub(sample.from)
+            + sample.to.saturating_sub(calls[chain[chain.len() - 1]].end))
+        .as_secs_f64()
+            - baseline.wall.as_secs_f64();
+        println!(
+            "  its {:.1} rounds: {} calls on the chain + {:.1} the chain's calls beyond the \
+             proxy's {:.0} ms each (the emulator's own time) + {:.1} idle on the chain + {:.1} \
+             before and after the chain beyond the no-op's whole run (Terraform and the provider)",
+            rounds_of(sample.wall.as_secs_f64() - baseline.wall.as_secs_f64()),
+            chain.len(),
+            rounds_of(beyond_delay.as_secs_f64()),
+            delay_ms,
+            rounds_of(idle.as_secs_f64()),
+            rounds_of(outside)
         );
         if *name == "refresh" {
             println!(
