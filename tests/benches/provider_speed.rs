@@ -593,7 +593,7 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
         .as_secs_f64()
             - baseline.wall.as_secs_f64();
         println!(
-            "  its {:.1} rounds: {} calls on the chain + {:.1} the chain's calls beyond the \
+            "  its {:.1} rounds: {} call(s) on the chain + {:.1} the chain's calls beyond the \
              proxy's {:.0} ms each (the emulator's own time) + {:.1} idle on the chain + {:.1} \
              before and after the chain beyond the no-op's whole run (Terraform and the provider)",
             rounds_of(sample.wall.as_secs_f64() - baseline.wall.as_secs_f64()),
