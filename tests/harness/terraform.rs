@@ -67,17 +67,57 @@ fn install_mirror(provider: &Path, mirror: &Path) -> Result<()> {
             zip.display()
         );
     }
+    if let Some(e2e) = mirror.parent() {
+        remove_stale_mirrors(e2e);
+    }
     let dir = mirror.join(format!(
         "registry.terraform.io/unifiedetl/unifiedetl/{PROVIDER_VERSION}/linux_amd64"
     ));
     std::fs::create_dir_all(&dir)?;
-    std::fs::copy(
+    link_or_copy(
         provider,
-        dir.join(format!("terraform-provider-unifiedetl_v{PROVIDER_VERSION}")),
+        &dir.join(format!("terraform-provider-unifiedetl_v{PROVIDER_VERSION}")),
     )
-    .with_context(|| format!("copying the provider {}", provider.display()))?;
+    .with_context(|| format!("installing the provider {}", provider.display()))?;
+    // Copied: the package is rewritten in place when rebuilt.
     std::fs::copy(&zip, dir.join("unifiedetl-lambda-arm64.zip"))?;
     Ok(())
+}
+
+/// A hard link (no copy of a 100 MB debug build per test process), else a copy. A rebuilt
+/// executable is written as a new file, so the link keeps this process's build as it was.
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(to);
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ())
+}
+
+/// Removes the mirrors (`mirror-<pid>`, `mirror-<pid>-given`) of test processes that have
+/// ended: each process makes its own, and they would otherwise pile up run after run.
+/// Only where a process's liveness can be read (Linux's `/proc`); errors are ignored.
+fn remove_stale_mirrors(e2e: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(e2e) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("mirror-"))
+            .map(|n| n.trim_end_matches("-given"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The function package the provider deploys by default.
