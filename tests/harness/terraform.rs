@@ -319,3 +319,28 @@ pub fn replace_paths(plan: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_mirrors_of_ended_processes_are_removed() {
+        let e2e = tempfile::tempdir().unwrap();
+        let own = format!("mirror-{}", std::process::id());
+        // No process has the largest pid: its mirror is stale.
+        let stale = format!("mirror-{}-given", u32::MAX);
+        for name in [own.as_str(), stale.as_str(), "mirror-notapid", "other"] {
+            std::fs::create_dir(e2e.path().join(name)).unwrap();
+        }
+        remove_stale_mirrors(e2e.path());
+        let mut left: Vec<String> = std::fs::read_dir(e2e.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut kept = vec![own, "mirror-notapid".to_string(), "other".to_string()];
+        kept.sort();
+        assert_eq!(left, kept);
+    }
+}
