@@ -606,6 +606,8 @@ async fn ensure_reference(
     prior_objects: &[String],
 ) -> AwsResult<(String, BTreeMap<String, String>)> {
     let found = s3::find_by_name(&aws.s3, &engine.bucket).await?;
+    // A bucket this apply creates holds no object yet: nothing to compare with.
+    let created = engine.bucket_managed && found.is_none();
     if engine.bucket_managed {
         let spec = BucketSpec {
             name: engine.bucket.clone(),
@@ -629,17 +631,25 @@ async fn ensure_reference(
             engine.bucket
         )));
     }
-    let mut hashes = BTreeMap::new();
-    for (key, bytes, hash, file) in &engine.objects {
-        if s3::object_hash(&aws.s3, &engine.bucket, key)
-            .await?
-            .as_deref()
-            != Some(hash)
-        {
-            s3::put_object(&aws.s3, &engine.bucket, key, bytes.clone(), file).await?;
-        }
-        hashes.insert(key.clone(), hash.clone());
-    }
+    // Every object at once: each is compared with what the bucket holds and put if it differs.
+    let objects = engine
+        .objects
+        .iter()
+        .map(|(key, bytes, hash, file)| async move {
+            if created
+                || s3::object_hash(&aws.s3, &engine.bucket, key)
+                    .await?
+                    .as_deref()
+                    != Some(hash)
+            {
+                s3::put_object(&aws.s3, &engine.bucket, key, bytes.clone(), file).await?;
+            }
+            Ok::<_, AwsError>((key.clone(), hash.clone()))
+        });
+    let hashes: BTreeMap<String, String> = futures::future::try_join_all(objects)
+        .await?
+        .into_iter()
+        .collect();
     for key in prior_objects {
         if !hashes.contains_key(key) {
             s3::delete_object(&aws.s3, &engine.bucket, key).await?;
