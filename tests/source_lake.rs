@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_databasemigration::types::{Endpoint, Filter, ReplicationTask};
+use harness::http::CountingProxy;
 use harness::terraform::{planned_actions, replace_paths};
 use harness::{repo_root, Emulator, Terraform};
 
@@ -100,6 +101,43 @@ async fn trusted_service(iam: &aws_sdk_iam::Client, role: &str) -> Result<serde_
         .context("no trust policy")?;
     let document: serde_json::Value = serde_json::from_str(&urlencoding::decode(document)?)?;
     Ok(document["Statement"][0]["Principal"]["Service"].clone())
+}
+
+/// A first apply only asks whether each component exists: what only an existing component
+/// needs read (its tags, a role's inline policy) is not asked of the ones it then creates,
+/// nor are a new stream's tags read back while it settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_apply_reads_nothing_more_of_components_it_creates() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let proxy = CountingProxy::start(&emulator.endpoint).await?;
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&repo_root().join("examples/complete"))?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", proxy.endpoint()),
+    )?;
+    tf.init()?;
+    tf.apply()?;
+    let calls: Vec<String> = proxy.take_log().into_iter().map(|c| c.operation).collect();
+    for read in [
+        "kinesis:ListTagsForStream",
+        "iam:GetRolePolicy",
+        "s3:GET /{bucket}?tagging",
+        "dms:ListTagsForResource",
+    ] {
+        let made = calls.iter().filter(|c| *c == read).count();
+        assert_eq!(
+            made, 0,
+            "{read} made {made} time(s) by a first apply: {calls:?}"
+        );
+    }
+    let plan = tf.plan()?;
+    assert_eq!(
+        plan.code, 0,
+        "plan after apply must be empty:\n{}",
+        plan.stdout
+    );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

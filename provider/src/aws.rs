@@ -223,6 +223,28 @@ where
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
+/// What a finder expects to find, which decides how it spends calls on a component that
+/// takes more than one call to read (a description and its tags, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A component the pipeline already has: every call at once, one round.
+    Present,
+    /// A component an apply is about to create: asked for first, the rest read only if it
+    /// exists after all (fewer calls when it does not, one more round when it does).
+    Absent,
+}
+
+impl Expect {
+    /// `Present` for a component the prior state records, else `Absent`.
+    pub fn from_ours(ours: bool) -> Expect {
+        if ours {
+            Expect::Present
+        } else {
+            Expect::Absent
+        }
+    }
+}
+
 /// Turns a not-found error into `None`, the finders' convention.
 pub fn found<T>(result: AwsResult<T>) -> AwsResult<Option<T>> {
     match result {

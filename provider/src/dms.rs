@@ -22,7 +22,7 @@ use aws_sdk_databasemigration::types::{
 use aws_sdk_databasemigration::Client;
 use serde_json::{Map, Value};
 
-use crate::aws::{AwsError, AwsResult, Identity};
+use crate::aws::{AwsError, AwsResult, Expect, Identity};
 use crate::tags::{tag_diff, TagDiff};
 use crate::wait;
 
@@ -83,16 +83,32 @@ pub async fn find_subnet_group_by_id(
     identity: &Identity,
     id: &str,
 ) -> AwsResult<Option<SubnetGroup>> {
+    find_subnet_group(client, identity, id, Expect::Present).await
+}
+
+/// [`find_subnet_group_by_id`], spending calls as `expect` says.
+pub async fn find_subnet_group(
+    client: &Client,
+    identity: &Identity,
+    id: &str,
+    expect: Expect,
+) -> AwsResult<Option<SubnetGroup>> {
     let id = id.to_lowercase();
-    // The ARN is built from the identifier: the tags are asked with the description.
-    let arn = subnet_group_arn(client, identity, &id);
-    let (out, tags) = tokio::join!(
+    let describe = || {
         client
             .describe_replication_subnet_groups()
             .filters(filter("replication-subnet-group-id", &id))
-            .send(),
-        tags_of(client, &arn)
-    );
+            .send()
+    };
+    // The ARN is built from the identifier: the tags can be asked with the description.
+    let arn = subnet_group_arn(client, identity, &id);
+    let (out, tags) = match expect {
+        Expect::Present => {
+            let (out, tags) = tokio::join!(describe(), tags_of(client, &arn));
+            (out, Some(tags))
+        }
+        Expect::Absent => (describe().await, None),
+    };
     let Some(group) = found(out.map_err(AwsError::from))?
         .and_then(|o| o.replication_subnet_groups)
         .and_then(|groups| groups.into_iter().next())
@@ -100,10 +116,9 @@ pub async fn find_subnet_group_by_id(
         return Ok(None);
     };
     let group = flatten_subnet_group(client, identity, group, &id);
-    let tags = if group.arn == arn {
-        tags?
-    } else {
-        tags_of(client, &group.arn).await?
+    let tags = match tags {
+        Some(tags) if group.arn == arn => tags?,
+        _ => tags_of(client, &group.arn).await?,
     };
     Ok(Some(SubnetGroup { tags, ..group }))
 }

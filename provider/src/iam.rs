@@ -10,7 +10,7 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use serde_json::{json, Value as Json};
 
-use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::aws::{found, gone, AwsError, AwsResult, Expect};
 use crate::tags::{tag_diff, TagDiff};
 
 /// The settings a role should have.
@@ -57,20 +57,41 @@ pub async fn find_by_name(
     name: &str,
     policy_name: &str,
 ) -> AwsResult<Option<Role>> {
-    // Both calls need only the names: asked at once.
-    let (role, policy) = tokio::join!(
-        client.get_role().role_name(name).send(),
+    find(client, name, policy_name, Expect::Present).await
+}
+
+/// [`find_by_name`], spending calls as `expect` says.
+pub async fn find(
+    client: &Client,
+    name: &str,
+    policy_name: &str,
+    expect: Expect,
+) -> AwsResult<Option<Role>> {
+    let get_role = || async { client.get_role().role_name(name).send().await };
+    let get_policy = || async {
         client
             .get_role_policy()
             .role_name(name)
             .policy_name(policy_name)
-            .send(),
-    );
-    let Some(role) = found(role.map_err(AwsError::from))?.and_then(|o| o.role) else {
+            .send()
+            .await
+    };
+    let (role, policy) = match expect {
+        // Both calls need only the names: asked at once.
+        Expect::Present => {
+            let (role, policy) = tokio::join!(get_role(), get_policy());
+            (found(role.map_err(AwsError::from))?, policy)
+        }
+        Expect::Absent => match found(get_role().await.map_err(AwsError::from))? {
+            None => return Ok(None),
+            role => (role, get_policy().await),
+        },
+    };
+    let Some(role) = role.and_then(|o| o.role) else {
         return Ok(None);
     };
-    let policy =
-        found(policy.map_err(AwsError::from))?.and_then(|p| decode_document(&p.policy_document));
+    let policy = policy.map_err(AwsError::from);
+    let policy = found(policy)?.and_then(|p| decode_document(&p.policy_document));
     Ok(Some(Role {
         name: role.role_name.clone(),
         arn: role.arn.clone(),

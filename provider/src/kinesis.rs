@@ -11,7 +11,7 @@ use aws_sdk_kinesis::types::{
 };
 use aws_sdk_kinesis::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::aws::{found, gone, AwsError, AwsResult, Expect};
 use crate::tags::{tag_diff, TagDiff};
 use crate::wait;
 
@@ -42,8 +42,19 @@ pub struct Stream {
 
 /// Describes the stream named `name`, with its tags; `None` if it does not exist.
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Stream>> {
-    // Both calls need only the name: asked at once.
-    let (stream, tags) = tokio::join!(find_summary(client, name), list_tags(client, name));
+    find(client, name, Expect::Present).await
+}
+
+/// [`find_by_name`], spending calls as `expect` says.
+pub async fn find(client: &Client, name: &str, expect: Expect) -> AwsResult<Option<Stream>> {
+    let (stream, tags) = match expect {
+        // Both calls need only the name: asked at once.
+        Expect::Present => tokio::join!(find_summary(client, name), list_tags(client, name)),
+        Expect::Absent => match find_summary(client, name).await? {
+            None => return Ok(None),
+            described => (Ok(described), list_tags(client, name).await),
+        },
+    };
     let Some(stream) = stream? else {
         return Ok(None);
     };
@@ -131,7 +142,7 @@ pub async fn create(client: &Client, spec: &StreamSpec) -> AwsResult<Stream> {
         .send()
         .await
         .map_err(|e| context("creating", &spec.name, e.into()))?;
-    let current = wait_active(client, &spec.name).await?;
+    let current = wait_active_tagged(client, &spec.name, &spec.tags).await?;
     update(client, &current, spec).await
 }
 
@@ -150,7 +161,7 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
             .send()
             .await
             .map_err(|e| err(e.into()))?;
-        current = wait_active(client, name).await?;
+        current = wait_active_tagged(client, name, &current.tags).await?;
     }
     if let Some(shards) = spec.shard_count {
         while current.open_shards != shards {
@@ -162,7 +173,7 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
                 .send()
                 .await
                 .map_err(|e| err(e.into()))?;
-            current = wait_active(client, name).await?;
+            current = wait_active_tagged(client, name, &current.tags).await?;
         }
     }
     if current.retention_hours != spec.retention_hours {
@@ -183,7 +194,7 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
                 .await
                 .map_err(|e| err(e.into()))?;
         }
-        current = wait_active(client, name).await?;
+        current = wait_active_tagged(client, name, &current.tags).await?;
     }
     if current.kms_key_id != spec.kms_key_id {
         if let Some(old_key) = &current.kms_key_id {
@@ -195,7 +206,7 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
                 .send()
                 .await
                 .map_err(|e| err(e.into()))?;
-            current = wait_active(client, name).await?;
+            current = wait_active_tagged(client, name, &current.tags).await?;
         }
         if let Some(key) = &spec.kms_key_id {
             client
@@ -206,7 +217,7 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
                 .send()
                 .await
                 .map_err(|e| err(e.into()))?;
-            current = wait_active(client, name).await?;
+            current = wait_active_tagged(client, name, &current.tags).await?;
         }
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
@@ -252,13 +263,34 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
     wait_deleted(client, name).await
 }
 
-/// Waits until the stream is ACTIVE and returns it.
+/// Waits until the stream is ACTIVE and returns it, with its tags.
 pub async fn wait_active(client: &Client, name: &str) -> AwsResult<Stream> {
+    let stream = wait_until_active(client, name).await?;
+    let tags = found(list_tags(client, name).await)?.unwrap_or_default();
+    Ok(Stream { tags, ..stream })
+}
+
+/// [`wait_active`] for a stream whose tags are known (just made with them, or read before a
+/// change that does not touch them): they are not read again.
+async fn wait_active_tagged(
+    client: &Client,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> AwsResult<Stream> {
+    let stream = wait_until_active(client, name).await?;
+    Ok(Stream {
+        tags: tags.clone(),
+        ..stream
+    })
+}
+
+/// Polls the stream's description (no tags) until it is ACTIVE.
+async fn wait_until_active(client: &Client, name: &str) -> AwsResult<Stream> {
     wait::until(
         &format!("Kinesis stream ({name}) to be ACTIVE"),
         wait::DEFAULT_TIMEOUT,
         || async {
-            match find_by_name(client, name).await? {
+            match find_summary(client, name).await? {
                 Some(s) if s.status == StreamStatus::Active => Ok(Some(s)),
                 Some(_) => Ok(None),
                 None => Err(AwsError::other(format!(

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use crate::aws::{AwsError, AwsResult};
+use crate::aws::{AwsError, AwsResult, Expect};
 use crate::tags::{tag_diff, TagDiff};
 
 /// The settings a bucket should have.
@@ -39,13 +39,20 @@ fn is_missing(err: &AwsError) -> bool {
         )
 }
 
-/// Describes the bucket `name` with its tags; `None` if it does not exist.
-pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<Bucket>> {
-    // Both calls need only the name: asked at once.
-    let (exists, tagging) = tokio::join!(
-        exists(client, name),
-        client.get_bucket_tagging().bucket(name).send()
-    );
+/// Describes the bucket `name` with its tags, spending calls as `expect` says; `None` if it
+/// does not exist.
+pub async fn find(client: &Client, name: &str, expect: Expect) -> AwsResult<Option<Bucket>> {
+    let tagging = || client.get_bucket_tagging().bucket(name).send();
+    let (exists, tagging) = match expect {
+        // Both calls need only the name: asked at once.
+        Expect::Present => tokio::join!(exists(client, name), tagging()),
+        Expect::Absent => {
+            if !exists(client, name).await? {
+                return Ok(None);
+            }
+            (Ok(true), tagging().await)
+        }
+    };
     if !exists? {
         return Ok(None);
     }

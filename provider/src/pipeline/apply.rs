@@ -21,7 +21,7 @@ use super::plan::{default_dead_letter_bucket, default_reference_bucket, referenc
 use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
 use crate::artifact::{self, Artifact};
-use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Identity};
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
 use crate::dynamodb::{self, Key, TableSpec};
 use crate::iam::{self, RoleSpec};
 use crate::kinesis::{self, StreamSpec};
@@ -530,7 +530,7 @@ async fn ensure_stream(
     ours: bool,
     pipeline: &str,
 ) -> AwsResult<String> {
-    match kinesis::find_by_name(&aws.kinesis, &spec.name).await? {
+    match kinesis::find(&aws.kinesis, &spec.name, Expect::from_ours(ours)).await? {
         None => Ok(kinesis::create(&aws.kinesis, spec).await?.arn),
         Some(current) => {
             if !ours {
@@ -568,7 +568,8 @@ async fn ensure_table(
 /// bucket must exist already.
 async fn ensure_dead_letter_bucket(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String> {
     let dl = &want.dead_letter;
-    let found = s3::find_by_name(&aws.s3, &dl.bucket).await?;
+    let expect = Expect::from_ours(ours || !dl.managed);
+    let found = s3::find(&aws.s3, &dl.bucket, expect).await?;
     if !dl.managed {
         return match found {
             Some(_) => Ok(dl.bucket_arn.clone()),
@@ -605,7 +606,8 @@ async fn ensure_reference(
     ours: bool,
     prior_objects: &[String],
 ) -> AwsResult<(String, BTreeMap<String, String>)> {
-    let found = s3::find_by_name(&aws.s3, &engine.bucket).await?;
+    let expect = Expect::from_ours(ours || !engine.bucket_managed);
+    let found = s3::find(&aws.s3, &engine.bucket, expect).await?;
     // A bucket this apply creates holds no object yet: nothing to compare with.
     let created = engine.bucket_managed && found.is_none();
     if engine.bucket_managed {
@@ -687,7 +689,7 @@ pub async fn ensure_service_role(
         policy: serde_json::Value::Null,
         tags: tags.clone(),
     };
-    let role = match iam::find_by_name(&aws.iam, name, policy_name).await? {
+    let role = match iam::find(&aws.iam, name, policy_name, Expect::from_ours(ours)).await? {
         Some(current) => {
             if !ours {
                 check_owner("IAM role", name, &current.tags, pipeline)?;

@@ -23,7 +23,7 @@ use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
 use super::state::{DataLakeBlock, PipelineState, SourceBlock};
 use futures::FutureExt;
 
-use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect};
 use crate::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
 use crate::firehose::{self, DeliveryStreamSpec};
 use crate::iam;
@@ -226,7 +226,11 @@ pub async fn converge_source(
             // Subnet groups are tagged by an ARN DMS never returns: it is built from the
             // caller's account.
             let identity = aws.identity().await?;
-            match dms::find_subnet_group_by_id(&aws.dms, &identity, &group.identifier).await? {
+            let ours = prior.is_some_and(|p| {
+                p.replication_subnet_group_id.as_ref_option() == Some(&group.identifier)
+            });
+            let expect = Expect::from_ours(ours);
+            match dms::find_subnet_group(&aws.dms, &identity, &group.identifier, expect).await? {
                 None => {
                     dms::create_subnet_group(&aws.dms, &identity, group).await?;
                 }
@@ -553,7 +557,8 @@ pub async fn prepare_lake(
         tags,
     );
     let bucket = async {
-        let found = s3::find_by_name(&aws.s3, &lake.bucket).await?;
+        let expect = Expect::from_ours(bucket_ours || !lake.bucket_managed);
+        let found = s3::find(&aws.s3, &lake.bucket, expect).await?;
         if !lake.bucket_managed {
             return match found {
                 Some(_) => Ok(()),
