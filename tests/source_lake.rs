@@ -105,7 +105,7 @@ async fn trusted_service(iam: &aws_sdk_iam::Client, role: &str) -> Result<serde_
 
 /// A first apply only asks whether each component exists: what only an existing component
 /// needs read (its tags, a role's inline policy) is not asked of the ones it then creates,
-/// nor are a new stream's tags read back while it settles.
+/// nor are a new stream's or table's tags read back while it settles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_apply_reads_nothing_more_of_components_it_creates() -> Result<()> {
     let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
@@ -124,6 +124,8 @@ async fn a_first_apply_reads_nothing_more_of_components_it_creates() -> Result<(
         "iam:GetRolePolicy",
         "s3:GET /{bucket}?tagging",
         "dms:ListTagsForResource",
+        "dynamodb:ListTagsOfResource",
+        "firehose:ListTagsForDeliveryStream",
     ] {
         let made = calls.iter().filter(|c| *c == read).count();
         assert_eq!(

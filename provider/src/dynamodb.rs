@@ -231,7 +231,12 @@ pub async fn create(client: &Client, spec: &TableSpec) -> AwsResult<Table> {
         .send()
         .await
         .map_err(|e| context("creating", &spec.name, e.into()))?;
-    wait_active(client, &spec.name).await
+    // Made with these tags: not read back.
+    let table = wait_until_active(client, &spec.name).await?;
+    Ok(Table {
+        tags: spec.tags.clone(),
+        ..table
+    })
 }
 
 /// Brings an existing table to `spec` in place (billing, capacity, encryption, tags). Key
@@ -249,7 +254,10 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
             .send()
             .await
             .map_err(|e| err(e.into()))?;
-        current = wait_active(client, name).await?;
+        current = Table {
+            tags: current.tags,
+            ..wait_until_active(client, name).await?
+        };
     }
     let key_changed = spec.kms_key_arn.is_some() && current.kms_key_arn != spec.kms_key_arn;
     if current.sse != spec.sse || key_changed {
@@ -260,7 +268,10 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
             .send()
             .await
             .map_err(|e| err(e.into()))?;
-        current = wait_active(client, name).await?;
+        current = Table {
+            tags: current.tags,
+            ..wait_until_active(client, name).await?
+        };
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
@@ -327,11 +338,18 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
 
 /// Waits until the table is ACTIVE and returns it.
 pub async fn wait_active(client: &Client, name: &str) -> AwsResult<Table> {
+    let mut table = wait_until_active(client, name).await?;
+    table.tags = found(list_tags(client, &table.arn).await)?.unwrap_or_default();
+    Ok(table)
+}
+
+/// Polls the table's description (no tags) until it is ACTIVE.
+async fn wait_until_active(client: &Client, name: &str) -> AwsResult<Table> {
     wait::until(
         &format!("DynamoDB table ({name}) to be ACTIVE"),
         wait::DEFAULT_TIMEOUT,
         || async {
-            match find_by_name(client, name, None).await? {
+            match describe_by_name(client, name).await? {
                 Some(t) if t.status == TableStatus::Active => Ok(Some(t)),
                 Some(_) => Ok(None),
                 None => Err(AwsError::other(format!(

@@ -17,7 +17,7 @@ use aws_sdk_firehose::types::{
 };
 use aws_sdk_firehose::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult};
+use crate::aws::{found, gone, AwsError, AwsResult, Expect};
 use crate::tags::{tag_diff, TagDiff};
 use crate::wait;
 
@@ -74,8 +74,23 @@ pub struct DeliveryStream {
 /// Describes the delivery stream `name` with its tags; `None` if it does not exist or is
 /// being deleted (it is going away whatever happens next).
 pub async fn find_by_name(client: &Client, name: &str) -> AwsResult<Option<DeliveryStream>> {
-    // Both calls need only the name: asked at once.
-    let (stream, tags) = tokio::join!(describe_by_name(client, name), list_tags(client, name));
+    find(client, name, Expect::Present).await
+}
+
+/// [`find_by_name`], spending calls as `expect` says.
+pub async fn find(
+    client: &Client,
+    name: &str,
+    expect: Expect,
+) -> AwsResult<Option<DeliveryStream>> {
+    let (stream, tags) = match expect {
+        // Both calls need only the name: asked at once.
+        Expect::Present => tokio::join!(describe_by_name(client, name), list_tags(client, name)),
+        Expect::Absent => match describe_by_name(client, name).await? {
+            None => return Ok(None),
+            described => (Ok(described), list_tags(client, name).await),
+        },
+    };
     let Some(stream) = stream? else {
         return Ok(None);
     };

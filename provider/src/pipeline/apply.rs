@@ -1012,6 +1012,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 Box::pin(apply_source::finish_lake(
                     aws,
                     lake,
+                    prior_lake,
                     &role_arn,
                     &cdc_arn,
                     &want.pipeline,

@@ -222,24 +222,35 @@ pub async fn converge_source(
     ))
     .shared();
     let instance = Box::pin(async {
-        if let Some(group) = &src.subnet_group {
-            // Subnet groups are tagged by an ARN DMS never returns: it is built from the
-            // caller's account.
-            let identity = aws.identity().await?;
-            let ours = prior.is_some_and(|p| {
-                p.replication_subnet_group_id.as_ref_option() == Some(&group.identifier)
-            });
-            let expect = Expect::from_ours(ours);
-            match dms::find_subnet_group(&aws.dms, &identity, &group.identifier, expect).await? {
-                None => {
-                    dms::create_subnet_group(&aws.dms, &identity, group).await?;
-                }
-                Some(current) => {
-                    dms::update_subnet_group(&aws.dms, &identity, &current, group).await?;
+        let group = async {
+            if let Some(group) = &src.subnet_group {
+                // Subnet groups are tagged by an ARN DMS never returns: it is built from the
+                // caller's account.
+                let identity = aws.identity().await?;
+                let ours = prior.is_some_and(|p| {
+                    p.replication_subnet_group_id.as_ref_option() == Some(&group.identifier)
+                });
+                let expect = Expect::from_ours(ours);
+                match dms::find_subnet_group(&aws.dms, &identity, &group.identifier, expect).await?
+                {
+                    None => {
+                        dms::create_subnet_group(&aws.dms, &identity, group).await?;
+                    }
+                    Some(current) => {
+                        dms::update_subnet_group(&aws.dms, &identity, &current, group).await?;
+                    }
                 }
             }
-        }
-        ensure_instance(aws, src, prior, pipeline, timeout).await
+            AwsResult::Ok(())
+        };
+        // The instance is looked up while its subnet group is brought up: only creating or
+        // changing the instance needs the group.
+        let (group, found) = tokio::join!(
+            group,
+            dms::find_instance_by_id(&aws.dms, &src.instance.identifier)
+        );
+        group?;
+        ensure_instance(aws, src, found?, prior, pipeline, timeout).await
     })
     .shared();
     let mysql = Box::pin(async {
@@ -366,9 +377,12 @@ async fn ensure_task(
     })
 }
 
+/// Creates the replication instance, or brings `found` (the instance by that identifier, as
+/// DMS described it) to the spec.
 async fn ensure_instance(
     aws: &Aws,
     src: &Source,
+    found: Option<dms::Instance>,
     prior: Option<&SourceBlock>,
     pipeline: &str,
     timeout: Duration,
@@ -378,7 +392,7 @@ async fn ensure_instance(
         known(&p.replication_instance_arn)
             && p.replication_instance_id.as_ref_option() == Some(&spec.identifier)
     });
-    match dms::find_instance_by_id(&aws.dms, &spec.identifier).await? {
+    match found {
         None => dms::create_instance(&aws.dms, spec, timeout).await,
         Some(current) => {
             if !ours {
@@ -589,9 +603,11 @@ pub async fn prepare_lake(
 }
 
 /// The delivery stream from the (now existing) CDC stream into the lake bucket.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish_lake(
     aws: &Aws,
     lake: &Lake,
+    prior: Option<&DataLakeBlock>,
     role_arn: &str,
     cdc_arn: &str,
     pipeline: &str,
@@ -610,7 +626,11 @@ pub async fn finish_lake(
         compression: lake.compression.clone(),
         tags: tags.clone(),
     };
-    let stream = match firehose::find_by_name(&aws.firehose, &spec.name).await? {
+    let ours = prior.is_some_and(|p| {
+        known(&p.delivery_stream_arn)
+            && p.delivery_stream_name.as_ref_option() == Some(&lake.delivery_stream)
+    });
+    let stream = match firehose::find(&aws.firehose, &spec.name, Expect::from_ours(ours)).await? {
         None => firehose::create(&aws.firehose, &spec, timeout).await?,
         Some(current) => {
             check_owner(
