@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import pkgutil
 import signal
 import socket
@@ -48,6 +50,36 @@ def test_verbose_logs_requests(tmp_path):
     finally:
         assert launched.stop() == 0
     assert "GET /_emulator/health" in launched.log.read_text()
+
+
+def test_connections_stay_open_between_calls(emulator):
+    """Clients (the SDKs, the benchmark's proxy) send call after call on one connection, as
+    AWS lets them: the emulator neither closes it after a call nor makes the next one wait."""
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    try:
+        for _ in range(3):
+            connection.request("GET", "/_emulator/health")
+            response = connection.getresponse()
+            assert response.status == 200 and json.loads(response.read())["status"] == "ok"
+            assert not response.will_close
+        first = connection.sock
+        connection.request("GET", "/_emulator/health")
+        connection.getresponse().read()
+        assert connection.sock is first  # no reconnection
+    finally:
+        connection.close()
+
+
+def test_sigterm_ends_a_busy_emulator_cleanly(tmp_path):
+    launched = launch(tmp_path / "log.txt")
+    idle = socket.create_connection(("127.0.0.1", launched.port))  # an open keep-alive connection
+    try:
+        assert health(launched.endpoint)
+    finally:
+        code = launched.stop(signal.SIGTERM)
+        idle.close()
+    assert code == 0
+    assert "emulator stopped" in launched.log.read_text()
 
 
 def ctl(*args: str) -> subprocess.CompletedProcess:
