@@ -178,11 +178,16 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?.to_string();
         let (shared, shared_log) = (counts.clone(), log.clone());
+        let pool = Pool::default();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                let (upstream, counts, log) =
-                    (upstream.clone(), shared.clone(), shared_log.clone());
+                let (upstream, counts, log, pool) = (
+                    upstream.clone(),
+                    shared.clone(),
+                    shared_log.clone(),
+                    pool.clone(),
+                );
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut reader = BufReader::new(read);
@@ -196,7 +201,7 @@ impl CountingProxy {
                         if !delay.is_zero() {
                             tokio::time::sleep(delay).await;
                         }
-                        let Some(reply) = send(&upstream, &request, &request.body).await else {
+                        let Some(reply) = pool.send(&upstream, &request).await else {
                             return;
                         };
                         let written = write.write_all(&reply.to_raw()).await;
@@ -378,8 +383,67 @@ impl Response {
 /// connection and reads the response; `None` when the upstream cannot be reached or answers
 /// malformed.
 pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Response> {
+    let stream = connect(upstream).await?;
+    match exchange(stream, request, body, false).await {
+        Exchange::Answered(response, _) => Some(response),
+        Exchange::Unanswered | Exchange::Failed => None,
+    }
+}
+
+/// Connections to one upstream kept open between calls, as an SDK client keeps its own: the
+/// [`CountingProxy`] forwards call after call without a new connection (and a new thread or
+/// channel on the emulator's side) for each.
+#[derive(Clone, Default)]
+struct Pool(std::sync::Arc<std::sync::Mutex<Vec<tokio::net::TcpStream>>>);
+
+impl Pool {
+    /// Like [`send`], on an idle connection of the pool when there is one. A kept connection
+    /// the upstream has closed in the meantime (nothing came back) is dropped and the call
+    /// sent again on a new one.
+    async fn send(&self, upstream: &str, request: &Request) -> Option<Response> {
+        loop {
+            let idle = self.0.lock().unwrap().pop();
+            let (stream, kept) = match idle {
+                Some(stream) => (stream, true),
+                None => (connect(upstream).await?, false),
+            };
+            match exchange(stream, request, &request.body, true).await {
+                Exchange::Answered(response, reusable) => {
+                    if let Some(stream) = reusable {
+                        self.0.lock().unwrap().push(stream);
+                    }
+                    return Some(response);
+                }
+                Exchange::Unanswered if kept => continue,
+                Exchange::Unanswered | Exchange::Failed => return None,
+            }
+        }
+    }
+}
+
+async fn connect(upstream: &str) -> Option<tokio::net::TcpStream> {
     let stream = tokio::net::TcpStream::connect(upstream).await.ok()?;
     let _ = stream.set_nodelay(true);
+    Some(stream)
+}
+
+enum Exchange {
+    /// The response, and the connection when it can carry another call.
+    Answered(Response, Option<tokio::net::TcpStream>),
+    /// Not a byte came back: the connection was closed before the call reached the upstream.
+    Unanswered,
+    /// A malformed or cut-off response.
+    Failed,
+}
+
+/// One call on `stream`: the request (asking the upstream to close the connection unless
+/// `keep_alive`), then the response.
+async fn exchange(
+    stream: tokio::net::TcpStream,
+    request: &Request,
+    body: &[u8],
+    keep_alive: bool,
+) -> Exchange {
     let (read, mut write) = stream.into_split();
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
     for (name, value) in &request.headers {
@@ -391,18 +455,43 @@ pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Resp
         }
     }
     head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
+        "content-length: {}\r\nconnection: {}\r\n\r\n",
+        body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
     ));
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
-    write.write_all(&out).await.ok()?;
+    if write.write_all(&out).await.is_err() {
+        return Exchange::Unanswered;
+    }
 
     let mut reader = BufReader::new(read);
     let mut status = String::new();
-    reader.read_line(&mut status).await.ok()?;
-    let status_line = status.trim_end().split_once(' ')?.1.to_string();
+    match reader.read_line(&mut status).await {
+        Ok(0) | Err(_) => return Exchange::Unanswered,
+        Ok(_) => {}
+    }
+    let Some((response, reusable)) = read_response(&mut reader, request, &status).await else {
+        return Exchange::Failed;
+    };
+    // Reusable only when the upstream keeps it open and nothing beyond the response was read.
+    let stream = (keep_alive && reusable && reader.buffer().is_empty())
+        .then(|| reader.into_inner().reunite(write).ok())
+        .flatten();
+    Exchange::Answered(response, stream)
+}
+
+/// The rest of a response whose status line is `status`; with it, whether the connection
+/// stays open after it (HTTP/1.1, no `Connection: close`, a delimited body).
+async fn read_response<R: tokio::io::AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    request: &Request,
+    status: &str,
+) -> Option<(Response, bool)> {
+    let (version, status_line) = status.trim_end().split_once(' ')?;
+    let status_line = status_line.to_string();
     let code: u16 = status_line.split(' ').next()?.parse().ok()?;
+    let mut reusable = version.eq_ignore_ascii_case("HTTP/1.1");
     let mut headers = Vec::new();
     let (mut content_length, mut chunked) = (None, false);
     loop {
@@ -417,7 +506,8 @@ pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Resp
         match lower.as_str() {
             "content-length" => content_length = Some(value.parse::<usize>().ok()?),
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            "connection" | "keep-alive" => {}
+            "connection" => reusable &= !value.eq_ignore_ascii_case("close"),
+            "keep-alive" => {}
             _ => headers.push((name.trim().to_string(), value.to_string())),
         }
     }
@@ -444,16 +534,21 @@ pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Resp
         response_body.resize(length, 0);
         reader.read_exact(&mut response_body).await.ok()?;
     } else {
+        // Delimited by the end of the connection.
         reader.read_to_end(&mut response_body).await.ok()?;
+        reusable = false;
     }
-    Some(Response {
-        status: code,
-        status_line,
-        headers,
-        body: response_body,
-        content_length,
-        bodiless,
-    })
+    Some((
+        Response {
+            status: code,
+            status_line,
+            headers,
+            body: response_body,
+            content_length,
+            bodiless,
+        },
+        reusable,
+    ))
 }
 
 #[cfg(test)]
@@ -481,6 +576,62 @@ mod tests {
             headers: all,
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    /// An upstream that counts the connections it accepts and answers every call on them with
+    /// `ok`; with `close_after_each`, it then closes the connection without saying so first
+    /// (as a server closes an idle keep-alive connection).
+    async fn upstream(
+        close_after_each: bool,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut reader = BufReader::new(read);
+                    while read_request(&mut reader).await.is_some() {
+                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if write.write_all(reply).await.is_err() || close_after_each {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (address, accepted)
+    }
+
+    #[tokio::test]
+    async fn the_proxy_forwards_call_after_call_on_one_connection() {
+        let (address, accepted) = upstream(false).await;
+        let proxy = CountingProxy::start(&address).await.unwrap();
+        for _ in 0..3 {
+            let call = request("GET", "/", &[], "");
+            let reply = send(&proxy.address, &call, &call.body).await.unwrap();
+            assert_eq!((reply.status, reply.body.as_slice()), (200, &b"ok"[..]));
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(proxy.take_log().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_proxy_sends_again_what_a_closed_kept_connection_did_not_answer() {
+        let (address, accepted) = upstream(true).await;
+        let proxy = CountingProxy::start(&address).await.unwrap();
+        for _ in 0..3 {
+            let call = request("GET", "/", &[], "");
+            let reply = send(&proxy.address, &call, &call.body).await.unwrap();
+            assert_eq!(reply.body, b"ok");
+        }
+        // Each call found the kept connection closed and went out again on a new one.
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(proxy.counts().values().sum::<u64>(), 3);
     }
 
     #[test]
