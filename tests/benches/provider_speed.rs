@@ -176,7 +176,7 @@ struct Sample {
 }
 
 /// Runs `args` in `tf` and takes the calls it made from the proxy's log: those that arrived
-/// before it ended, once the proxy has answered them (`settle`: a call the command sent but did
+/// while it ran, once the proxy has answered them (`settle`: a call the command sent but did
 /// not wait for, such as the identity asked at configure time by a plan that then needed no
 /// identity, is answered after the command has ended). `plan` may exit 2 (changes), which is
 /// reported, not fatal.
@@ -206,7 +206,7 @@ fn measure(
     let mut calls: Vec<Call> = proxy
         .take_log()
         .into_iter()
-        .filter(|c| c.start <= to)
+        .filter(|c| from <= c.start && c.start <= to)
         .collect();
     calls.sort_by_key(|c| c.start);
     Ok((
@@ -399,7 +399,9 @@ fn main() -> Result<()> {
         let mut samples = Vec::new();
         let mut walks = Vec::new();
         for (name, args) in COMMANDS {
-            let settle = options.delay * 2;
+            // Late answers come in within two delays; the emulator collects its garbage once it
+            // has been idle 0.3 s (up to ~0.2 s), before the next command, not during it.
+            let settle = (options.delay * 2).max(Duration::from_millis(700));
             // Its configure asks for the caller's identity, an answer it never waits for.
             walks.push(measure(&zero, &proxy, settle, args)?.0);
             let (baseline, _) = measure(&noop, &proxy, settle, args)?;
