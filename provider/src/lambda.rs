@@ -114,32 +114,50 @@ fn is_role_propagation(err: &AwsError) -> bool {
 
 /// Creates the function and waits for it to be Active.
 pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<Function> {
-    wait::retry_while(is_role_propagation, || async {
-        client
-            .create_function()
-            .function_name(&spec.name)
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&spec.role_arn)
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(spec.zip.as_slice()))
-                    .build(),
-            )
-            .architectures(Architecture::from(spec.architecture.as_str()))
-            .memory_size(spec.memory_size)
-            .timeout(spec.timeout)
-            .environment(environment(spec))
-            .description("unifiedetl persist function: Kinesis batches to DynamoDB")
-            .set_tags(Some(spec.tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
+    let (owned_client, owned_spec) = (client.clone(), spec.clone());
+    on_own_task(async move {
+        let (client, spec) = (&owned_client, &owned_spec);
+        wait::retry_while(is_role_propagation, || async {
+            client
+                .create_function()
+                .function_name(&spec.name)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&spec.role_arn)
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(spec.zip.as_slice()))
+                        .build(),
+                )
+                .architectures(Architecture::from(spec.architecture.as_str()))
+                .memory_size(spec.memory_size)
+                .timeout(spec.timeout)
+                .environment(environment(spec))
+                .description("unifiedetl persist function: Kinesis batches to DynamoDB")
+                .set_tags(Some(spec.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(|e| context("creating", &spec.name, e))
     })
-    .await
-    .map_err(|e| context("creating", &spec.name, e))?;
+    .await?;
     wait_function_ready(client, &spec.name).await
+}
+
+/// Runs `call` (one carrying the deployment package) on a task of its own, so on another
+/// worker thread when one is free: the package goes out as megabytes of base64 in JSON, hashed
+/// whole for the signature (and encrypted, on TLS), tens of milliseconds of CPU that on the
+/// pipeline's one task held up every other component's calls.
+async fn on_own_task<T: Send + 'static>(
+    call: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    match tokio::spawn(call).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// Brings an existing function to `spec`: code (when the package's SHA-256 or the
@@ -152,12 +170,12 @@ pub async fn update_function(
     let name = spec.name.as_str();
     let err = |e: AwsError| context("updating", name, e);
     if current.code_sha256 != spec.code_sha256 || current.architecture != spec.architecture {
-        client
+        let request = client
             .update_function_code()
             .function_name(name)
             .zip_file(Blob::new(spec.zip.as_slice()))
-            .architectures(Architecture::from(spec.architecture.as_str()))
-            .send()
+            .architectures(Architecture::from(spec.architecture.as_str()));
+        on_own_task(request.send())
             .await
             .map_err(|e| err(e.into()))?;
         wait_function_ready(client, name).await?;
