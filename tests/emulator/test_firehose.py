@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
@@ -113,6 +114,22 @@ def test_transition_delay_setting(monkeypatch):
     assert firehose_extension.transition_delay() == 1.5
     monkeypatch.setenv(firehose_extension.DELAY_ENV, "soon")
     assert firehose_extension.transition_delay() == 0.3
+
+
+def test_no_delay_settles_at_the_next_request(monkeypatch):
+    """With a delay of 0 nothing is shown in between, as DMS's resources settle: the provider
+    benchmark counts no poll for AWS's settling time."""
+    monkeypatch.setenv(firehose_extension.DELAY_ENV, "0")
+    stream = SimpleNamespace(delivery_stream_arn="arn:aws:firehose:us-east-1:123456789012:deliverystream/x", delivery_stream_name="x", delivery_stream_status=None)
+    firehose_extension._begin(stream, "CREATING", "ACTIVE")
+    assert stream.delivery_stream_status == "CREATING"
+    assert firehose_extension._settle(None, stream, observing=True).delivery_stream_status == "ACTIVE"
+    monkeypatch.setenv(firehose_extension.DELAY_ENV, "0.001")
+    firehose_extension._begin(stream, "CREATING", "ACTIVE")
+    time.sleep(0.01)
+    # Any delay above 0: the first Describe still sees CREATING.
+    assert firehose_extension._settle(None, stream, observing=True).delivery_stream_status == "CREATING"
+    assert firehose_extension._settle(None, stream, observing=True).delivery_stream_status == "ACTIVE"
 
 
 # ------------------------------------------------------------------------------ create and describe

@@ -8,9 +8,11 @@ Tag/Untag/ListTagsForDeliveryStream), and what this module does:
 * Nothing went through the states AWS reports: a stream was ACTIVE the moment CreateDeliveryStream
   returned, and gone the moment DeleteDeliveryStream returned. Now a new stream is CREATING and
   a deleted one DELETING for a short delay (environment variable
-  ``EMULATOR_FIREHOSE_DELAY_SECONDS``, default 0.3 s; 0 = no wait), and each intermediate status
-  is always shown to at least one DescribeDeliveryStream before it ends (another call after the
-  delay ends it too). A stream still CREATING cannot be deleted or updated, and a stream not
+  ``EMULATOR_FIREHOSE_DELAY_SECONDS``, default 0.3 s), and each intermediate status is always
+  shown to at least one DescribeDeliveryStream before it ends (another call after the delay ends
+  it too). With a delay of 0, a transition ends at the next request, shown to none, as DMS's
+  resources settle (``EMULATOR_DMS_DELAY_SECONDS=0``): the provider benchmark sets both to 0 so
+  that AWS's settling time is not counted as the provider's. A stream still CREATING cannot be deleted or updated, and a stream not
   ACTIVE cannot be updated (ResourceInUseException), as the reference says; deleting a stream
   already DELETING is accepted.
 * Nothing was validated. Now, as AWS does: the model's constraints (ValidationException,
@@ -130,6 +132,9 @@ def transition_delay() -> float:
 class _Transition:
     settled: str | None  # the status reached at the end; None: the stream is gone
     deadline: float
+    # Whether a DescribeDeliveryStream must see the intermediate status before it ends (not
+    # with a delay of 0).
+    shown: bool = True
     reported: bool = False
 
 
@@ -140,7 +145,8 @@ _TRANSITIONS: dict[str, _Transition] = {}
 
 def _begin(stream: DeliveryStream, status: str, settled: str | None) -> None:
     stream.delivery_stream_status = status
-    _TRANSITIONS[stream.delivery_stream_arn] = _Transition(settled, time.monotonic() + transition_delay())
+    delay = transition_delay()
+    _TRANSITIONS[stream.delivery_stream_arn] = _Transition(settled, time.monotonic() + delay, shown=delay > 0)
 
 
 def _settle(backend: FirehoseBackend, stream: DeliveryStream, observing: bool) -> DeliveryStream | None:
@@ -149,7 +155,7 @@ def _settle(backend: FirehoseBackend, stream: DeliveryStream, observing: bool) -
     transition = _TRANSITIONS.get(stream.delivery_stream_arn)
     if transition is None:
         return stream
-    if time.monotonic() >= transition.deadline and (transition.reported or not observing):
+    if time.monotonic() >= transition.deadline and (transition.reported or not observing or not transition.shown):
         del _TRANSITIONS[stream.delivery_stream_arn]
         if transition.settled is None:
             backend.delivery_streams.pop(stream.delivery_stream_name, None)
