@@ -758,11 +758,14 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
     .await
 }
 
+/// Brings the function to `want`, given what its finder found (`found`, looked up while the
+/// role was brought up: it needs only the name).
 async fn ensure_function(
     aws: &Aws,
     want: &Desired,
     role_arn: &str,
     ours: bool,
+    found: Option<lambda::Function>,
 ) -> AwsResult<String> {
     let spec = FunctionSpec {
         name: want.function_name.clone(),
@@ -775,7 +778,7 @@ async fn ensure_function(
         environment: want.function_environment(),
         tags: want.tags.clone(),
     };
-    match lambda::find_function_by_name(&aws.lambda, &spec.name).await? {
+    match found {
         None => Ok(lambda::create_function(&aws.lambda, &spec).await?.arn),
         Some(current) => {
             if !ours {
@@ -886,10 +889,18 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     .shared();
     let bucket = Box::pin(ensure_dead_letter_bucket(aws, want, bucket_ours)).shared();
     let role_then_function = Box::pin(async {
-        let role = ensure_role(aws, want, role_ours).await;
-        let function = match &role {
-            Ok(role_arn) => Some(ensure_function(aws, want, role_arn, function_ours).await),
-            Err(_) => None,
+        // The function is looked up while its role is brought up: a round less on the way to
+        // the mapping, the longest path of a first apply.
+        let (role, found) = tokio::join!(
+            ensure_role(aws, want, role_ours),
+            lambda::find_function_by_name(&aws.lambda, &want.function_name)
+        );
+        let function = match (&role, found) {
+            (Ok(role_arn), Ok(found)) => {
+                Some(ensure_function(aws, want, role_arn, function_ours, found).await)
+            }
+            (Ok(_), Err(e)) => Some(Err(e)),
+            (Err(_), _) => None,
         };
         (role, function)
     })
