@@ -253,22 +253,32 @@ pub async fn converge_source(
         ensure_instance(aws, src, found?, prior, pipeline, timeout).await
     })
     .shared();
+    // Each endpoint is looked up while the role is brought up: the lookup needs only its
+    // identifier, and the task waits for both endpoints.
     let mysql = Box::pin(async {
-        let role_arn = role.clone().await?;
+        let (role_arn, found) = tokio::join!(
+            role.clone(),
+            dms::find_endpoint_by_id(&aws.dms, &src.mysql.identifier)
+        );
+        let (role_arn, found) = (role_arn?, found?);
         let mut mysql = src.mysql.clone();
         if let EndpointKind::MySql(m) = &mut mysql.kind {
             if m.secret_arn.is_some() {
                 m.secret_role_arn = Some(role_arn);
             }
         }
-        ensure_endpoint(aws, &mysql, src.password_changed, pipeline, timeout).await
+        ensure_endpoint(aws, &mysql, found, src.password_changed, pipeline, timeout).await
     })
     .shared();
     // The Kinesis endpoint names the stream by its ARN (built from the name: DMS does not look
     // at the stream before the task starts), so it does not wait for it. None when the role
     // failed (reported by it).
     let target = async {
-        let role_arn = role.clone().await.ok()?;
+        let (role_arn, found) = tokio::join!(
+            role.clone(),
+            dms::find_endpoint_by_id(&aws.dms, &src.target_id)
+        );
+        let role_arn = role_arn.ok()?;
         let target = EndpointSpec {
             identifier: src.target_id.clone(),
             kind: EndpointKind::Kinesis(KinesisTarget {
@@ -278,7 +288,10 @@ pub async fn converge_source(
             }),
             tags: tags.clone(),
         };
-        Some(ensure_endpoint(aws, &target, false, pipeline, timeout).await)
+        Some(match found {
+            Ok(found) => ensure_endpoint(aws, &target, found, false, pipeline, timeout).await,
+            Err(e) => Err(e),
+        })
     };
     // The task starts replicating into the stream: it waits for the stream too.
     let task = async {
@@ -423,14 +436,16 @@ async fn delete_tasks_on(aws: &Aws, instance_arn: &str, timeout: Duration) -> Aw
     Ok(())
 }
 
+/// Brings an endpoint to `spec`, given what its finder found (`found`).
 async fn ensure_endpoint(
     aws: &Aws,
     spec: &EndpointSpec,
+    found: Option<dms::Endpoint>,
     password_changed: bool,
     pipeline: &str,
     timeout: Duration,
 ) -> AwsResult<String> {
-    match dms::find_endpoint_by_id(&aws.dms, &spec.identifier).await? {
+    match found {
         None => Ok(dms::create_endpoint(&aws.dms, spec).await?.arn),
         Some(current) => {
             check_owner("DMS endpoint", &spec.identifier, &current.tags, pipeline)?;
