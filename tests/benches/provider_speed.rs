@@ -710,6 +710,22 @@ fn report(repeats: &[Repeat], delay: Duration, warnings: &[String]) -> usize {
             rounds_of(idle.as_secs_f64()),
             rounds_of(outside)
         );
+        // What the target leaves for everything but the chain's calls, beside how much of it
+        // Terraform's walks of the provider alone take (spread over the three shares above:
+        // the apply walk's start falls in the chain's idle time).
+        let beyond_chain =
+            rounds_of(sample.wall.as_secs_f64() - baseline.wall.as_secs_f64()) - chain.len() as f64;
+        let walks_share = rounds_of(last.walks[i].wall.as_secs_f64() - baseline.wall.as_secs_f64());
+        let allowed = match *name {
+            "create" => format!("{:.1} (0.2 x the chain)", 0.2 * chain.len() as f64),
+            _ => format!("{:.1} (3 rounds in all)", 3.0 - chain.len() as f64),
+        };
+        println!(
+            "  beyond the chain's {} call(s): {beyond_chain:.1} rounds, where the target allows \
+             {allowed}; of them, {walks_share:.1} are Terraform starting and configuring the \
+             provider for its walks (the count = 0 run's wall beyond the no-op's, this repeat)",
+            chain.len()
+        );
         if *name == "refresh" {
             println!(
                 "where refresh's rounds go (calls grouped by overlapping time windows; runs of \
