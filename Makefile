@@ -25,11 +25,13 @@ EMULATOR_PORT    ?= 4566
 .PHONY: help
 help:
 	@echo "make demo           set up, build, start the emulator, apply examples/quickstart"
+	@echo "make demo-down      destroy the demo's pipeline and stop the emulator"
 	@echo "make test           set up and run every test"
 	@echo "make install        build and install the provider into the local filesystem mirror"
 	@echo "make emulator       start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make emulator-stop  stop it"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
+	@echo "make docs           regenerate docs/ from the schema's descriptions (CI fails when it is stale)"
 	@echo "make bench          the persist function against its targets (lambda/bench/README.md), then bench-provider"
 	@echo "make bench-provider apply/plan of examples/complete with 100 ms per AWS call: rounds, calls"
 	@echo "make fuzz           bounded cargo-fuzz runs of the record decoder (lambda/fuzz/README.md)"

@@ -150,7 +150,7 @@ fn hyper_client() -> SharedHttpClient {
 
 /// The hyper client minus its start-up check. The SDK runs that check for every service
 /// client built on it, and the check builds a TLS connector each time, parsing every root
-/// certificate again (~0.5 ms a client, ten clients at each configure). Without it, the
+/// certificate again (~0.5 ms a client, nine clients at each configure). Without it, the
 /// client builds its connector at its first request and keeps it, as it does anyway.
 #[derive(Debug)]
 struct OneConnector(SharedHttpClient);
