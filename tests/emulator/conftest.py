@@ -69,7 +69,9 @@ def launch(log: Path, *extra: str) -> Launched:
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "AWS_EC2_METADATA_DISABLED": "true"},
+        # The suite checks each behaviour on its own: the realism layer is off unless a test
+        # turns it on (the ``realism`` fixture).
+        env={**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "EMULATOR_REALISM": "0"},
     )
     out.close()
     deadline = time.monotonic() + START_TIMEOUT
@@ -173,3 +175,31 @@ def stream_arn(client: ClientFactory, name: str) -> str:
     kinesis = client("kinesis")
     kinesis.create_stream(StreamName=f"{name}-stream", ShardCount=1, StreamModeDetails={"StreamMode": "PROVISIONED"})
     return kinesis.describe_stream_summary(StreamName=f"{name}-stream")["StreamDescriptionSummary"]["StreamARN"]
+
+
+def realism_settings(endpoint: str, **settings: object) -> dict:
+    """Changes the realism layer's settings (``POST /_emulator/realism``); answers them with
+    the faults injected so far."""
+    request = urllib.request.Request(
+        f"{endpoint}/_emulator/realism",
+        data=json.dumps(settings).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def realism(endpoint: str) -> Iterator[Callable[..., dict]]:
+    """realism(classes=["lag"], lag_seconds=1) turns the realism layer on with those settings
+    (and returns them, with what was injected); it is off again after the test."""
+
+    def turn_on(**settings: object) -> dict:
+        return realism_settings(endpoint, enabled=True, **settings)
+
+    yield turn_on
+    realism_settings(endpoint, enabled=False, classes=list(REALISM_CLASSES), throttle_rate=0.02, seed=1)
+
+
+REALISM_CLASSES = ("iam", "lag", "states", "dms", "account", "s3", "throttle")

@@ -54,10 +54,14 @@ def override_property(owner: type, name: str, fget: Callable[[Any], Any],
     setattr(owner, name, property(fget, fset))
 
 
-def add_middleware(factory: Callable[[Any], Any]) -> None:
-    """Adds a WSGI middleware (``factory(app) -> app``); idempotent per factory."""
+def add_middleware(factory: Callable[[Any], Any], outermost: bool = False) -> None:
+    """Adds a WSGI middleware (``factory(app) -> app``); idempotent per factory. An
+    ``outermost`` one sees every request before the others (and their answers after them)."""
     if factory not in _MIDDLEWARES:
-        _MIDDLEWARES.append(factory)
+        if outermost:
+            _MIDDLEWARES.insert(0, factory)
+        else:
+            _MIDDLEWARES.append(factory)
 
 
 def wrap_app(app: Any) -> Any:

@@ -176,6 +176,9 @@ def _sweep(backend: Backend) -> None:
             if resource.gone:
                 del store[key]
                 backend.tagger.delete_all_tags_for_resource(resource.arn)
+    for connection in backend.connections:
+        if isinstance(connection, _Lifecycle):
+            connection.settle()
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -1099,6 +1102,8 @@ def modify_endpoint(backend: Backend, params: Params) -> Answer:
     candidate = copy.deepcopy(endpoint)
     _apply_endpoint(backend, candidate, params, creating=False)
     endpoint.__dict__.update(candidate.__dict__)
+    # A changed endpoint has to be tested again before a task using it starts.
+    backend.connections[:] = [c for c in backend.connections if c.endpoint_arn != endpoint.arn]
     return {"Endpoint": endpoint.to_dict()}
 
 
@@ -1115,6 +1120,112 @@ def delete_endpoint(backend: Backend, params: Params) -> Answer:
     endpoint.move("deleting", GONE)
     backend.connections[:] = [c for c in backend.connections if c.endpoint_arn != endpoint.arn]
     return {"Endpoint": endpoint.to_dict()}
+
+
+# ------------------------------------------------------------------------------ connections
+
+# The part of a server name that never resolves (RFC 6761): a connection test of such an
+# endpoint fails, as AWS's does for a host it cannot reach.
+UNREACHABLE_SUFFIX = ".invalid"
+
+
+class Connection(_Lifecycle):
+    """A connection test of a replication instance with an endpoint: testing, then
+    successful or failed (after the DMS delay)."""
+
+    def __init__(self, instance: Instance, endpoint: Endpoint) -> None:
+        super().__init__("testing")
+        self.replication_instance_arn = instance.arn
+        self.replication_instance_identifier = instance.identifier
+        self.endpoint_arn = endpoint.arn
+        self.endpoint_identifier = endpoint.identifier
+        self.failure = ""
+        host = str(endpoint.effective("ServerName") or "")
+        if endpoint.engine_name in MYSQL_ENGINES and host.lower().rstrip(".").endswith(UNREACHABLE_SUFFIX):
+            self.failure = (
+                "Application-Status: 1020912, Application-Message: Cannot connect to ODBC provider "
+                "Network error has occurred, Application-Detailed-Message: RetCode: SQL_ERROR "
+                "SqlState: HY000 NativeError: 2005 Message: [unixODBC][MySQL][ODBC 8.0(w) Driver]"
+                f"Unknown MySQL server host '{host}' (11)"
+            )
+        self.move("testing", "failed" if self.failure else "successful")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ReplicationInstanceArn": self.replication_instance_arn,
+            "EndpointArn": self.endpoint_arn,
+            "Status": self.status,
+            "LastFailureMessage": self.failure if self.status == "failed" else "",
+            "EndpointIdentifier": self.endpoint_identifier,
+            "ReplicationInstanceIdentifier": self.replication_instance_identifier,
+        }
+
+
+def test_connection(backend: Backend, params: Params) -> Answer:
+    instance = _get_instance(backend, _required(params, "ReplicationInstanceArn"))
+    endpoint = _get_endpoint(backend, _required(params, "EndpointArn"))
+    if instance.status != "available":
+        raise InvalidResourceStateFault(
+            f"Replication instance {instance.identifier} is not in available state (current state: {instance.status})."
+        )
+    if endpoint.status != "active":
+        raise InvalidResourceStateFault(f"Endpoint {endpoint.identifier} is {endpoint.status}.")
+    connection = Connection(instance, endpoint)
+    backend.connections[:] = [
+        c for c in backend.connections
+        if (c.replication_instance_arn, c.endpoint_arn) != (instance.arn, endpoint.arn)
+    ] + [connection]
+    return {"Connection": connection.to_dict()}
+
+
+def _connections(backend: Backend) -> list[Connection]:
+    return [c for c in backend.connections if isinstance(c, Connection)]
+
+
+def describe_connections(backend: Backend, params: Params) -> Answer:
+    connections = _filter(
+        _connections(backend),
+        params.get("Filters"),
+        {
+            "endpoint-arn": lambda c: [c.endpoint_arn],
+            "replication-instance-arn": lambda c: [c.replication_instance_arn],
+            "endpoint-identifier": lambda c: [c.endpoint_identifier],
+            "replication-instance-identifier": lambda c: [c.replication_instance_identifier],
+        },
+    )
+    for connection in connections:
+        connection.settle()
+    return {"Connections": [c.to_dict() for c in connections]}
+
+
+def delete_connection(backend: Backend, params: Params) -> Answer:
+    key = (_required(params, "ReplicationInstanceArn"), _required(params, "EndpointArn"))
+    found = [c for c in _connections(backend) if (c.replication_instance_arn, c.endpoint_arn) == key]
+    if not found:
+        raise ResourceNotFoundFault("Connection not found.")
+    backend.connections[:] = [c for c in backend.connections if c not in found]
+    found[0].status = "deleting"
+    return {"Connection": found[0].to_dict()}
+
+
+def _check_connections_tested(backend: Backend, task: "Task", instance: Instance) -> None:
+    """AWS starts (and resumes) a task only after its instance's connections to both
+    endpoints tested successful; the realism layer's ``dms`` class turns this on."""
+    from . import realism
+
+    if not realism.on("dms"):
+        return
+    tested = {c.endpoint_arn for c in _connections(backend)
+              if c.replication_instance_arn == instance.arn and c.status == "successful"}
+    for arn in (task.source_arn, task.target_arn):
+        if arn not in tested:
+            endpoint = backend.endpoints.get(arn)
+            name = endpoint.identifier if isinstance(endpoint, Endpoint) else arn
+            realism.count("dms", "DMS.StartReplicationTask InvalidResourceStateFault (untested connection)")
+            raise InvalidResourceStateFault(
+                f"Test connection for replication instance {instance.identifier} and endpoint {name} "
+                "should be successful for starting the replication task"
+            )
 
 
 # ------------------------------------------------------------------------------ tasks
@@ -1527,6 +1638,7 @@ def start_replication_task(backend: Backend, params: Params) -> Answer:
         raise InvalidResourceStateFault(
             f"The replication instance of task {task.identifier} is not available."
         )
+    _check_connections_tested(backend, task, instance)
     now = _now()
     if start_type in ("start-replication", "reload-target"):
         task.fresh_start_date = now
@@ -1677,6 +1789,9 @@ HANDLERS: dict[str, Handler] = {
     "describe_endpoints": describe_endpoints,
     "modify_endpoint": modify_endpoint,
     "delete_endpoint": delete_endpoint,
+    "test_connection": test_connection,
+    "describe_connections": describe_connections,
+    "delete_connection": delete_connection,
     "create_replication_task": create_replication_task,
     "describe_replication_tasks": describe_replication_tasks,
     "start_replication_task": start_replication_task,
