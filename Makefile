@@ -15,6 +15,10 @@ export AWS_DEFAULT_REGION    ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 # Terraform must not phone home (tests talk only to 127.0.0.1).
 export CHECKPOINT_DISABLE := 1
+# The emulator answers as AWS does in the seconds after a change (IAM propagation, reads that
+# lag, CREATING/Pending states, DMS connection tests, throttling): tests/emulator/README.md,
+# "Realism". EMULATOR_REALISM=0 turns it off.
+export EMULATOR_REALISM ?= 1
 
 PROVIDER_VERSION := 0.1.0
 LAMBDA_TARGET    := aarch64-unknown-linux-gnu

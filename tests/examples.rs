@@ -1,5 +1,7 @@
 //! The examples a user copies from: each one applies (or validates) as shipped.
 
+#[path = "common/nothing_left.rs"]
+mod nothing_left;
 use anyhow::Result;
 use harness::{repo_root, Emulator, Terraform};
 
@@ -473,5 +475,337 @@ fn ci_plan_summary_reads_real_plans() -> Result<()> {
         ["    ~ sink.sort_key_type = \"N\" -> \"S\"   # forces replacement"],
         "{summary}"
     );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ surviving real AWS
+
+/// `examples/<module>` in a fresh directory, pointed at `emulator`, initialised; the provider
+/// gives up on a failing call after one retry (so that a test's outage ends an apply quickly),
+/// so the emulator's throttling is off (its own test has it).
+fn example(emulator: &Emulator, module: &str) -> Result<Terraform> {
+    emulator.realism(serde_json::json!({
+        "classes": ["iam", "lag", "states", "dms", "account", "s3"]
+    }))?;
+    let tf = Terraform::new(emulator)?;
+    tf.copy_module(&repo_root().join("examples").join(module))?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+    )?;
+    std::fs::write(
+        tf.dir().join("retries_override.tf"),
+        "provider \"unifiedetl\" {\n  max_retries = 1\n}\n",
+    )?;
+    tf.init()?;
+    Ok(tf)
+}
+
+/// With one class of the realism layer alone, `examples/complete` (every service the pipeline
+/// uses) applies, plans empty and destroys to nothing, and the class was injected.
+async fn complete_survives(class: &str, extra: serde_json::Value) -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let mut settings = serde_json::json!({ "enabled": true, "classes": [class] });
+    settings
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    emulator.realism(settings)?;
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&repo_root().join("examples/complete"))?;
+    std::fs::write(
+        tf.dir().join("emulator.auto.tfvars"),
+        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+    )?;
+    tf.init()?;
+    // Made right before the apply, as a user following the docs would: still propagating.
+    emulator.create_dms_vpc_role()?;
+    tf.apply()?;
+    let plan = tf.plan()?;
+    assert_eq!(plan.code, 0, "plan after apply:\n{}", plan.stdout);
+    tf.destroy()?;
+    if class == "s3" {
+        // Buckets of the same names made again right after their delete.
+        tf.apply()?;
+        tf.destroy()?;
+    }
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    let injected = emulator.injected()?;
+    let counts = injected[class].as_object().cloned().unwrap_or_default();
+    assert!(
+        counts.values().any(|n| n.as_u64() > Some(0)),
+        "no {class} fault was injected: {injected}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_propagation_is_waited_out() -> Result<()> {
+    complete_survives("iam", serde_json::json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_lag_behind_creates_are_waited_out() -> Result<()> {
+    complete_survives("lag", serde_json::json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_updating_and_pending_states_are_waited_out() -> Result<()> {
+    complete_survives("states", serde_json::json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dms_connections_are_tested_before_the_task_starts() -> Result<()> {
+    complete_survives("dms", serde_json::json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dms_vpc_role_still_propagating_is_waited_out() -> Result<()> {
+    complete_survives("account", serde_json::json!({ "iam_seconds": 10 })).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_name_taken_right_after_its_delete_is_waited_out() -> Result<()> {
+    complete_survives("s3", serde_json::json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_calls_are_retried() -> Result<()> {
+    // One call in ten: a run of the example makes a few hundred control-plane calls.
+    complete_survives("throttle", serde_json::json!({ "throttle_rate": 0.1 })).await
+}
+
+/// Without `dms-vpc-role` a first apply with a `source` fails at once, naming the role and
+/// giving the two commands that create it; nothing is left behind by its destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_dms_vpc_role_fails_at_once_with_the_commands_that_fix_it() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let tf = example(&emulator, "complete")?;
+    let started = std::time::Instant::now();
+    let run = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(said.contains("`dms-vpc-role`"), "{said}");
+    assert!(
+        said.contains("aws iam create-role --role-name dms-vpc-role"),
+        "{said}"
+    );
+    assert!(said.contains("AmazonDMSVPCManagementRole"), "{said}");
+    // Not after minutes of retries that cannot cure it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
+/// One failure point: `operation` fails until the SDK gives up. The apply's error names
+/// `component`; then either the next apply converges (plan empty) and destroy leaves nothing,
+/// or (`destroy_at_once`) destroy right after the failure leaves nothing.
+async fn half_failed_apply(
+    module: &str,
+    operation: &str,
+    component: &str,
+    destroy_at_once: bool,
+) -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    emulator.create_dms_vpc_role()?;
+    let tf = example(&emulator, module)?;
+    emulator.realism(serde_json::json!({ "outage": [operation] }))?;
+    let run = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?;
+    assert_ne!(run.code, 0, "{operation} failing, the apply succeeded");
+    // Terraform wraps its messages at 80 columns.
+    let said = format!("{}{}", run.stdout, run.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(component),
+        "the error for {operation} does not name {component}: {said}"
+    );
+    // One or two sentences, not the SDK's Debug output.
+    assert!(
+        !said.contains("DispatchFailure") && !said.contains("SdkError"),
+        "{said}"
+    );
+    emulator.realism(serde_json::json!({ "outage": [] }))?;
+    if !destroy_at_once {
+        tf.apply()?;
+        let plan = tf.plan()?;
+        assert_eq!(plan.code, 0, "plan after the next apply:\n{}", plan.stdout);
+    }
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_that_cannot_be_created_fails_the_apply_and_the_next_converges() -> Result<()> {
+    half_failed_apply(
+        "quickstart",
+        "Lambda.CreateEventSourceMapping",
+        "event source mapping of Lambda function (unified-orders-persist)",
+        false,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_left_unencrypted_by_a_failed_apply_is_destroyed() -> Result<()> {
+    half_failed_apply("quickstart", "S3.PutBucketEncryption", "S3 bucket", true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_its_policy_is_adopted_by_the_next_apply() -> Result<()> {
+    half_failed_apply("quickstart", "IAM.PutRolePolicy", "IAM role", false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_cannot_start_leaves_no_dms_component_behind() -> Result<()> {
+    half_failed_apply(
+        "complete",
+        "DMS.StartReplicationTask",
+        "DMS replication task",
+        true,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_stream_that_cannot_be_created_fails_the_apply_and_the_next_converges(
+) -> Result<()> {
+    half_failed_apply(
+        "complete",
+        "Firehose.CreateDeliveryStream",
+        "Firehose delivery stream",
+        false,
+    )
+    .await
+}
+
+/// After a failed first apply, `terraform untaint` and an apply keep what the failed apply made
+/// (the same table and stream, not new ones) and create only what is missing; without the
+/// untaint, Terraform replaces the whole pipeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untaint_after_a_failed_first_apply_keeps_what_was_made() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let tf = example(&emulator, "quickstart")?;
+    emulator.realism(serde_json::json!({ "outage": ["Lambda.CreateEventSourceMapping"] }))?;
+    let run = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?;
+    assert_ne!(run.code, 0);
+    emulator.realism(serde_json::json!({ "outage": [] }))?;
+    let plan = tf.plan()?;
+    assert!(
+        plan.stdout.contains("is tainted, so must be replaced"),
+        "{}",
+        plan.stdout
+    );
+
+    let sdk = emulator.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let made = || async {
+        let table = dynamodb
+            .describe_table()
+            .table_name("unified-orders-sink")
+            .send()
+            .await?;
+        let stream = kinesis
+            .describe_stream_summary()
+            .stream_name("unified-orders-cdc")
+            .send()
+            .await?;
+        anyhow::Ok((
+            table.table().and_then(|t| t.creation_date_time()).cloned(),
+            stream
+                .stream_description_summary()
+                .map(|s| s.stream_creation_timestamp),
+        ))
+    };
+    let before = made().await?;
+    tf.run(&["untaint", "-no-color", "unifiedetl_pipeline.orders"])?
+        .ok()?;
+    let plan = tf.plan()?;
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("updated in-place"), "{}", plan.stdout);
+    tf.apply()?;
+    assert_eq!(
+        made().await?,
+        before,
+        "the table and stream were made again"
+    );
+    assert_eq!(tf.plan()?.code, 0);
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
+/// Ctrl-C while the provider waits for AWS (a stream that stays CREATING): Terraform and the
+/// provider end within seconds, not when the wait would have ended; what the apply made is
+/// saved in the state; the next apply converges and destroy leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_waits_promptly_and_saves_what_exists() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let tf = example(&emulator, "quickstart")?;
+    emulator.realism(serde_json::json!({ "classes": ["states"], "state_seconds": 600 }))?;
+    let mut child = tf.spawn(&["apply", "-auto-approve", "-input=false", "-no-color"])?;
+    // Until the provider is waiting for the stream to leave CREATING.
+    let waiting = |injected: &serde_json::Value| {
+        injected["states"].as_object().is_some_and(|c| {
+            c.keys()
+                .any(|k| k.starts_with("Kinesis.DescribeStreamSummary"))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !waiting(&emulator.injected()?) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the apply never waited"
+        );
+        assert!(
+            child.try_wait()?.is_none(),
+            "the apply ended before waiting"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let interrupted = std::time::Instant::now();
+    harness::terraform::interrupt(&child)?;
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    let took = interrupted.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "Terraform took {took:?} to stop"
+    );
+    let said = String::from_utf8_lossy(&output.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(!output.status.success());
+    assert!(said.contains("interrupted while waiting for"), "{said}");
+
+    // Saved: the state records the pipeline with what exists (the sink table, made beside
+    // the stream).
+    let shown = tf.run(&["show", "-json", "-no-color"])?.ok()?;
+    let state: serde_json::Value = serde_json::from_str(&shown.stdout)?;
+    let pipeline = &state["values"]["root_module"]["resources"][0]["values"];
+    assert!(
+        pipeline["sink"]["arn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(":table/unified-orders-sink")),
+        "{pipeline:#}"
+    );
+
+    // AWS finishes what it was doing.
+    emulator.realism(serde_json::json!({
+        "classes": ["iam", "lag", "states", "dms", "account", "s3"],
+        "state_seconds": 1.5,
+        "settle": true
+    }))?;
+    tf.apply()?;
+    assert_eq!(tf.plan()?.code, 0);
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
     Ok(())
 }

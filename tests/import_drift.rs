@@ -392,6 +392,8 @@ async fn an_id_that_matches_nothing_says_what_was_looked_for() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_with_dms_differs_only_in_what_aws_cannot_return() -> Result<()> {
     let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    // A DMS source: the account has the `dms-vpc-role` (docs/index.md).
+    emulator.create_dms_vpc_role()?;
     let complete = |emulator: &Emulator| -> Result<Terraform> {
         let tf = Terraform::new(emulator)?;
         tf.copy_module(&repo_root().join("examples/complete"))?;

@@ -1,6 +1,8 @@
 //! `unifiedetl_pipeline` end to end: the real Terraform CLI and the provider against a private
 //! emulator per test, checking what was built through the AWS SDK.
 
+#[path = "common/nothing_left.rs"]
+mod nothing_left;
 use anyhow::{ensure, Result};
 use aws_sdk_kinesis::types::StreamMode;
 use harness::terraform::{bundled_zip, planned_actions, replace_paths};
@@ -347,27 +349,7 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
 
     // Destroy leaves nothing behind.
     tf.destroy()?;
-    assert!(kinesis
-        .list_streams()
-        .send()
-        .await?
-        .stream_names()
-        .is_empty());
-    assert!(dynamodb
-        .list_tables()
-        .send()
-        .await?
-        .table_names()
-        .is_empty());
-    assert!(lambda.list_functions().send().await?.functions().is_empty());
-    assert!(lambda
-        .list_event_source_mappings()
-        .send()
-        .await?
-        .event_source_mappings()
-        .is_empty());
-    assert!(iam.list_roles().send().await?.roles().is_empty());
-    assert!(s3.list_buckets().send().await?.buckets().is_empty());
+    nothing_left::assert_holds_nothing(&emulator).await?;
     Ok(())
 }
 

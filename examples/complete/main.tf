@@ -6,6 +6,9 @@
 # pass the text "null"), your subnets and database host, and the
 # password from the environment (`TF_VAR_db_password`). A real account also needs the
 # account-level `dms-vpc-role` (see docs/index.md).
+#
+# Cost on a real account (README.md, "Pointing it at a real AWS account"): the sink at the
+# sample's 3,000 WCU / 300 RCU is about $2 an hour on its own; PAY_PER_REQUEST for a trial.
 
 terraform {
   required_version = ">= 1.5"

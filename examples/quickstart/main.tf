@@ -2,6 +2,9 @@
 # `make demo`. Point it at a real AWS account with `endpoint_url = null` in a .tfvars file (on
 # the command line, `-var endpoint_url=null` would pass the text "null"), and your usual AWS
 # credentials and region.
+#
+# Cost on a real account (README.md, "Pointing it at a real AWS account"): the sink at the
+# sample's 3,000 WCU / 300 RCU is about $2 an hour on its own; PAY_PER_REQUEST for a trial.
 
 terraform {
   required_version = ">= 1.5"

@@ -1295,6 +1295,11 @@ async fn start_task(client: &Client, task: &Task, timeout: Duration) -> AwsResul
     } else {
         StartReplicationTaskTypeValue::StartReplication
     };
+    // DMS starts (and resumes) a task only once its instance has connected to both endpoints.
+    futures::try_join!(
+        test_connection(client, &task.instance_arn, &task.source_arn, timeout),
+        test_connection(client, &task.instance_arn, &task.target_arn, timeout),
+    )?;
     // The target's access role may have been created moments ago.
     wait::retry_while(is_role_propagation, || async {
         client
@@ -1308,6 +1313,99 @@ async fn start_task(client: &Client, task: &Task, timeout: Duration) -> AwsResul
     })
     .await?;
     wait_task_running(client, task, timeout).await
+}
+
+/// A connection test of a replication instance with an endpoint, as DMS reports it.
+struct Connection {
+    status: String,
+    failure: Option<String>,
+    endpoint: String,
+}
+
+async fn find_connection(
+    client: &Client,
+    instance_arn: &str,
+    endpoint_arn: &str,
+) -> AwsResult<Option<Connection>> {
+    let out = client
+        .describe_connections()
+        .filters(filter("replication-instance-arn", instance_arn))
+        .filters(filter("endpoint-arn", endpoint_arn))
+        .send()
+        .await;
+    let out = match out.map_err(AwsError::from) {
+        Ok(out) => out,
+        Err(e) if e.code_is("ResourceNotFoundFault") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(out
+        .connections()
+        .iter()
+        .find(|c| c.endpoint_arn() == Some(endpoint_arn))
+        .map(|c| Connection {
+            status: c.status().unwrap_or_default().to_string(),
+            failure: non_empty(c.last_failure_message().map(str::to_string)),
+            endpoint: c.endpoint_identifier().unwrap_or(endpoint_arn).to_string(),
+        }))
+}
+
+/// Makes sure the instance's connection to the endpoint has tested successful (DMS refuses to
+/// start a task otherwise, and again after its endpoint changed): tests it unless it already
+/// has, and waits for the result. A failed test is the user's to fix: its message (DMS's own:
+/// the host, the port, the driver's error) says what could not be reached.
+async fn test_connection(
+    client: &Client,
+    instance_arn: &str,
+    endpoint_arn: &str,
+    timeout: Duration,
+) -> AwsResult<()> {
+    let current = find_connection(client, instance_arn, endpoint_arn).await?;
+    if current.as_ref().is_some_and(|c| c.status == "successful") {
+        return Ok(());
+    }
+    if current.as_ref().is_none_or(|c| c.status != "testing") {
+        client
+            .test_connection()
+            .replication_instance_arn(instance_arn)
+            .endpoint_arn(endpoint_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = AwsError::from(e);
+                AwsError {
+                    message: format!(
+                        "testing the connection to {ENDPOINT} ({endpoint_arn}): {}",
+                        e.message
+                    ),
+                    ..e
+                }
+            })?;
+    }
+    let connection = wait::settled(
+        &format!("the connection test of {ENDPOINT} ({endpoint_arn})"),
+        "finished",
+        timeout,
+        || async {
+            Ok(
+                match find_connection(client, instance_arn, endpoint_arn).await? {
+                    Some(c) if c.status == "testing" => wait::Seen::Settling,
+                    Some(c) => wait::Seen::Settled(c),
+                    None => wait::Seen::Missing,
+                },
+            )
+        },
+    )
+    .await?;
+    if connection.status == "successful" {
+        return Ok(());
+    }
+    Err(AwsError::other(format!(
+        "the replication instance could not connect to {ENDPOINT} ({}), so the task cannot start: {}. Check the endpoint's server name and port, that the database accepts connections from the instance's subnets and security groups (`source.vpc_security_group_ids`), and the credentials",
+        connection.endpoint,
+        connection
+            .failure
+            .unwrap_or_else(|| format!("the test ended {}", connection.status)),
+    )))
 }
 
 async fn stop_task(client: &Client, task: &Task) -> AwsResult<()> {

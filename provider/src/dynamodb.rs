@@ -239,6 +239,12 @@ pub async fn create(client: &Client, spec: &TableSpec) -> AwsResult<Table> {
     })
 }
 
+/// The table is still settling from its previous change: ResourceInUseException ("Attempt to
+/// change a resource which is still in use"), waited out.
+fn is_settling(err: &AwsError) -> bool {
+    err.code_is("ResourceInUseException")
+}
+
 /// Brings an existing table to `spec` in place (billing, capacity, encryption, tags). Key
 /// schema changes are not updates: the plan replaces the pipeline for those.
 pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsResult<Table> {
@@ -246,14 +252,19 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     let err = |e: AwsError| context("updating", name, e);
     let mut current = current.clone();
     if current.capacity != spec.capacity {
-        client
-            .update_table()
-            .table_name(name)
-            .billing_mode(billing_mode(spec.capacity))
-            .set_provisioned_throughput(spec.capacity.map(throughput))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .update_table()
+                .table_name(name)
+                .billing_mode(billing_mode(spec.capacity))
+                .set_provisioned_throughput(spec.capacity.map(throughput))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
         current = Table {
             tags: current.tags,
             ..wait_until_active(client, name).await?
@@ -261,13 +272,18 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     }
     let key_changed = spec.kms_key_arn.is_some() && current.kms_key_arn != spec.kms_key_arn;
     if current.sse != spec.sse || key_changed {
-        client
-            .update_table()
-            .table_name(name)
-            .sse_specification(sse_specification(spec))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .update_table()
+                .table_name(name)
+                .sse_specification(sse_specification(spec))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
         current = Table {
             tags: current.tags,
             ..wait_until_active(client, name).await?
@@ -275,16 +291,21 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(&current.arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .untag_resource()
+                .resource_arn(&current.arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
     }
     if !set.is_empty() {
-        let tags = set
+        let tags: Vec<Tag> = set
             .iter()
             .map(|(k, v)| {
                 Tag::builder()
@@ -294,13 +315,18 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
                     .expect("key and value are set")
             })
             .collect();
-        client
-            .tag_resource()
-            .resource_arn(&current.arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .tag_resource()
+                .resource_arn(&current.arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
     }
     find_by_name(client, name, Some(&current.arn))
         .await?
@@ -314,13 +340,16 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
 /// Deletes the table and waits until it is gone.
 pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
     gone(
-        client
-            .delete_table()
-            .table_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from),
+        wait::retry_while(is_settling, || async {
+            client
+                .delete_table()
+                .table_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await,
     )
     .map_err(|e| context("deleting", name, e))?;
     wait::until(
@@ -345,17 +374,16 @@ pub async fn wait_active(client: &Client, name: &str) -> AwsResult<Table> {
 
 /// Polls the table's description (no tags) until it is ACTIVE.
 async fn wait_until_active(client: &Client, name: &str) -> AwsResult<Table> {
-    wait::until(
-        &format!("DynamoDB table ({name}) to be ACTIVE"),
+    wait::settled(
+        &format!("DynamoDB table ({name})"),
+        "ACTIVE",
         wait::DEFAULT_TIMEOUT,
         || async {
-            match describe_by_name(client, name).await? {
-                Some(t) if t.status == TableStatus::Active => Ok(Some(t)),
-                Some(_) => Ok(None),
-                None => Err(AwsError::other(format!(
-                    "DynamoDB table ({name}) disappeared while waiting for it to be ACTIVE"
-                ))),
-            }
+            Ok(match describe_by_name(client, name).await? {
+                Some(t) if t.status == TableStatus::Active => wait::Seen::Settled(t),
+                Some(_) => wait::Seen::Settling,
+                None => wait::Seen::Missing,
+            })
         },
     )
     .await

@@ -60,6 +60,20 @@ pub async fn find_by_name(
     find(client, name, policy_name, Expect::Present).await
 }
 
+/// Whether a role named `name` exists (GetRole).
+pub async fn exists(client: &Client, name: &str) -> AwsResult<bool> {
+    Ok(found(
+        client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from),
+    )?
+    .is_some())
+}
+
 /// [`find_by_name`], spending calls as `expect` says.
 pub async fn find(
     client: &Client,

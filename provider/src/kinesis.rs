@@ -146,7 +146,14 @@ pub async fn create(client: &Client, spec: &StreamSpec) -> AwsResult<Stream> {
     update(client, &current, spec).await
 }
 
-/// Brings an existing stream to `spec` in place, one change at a time.
+/// The stream is still settling from its previous change (or, right after it first reads
+/// ACTIVE, AWS has not caught up yet): ResourceInUseException, waited out.
+fn is_settling(err: &AwsError) -> bool {
+    err.code_is("ResourceInUseException")
+}
+
+/// Brings an existing stream to `spec` in place, one change at a time; a change refused
+/// while the stream settles is retried.
 pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> AwsResult<Stream> {
     let name = spec.name.as_str();
     let err = |e: AwsError| context("updating", name, e);
@@ -154,90 +161,130 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
 
     let want_on_demand = spec.shard_count.is_none();
     if current.on_demand != want_on_demand {
-        client
-            .update_stream_mode()
-            .stream_arn(&current.arn)
-            .stream_mode_details(mode_details(want_on_demand))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .update_stream_mode()
+                .stream_arn(&current.arn)
+                .stream_mode_details(mode_details(want_on_demand))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
         current = wait_active_tagged(client, name, &current.tags).await?;
     }
     if let Some(shards) = spec.shard_count {
         while current.open_shards != shards {
-            client
-                .update_shard_count()
-                .stream_name(name)
-                .target_shard_count(next_shard_step(current.open_shards, shards))
-                .scaling_type(ScalingType::UniformScaling)
-                .send()
-                .await
-                .map_err(|e| err(e.into()))?;
+            wait::retry_while(is_settling, || async {
+                client
+                    .update_shard_count()
+                    .stream_name(name)
+                    .target_shard_count(next_shard_step(current.open_shards, shards))
+                    .scaling_type(ScalingType::UniformScaling)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
+            .map_err(err)?;
             current = wait_active_tagged(client, name, &current.tags).await?;
         }
     }
     if current.retention_hours != spec.retention_hours {
         if spec.retention_hours > current.retention_hours {
-            client
-                .increase_stream_retention_period()
-                .stream_name(name)
-                .retention_period_hours(spec.retention_hours)
-                .send()
-                .await
-                .map_err(|e| err(e.into()))?;
+            wait::retry_while(is_settling, || async {
+                client
+                    .increase_stream_retention_period()
+                    .stream_name(name)
+                    .retention_period_hours(spec.retention_hours)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
+            .map_err(err)?;
         } else {
-            client
-                .decrease_stream_retention_period()
-                .stream_name(name)
-                .retention_period_hours(spec.retention_hours)
-                .send()
-                .await
-                .map_err(|e| err(e.into()))?;
+            wait::retry_while(is_settling, || async {
+                client
+                    .decrease_stream_retention_period()
+                    .stream_name(name)
+                    .retention_period_hours(spec.retention_hours)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
+            .map_err(err)?;
         }
         current = wait_active_tagged(client, name, &current.tags).await?;
     }
     if current.kms_key_id != spec.kms_key_id {
         if let Some(old_key) = &current.kms_key_id {
-            client
-                .stop_stream_encryption()
-                .stream_name(name)
-                .encryption_type(EncryptionType::Kms)
-                .key_id(old_key)
-                .send()
-                .await
-                .map_err(|e| err(e.into()))?;
+            wait::retry_while(is_settling, || async {
+                client
+                    .stop_stream_encryption()
+                    .stream_name(name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(old_key)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
+            .map_err(err)?;
             current = wait_active_tagged(client, name, &current.tags).await?;
         }
         if let Some(key) = &spec.kms_key_id {
-            client
-                .start_stream_encryption()
-                .stream_name(name)
-                .encryption_type(EncryptionType::Kms)
-                .key_id(key)
-                .send()
-                .await
-                .map_err(|e| err(e.into()))?;
+            wait::retry_while(is_settling, || async {
+                client
+                    .start_stream_encryption()
+                    .stream_name(name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(key)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
+            .await
+            .map_err(err)?;
             current = wait_active_tagged(client, name, &current.tags).await?;
         }
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
-        client
-            .remove_tags_from_stream()
-            .stream_name(name)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .remove_tags_from_stream()
+                .stream_name(name)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
     }
     if !set.is_empty() {
-        client
-            .add_tags_to_stream()
-            .stream_name(name)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| err(e.into()))?;
+        wait::retry_while(is_settling, || async {
+            client
+                .add_tags_to_stream()
+                .stream_name(name)
+                .set_tags(Some(set.clone().into_iter().collect()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(err)?;
     }
     // `current` is as AWS last reported it (after every change that makes the stream settle);
     // tagging changes nothing else.
@@ -286,17 +333,16 @@ async fn wait_active_tagged(
 
 /// Polls the stream's description (no tags) until it is ACTIVE.
 async fn wait_until_active(client: &Client, name: &str) -> AwsResult<Stream> {
-    wait::until(
-        &format!("Kinesis stream ({name}) to be ACTIVE"),
+    wait::settled(
+        &format!("Kinesis stream ({name})"),
+        "ACTIVE",
         wait::DEFAULT_TIMEOUT,
         || async {
-            match find_summary(client, name).await? {
-                Some(s) if s.status == StreamStatus::Active => Ok(Some(s)),
-                Some(_) => Ok(None),
-                None => Err(AwsError::other(format!(
-                    "Kinesis stream ({name}) disappeared while waiting for it to be ACTIVE"
-                ))),
-            }
+            Ok(match find_summary(client, name).await? {
+                Some(s) if s.status == StreamStatus::Active => wait::Seen::Settled(s),
+                Some(_) => wait::Seen::Settling,
+                None => wait::Seen::Missing,
+            })
         },
     )
     .await

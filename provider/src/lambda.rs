@@ -112,6 +112,16 @@ fn is_role_propagation(err: &AwsError) -> bool {
             || err.message.contains("not authorized"))
 }
 
+/// The function is still settling (Pending after create, or an update in progress): 409
+/// ResourceConflictException, waited out.
+fn is_settling(err: &AwsError) -> bool {
+    err.code_is("ResourceConflictException")
+}
+
+fn is_role_propagation_or_settling(err: &AwsError) -> bool {
+    is_role_propagation(err) || is_settling(err)
+}
+
 /// Creates the function and waits for it to be Active.
 pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<Function> {
     let (owned_client, owned_spec) = (client.clone(), spec.clone());
@@ -155,7 +165,7 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
 async fn on_own_task<T: Send + 'static>(
     call: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
-    match tokio::spawn(call).await {
+    match wait::spawn(call).await {
         Ok(out) => out,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
@@ -176,9 +186,19 @@ pub async fn update_function(
             .function_name(name)
             .zip_file(Blob::new(spec.zip.as_slice()))
             .architectures(Architecture::from(spec.architecture.as_str()));
-        on_own_task(request.send())
+        on_own_task(async move {
+            wait::retry_while(is_settling, || async {
+                request
+                    .clone()
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(AwsError::from)
+            })
             .await
-            .map_err(|e| err(e.into()))?;
+        })
+        .await
+        .map_err(err)?;
         wait_function_ready(client, name).await?;
     }
     if current.role_arn != spec.role_arn
@@ -186,7 +206,7 @@ pub async fn update_function(
         || current.timeout != spec.timeout
         || current.environment != spec.environment
     {
-        wait::retry_while(is_role_propagation, || async {
+        wait::retry_while(is_role_propagation_or_settling, || async {
             client
                 .update_function_configuration()
                 .function_name(name)
@@ -241,14 +261,13 @@ pub async fn delete_function(client: &Client, name: &str) -> AwsResult<()> {
 
 /// Waits until the function is Active with no update in progress.
 pub async fn wait_function_ready(client: &Client, name: &str) -> AwsResult<Function> {
-    wait::until(
-        &format!("Lambda function ({name}) to be Active"),
+    wait::settled(
+        &format!("Lambda function ({name})"),
+        "Active",
         wait::DEFAULT_TIMEOUT,
         || async {
             let Some(f) = find_function_by_name(client, name).await? else {
-                return Err(AwsError::other(format!(
-                    "Lambda function ({name}) disappeared while waiting for it"
-                )));
+                return Ok(wait::Seen::Missing);
             };
             if matches!(f.state, Some(State::Failed))
                 || matches!(f.last_update, Some(LastUpdateStatus::Failed))
@@ -259,7 +278,11 @@ pub async fn wait_function_ready(client: &Client, name: &str) -> AwsResult<Funct
             }
             let settled = matches!(f.state, None | Some(State::Active | State::Inactive))
                 && !matches!(f.last_update, Some(LastUpdateStatus::InProgress));
-            Ok(settled.then_some(f))
+            Ok(if settled {
+                wait::Seen::Settled(f)
+            } else {
+                wait::Seen::Settling
+            })
         },
     )
     .await
@@ -396,6 +419,11 @@ fn is_mapping_propagation(err: &AwsError) -> bool {
             || err.message.contains("role"))
 }
 
+/// The mapping is still Creating or Updating: ResourceInUseException, waited out.
+fn is_mapping_busy(err: &AwsError) -> bool {
+    err.code_is("ResourceInUseException")
+}
+
 /// Creates the mapping and waits until it is enabled.
 pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Mapping> {
     let err = |e: AwsError| mapping_context("creating", &spec.function_name, e);
@@ -441,20 +469,25 @@ pub async fn update_mapping(
     if unchanged {
         return Ok(current.clone());
     }
-    client
-        .update_event_source_mapping()
-        .uuid(&current.uuid)
-        .batch_size(spec.batch_size)
-        .maximum_batching_window_in_seconds(spec.batching_window)
-        .parallelization_factor(spec.parallelization_factor)
-        .bisect_batch_on_function_error(spec.bisect_on_error)
-        .maximum_retry_attempts(spec.maximum_retry_attempts)
-        .maximum_record_age_in_seconds(spec.maximum_record_age)
-        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-        .destination_config(destination(&spec.on_failure))
-        .send()
-        .await
-        .map_err(|e| mapping_context("updating", &spec.function_name, e.into()))?;
+    wait::retry_while(is_mapping_busy, || async {
+        client
+            .update_event_source_mapping()
+            .uuid(&current.uuid)
+            .batch_size(spec.batch_size)
+            .maximum_batching_window_in_seconds(spec.batching_window)
+            .parallelization_factor(spec.parallelization_factor)
+            .bisect_batch_on_function_error(spec.bisect_on_error)
+            .maximum_retry_attempts(spec.maximum_retry_attempts)
+            .maximum_record_age_in_seconds(spec.maximum_record_age)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .destination_config(destination(&spec.on_failure))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(|e| mapping_context("updating", &spec.function_name, e))?;
     wait_mapping_settled(client, &current.uuid)
         .await
         .map_err(|e| mapping_context("updating", &spec.function_name, e))
@@ -463,13 +496,16 @@ pub async fn update_mapping(
 /// Deletes the mapping and waits until it is gone; not-found is success.
 pub async fn delete_mapping(client: &Client, uuid: &str) -> AwsResult<()> {
     gone(
-        client
-            .delete_event_source_mapping()
-            .uuid(uuid)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from),
+        wait::retry_while(is_mapping_busy, || async {
+            client
+                .delete_event_source_mapping()
+                .uuid(uuid)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await,
     )?;
     wait::until(
         &format!("event source mapping ({uuid}) to be deleted"),
@@ -485,21 +521,24 @@ pub async fn delete_mapping(client: &Client, uuid: &str) -> AwsResult<()> {
 }
 
 async fn wait_mapping_settled(client: &Client, uuid: &str) -> AwsResult<Mapping> {
-    wait::until(
-        &format!("event source mapping ({uuid}) to be Enabled"),
+    wait::settled(
+        &format!("event source mapping ({uuid})"),
+        "Enabled",
         wait::DEFAULT_TIMEOUT,
         || async {
             let Some(m) = find_mapping_by_uuid(client, uuid).await? else {
-                return Err(AwsError::other(format!(
-                    "event source mapping ({uuid}) disappeared while waiting for it"
-                )));
+                return Ok(wait::Seen::Missing);
             };
             // Creating, Enabling, Updating, Disabling are transitions; anything else is settled.
             let transient = matches!(
                 m.state.as_str(),
                 "Creating" | "Enabling" | "Updating" | "Disabling"
             );
-            Ok((!transient).then_some(m))
+            Ok(if transient {
+                wait::Seen::Settling
+            } else {
+                wait::Seen::Settled(m)
+            })
         },
     )
     .await

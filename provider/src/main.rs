@@ -40,6 +40,15 @@ fn main() -> anyhow::Result<()> {
         .thread_stack_size(8 * 1024 * 1024)
         .build()?;
     runtime.spawn(aws::warm_up());
+    // Ctrl-C in a terminal reaches Terraform's plugins too (they share its process group). By
+    // default it would end this process mid-apply, losing what the apply made; Terraform itself
+    // stops gracefully and waits for the provider's answer. So the signal ends every wait and
+    // retry instead: the apply in progress returns what exists, and Terraform saves it.
+    runtime.spawn(async {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            wait::stop();
+        }
+    });
     let served = runtime.block_on(tf_provider::serve(
         "unifiedetl",
         provider::UnifiedEtlProvider::default(),

@@ -15,6 +15,7 @@ use aws_sdk_s3::Client;
 
 use crate::aws::{AwsError, AwsResult, Expect};
 use crate::tags::{tag_diff, TagDiff};
+use crate::wait;
 
 /// The settings a bucket should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,62 +88,102 @@ pub async fn exists(client: &Client, name: &str) -> AwsResult<bool> {
     }
 }
 
+/// Right after CreateBucket, the bucket's sub-resources (public access block, encryption,
+/// tagging) may answer NoSuchBucket for a moment; right after a bucket of the same name was
+/// deleted, CreateBucket answers OperationAborted (409). Both go away by themselves.
+fn is_new_bucket_settling(err: &AwsError) -> bool {
+    matches!(
+        err.code.as_deref(),
+        Some("NoSuchBucket" | "OperationAborted")
+    )
+}
+
 /// Creates a private, encrypted bucket with its tags.
 pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
     let err = |e: AwsError| context("creating", &spec.name, e);
-    // us-east-1 is the one region that rejects an explicit location constraint.
-    let location = (spec.region != "us-east-1").then(|| {
-        CreateBucketConfiguration::builder()
-            .location_constraint(BucketLocationConstraint::from(spec.region.as_str()))
-            .build()
-    });
-    client
-        .create_bucket()
-        .bucket(&spec.name)
-        .set_create_bucket_configuration(location)
-        .send()
-        .await
-        .map_err(|e| err(e.into()))?;
-    client
-        .put_public_access_block()
-        .bucket(&spec.name)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .block_public_policy(true)
-                .ignore_public_acls(true)
-                .restrict_public_buckets(true)
+    // us-east-1 is the one region that rejects an explicit location constraint. Tagged as it
+    // is made: the bucket is the pipeline's from the moment it exists, so the next apply adopts
+    // it even if this one fails before its next call.
+    let location = CreateBucketConfiguration::builder()
+        .set_location_constraint(
+            (spec.region != "us-east-1")
+                .then(|| BucketLocationConstraint::from(spec.region.as_str())),
+        )
+        .set_tags(Some(s3_tags(&spec.tags)).filter(|t| !t.is_empty()))
+        .build();
+    let location = (location.location_constraint().is_some() || !location.tags().is_empty())
+        .then_some(location);
+    wait::retry_while(is_new_bucket_settling, || async {
+        client
+            .create_bucket()
+            .bucket(&spec.name)
+            .set_create_bucket_configuration(location.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(err)?;
+    let public_access_block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .block_public_policy(true)
+        .ignore_public_acls(true)
+        .restrict_public_buckets(true)
+        .build();
+    wait::retry_while(is_new_bucket_settling, || async {
+        client
+            .put_public_access_block()
+            .bucket(&spec.name)
+            .public_access_block_configuration(public_access_block.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(err)?;
+    let encryption = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .expect("algorithm is set"),
+                )
                 .build(),
         )
-        .send()
-        .await
-        .map_err(|e| err(e.into()))?;
-    client
-        .put_bucket_encryption()
-        .bucket(&spec.name)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::Aes256)
-                                .build()
-                                .expect("algorithm is set"),
-                        )
-                        .build(),
-                )
-                .build()
-                .expect("rules are set"),
-        )
-        .send()
-        .await
-        .map_err(|e| err(e.into()))?;
-    let current = Bucket {
+        .build()
+        .expect("rules are set");
+    wait::retry_while(is_new_bucket_settling, || async {
+        client
+            .put_bucket_encryption()
+            .bucket(&spec.name)
+            .server_side_encryption_configuration(encryption.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from)
+    })
+    .await
+    .map_err(err)?;
+    Ok(Bucket {
         name: spec.name.clone(),
-        tags: BTreeMap::new(),
-    };
-    update(client, &current, spec).await
+        tags: spec.tags.clone(),
+    })
+}
+
+fn s3_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value are set")
+        })
+        .collect()
 }
 
 /// Brings the bucket's tags to `spec`.
@@ -150,29 +191,22 @@ pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> Aws
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !set.is_empty() || !remove.is_empty() {
         // S3 replaces the whole tag set at once.
-        let tags = spec
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .expect("key and value are set")
-            })
-            .collect::<Vec<_>>();
-        client
-            .put_bucket_tagging()
-            .bucket(&spec.name)
-            .tagging(
-                Tagging::builder()
-                    .set_tag_set(Some(tags))
-                    .build()
-                    .expect("tag set is set"),
-            )
-            .send()
-            .await
-            .map_err(|e| context("updating", &spec.name, e.into()))?;
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(s3_tags(&spec.tags)))
+            .build()
+            .expect("tag set is set");
+        wait::retry_while(is_new_bucket_settling, || async {
+            client
+                .put_bucket_tagging()
+                .bucket(&spec.name)
+                .tagging(tagging.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(AwsError::from)
+        })
+        .await
+        .map_err(|e| context("updating", &spec.name, e))?;
     }
     Ok(Bucket {
         name: spec.name.clone(),

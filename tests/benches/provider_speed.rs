@@ -14,7 +14,8 @@
 //!
 //! DMS and Firehose resources settle at once on this emulator (`EMULATOR_DMS_DELAY_SECONDS`,
 //! `EMULATOR_FIREHOSE_DELAY_SECONDS` and `KINESISANALYTICS_V1_TRANSITION_SECONDS` are 0 unless
-//! set): their settling time is AWS's, not the provider's; a waiter's polls still count.
+//! set), and its realism layer is off (`EMULATOR_REALISM=0` unless set): their settling time is
+//! AWS's, not the provider's; a waiter's polls still count.
 //!
 //! 1. a warm-up round of everything below (not counted: the emulator loads each service on
 //!    first use, the page cache fills);
@@ -330,10 +331,12 @@ fn main() -> Result<()> {
     // instance or a delivery stream (minutes) is AWS's time, not the provider's, and the
     // emulator's stand-in for it (0.3 s) would count as rounds the critical path of calls does
     // not hold. The waiters still poll, and each poll is a call.
+    // For the same reason the realism layer is off: it measures the provider's own rounds.
     for variable in [
         "EMULATOR_DMS_DELAY_SECONDS",
         "EMULATOR_FIREHOSE_DELAY_SECONDS",
         "KINESISANALYTICS_V1_TRANSITION_SECONDS",
+        "EMULATOR_REALISM",
     ] {
         if std::env::var_os(variable).is_none() {
             std::env::set_var(variable, "0");

@@ -297,9 +297,9 @@ def test_dms_needs_the_dms_vpc_role(endpoint, client, realism):
     eventually(create)
 
 
-def test_a_task_starts_only_after_both_connections_tested(endpoint, client, realism):
+def _instance_and_source(client, host: str) -> tuple[str, str]:
+    """An instance (in its subnet group) and a MySQL source endpoint on ``host``: their ARNs."""
     _vpc_role(client)
-    realism(classes=["dms"])
     dms = client("dms")
     group = fresh("sg")
     dms.create_replication_subnet_group(ReplicationSubnetGroupIdentifier=group, ReplicationSubnetGroupDescription="d",
@@ -308,12 +308,19 @@ def test_a_task_starts_only_after_both_connections_tested(endpoint, client, real
         ReplicationInstanceIdentifier=fresh("ri"), ReplicationInstanceClass="dms.t3.micro",
         ReplicationSubnetGroupIdentifier=group)["ReplicationInstance"]["ReplicationInstanceArn"]
     source = dms.create_endpoint(EndpointIdentifier=fresh("src"), EndpointType="source", EngineName="mysql",
-                                 ServerName="db.example.com", Port=3306, Username="u", Password="p")
+                                 ServerName=host, Port=3306, Username="u", Password="p")
+    return instance, source["Endpoint"]["EndpointArn"]
+
+
+def test_a_task_starts_only_after_both_connections_tested(endpoint, client, realism):
+    realism(classes=["dms"])
+    dms = client("dms")
+    instance, source_arn = _instance_and_source(client, "db.example.com")
     target = dms.create_endpoint(
         EndpointIdentifier=fresh("tgt"), EndpointType="target", EngineName="kinesis",
         KinesisSettings={"StreamArn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s", "MessageFormat": "json",
                          "ServiceAccessRoleArn": f"arn:aws:iam::{ACCOUNT}:role/r"})
-    source_arn, target_arn = source["Endpoint"]["EndpointArn"], target["Endpoint"]["EndpointArn"]
+    target_arn = target["Endpoint"]["EndpointArn"]
     eventually(lambda: dms.test_connection(ReplicationInstanceArn=instance, EndpointArn=source_arn))
     task = eventually(lambda: dms.create_replication_task(
         ReplicationTaskIdentifier=fresh("task"), SourceEndpointArn=source_arn, TargetEndpointArn=target_arn,
@@ -336,18 +343,9 @@ def test_a_task_starts_only_after_both_connections_tested(endpoint, client, real
 
 
 def test_a_connection_test_of_an_unresolvable_host_fails_with_dms_message(endpoint, client, realism):
-    _vpc_role(client)
     realism(classes=["dms"])
     dms = client("dms")
-    group = fresh("sg")
-    dms.create_replication_subnet_group(ReplicationSubnetGroupIdentifier=group, ReplicationSubnetGroupDescription="d",
-                                        SubnetIds=["subnet-0a1", "subnet-0b2"])
-    instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier=fresh("ri"), ReplicationInstanceClass="dms.t3.micro",
-        ReplicationSubnetGroupIdentifier=group)["ReplicationInstance"]["ReplicationInstanceArn"]
-    source = dms.create_endpoint(EndpointIdentifier=fresh("src"), EndpointType="source", EngineName="mysql",
-                                 ServerName="db.orders.invalid", Port=3306, Username="u", Password="p")
-    arn = source["Endpoint"]["EndpointArn"]
+    instance, arn = _instance_and_source(client, "db.orders.invalid")
     eventually(lambda: dms.test_connection(ReplicationInstanceArn=instance, EndpointArn=arn))
     deadline = time.monotonic() + 10
     while True:
@@ -395,3 +393,29 @@ def test_a_seeded_share_of_control_plane_calls_is_throttled(endpoint, client, re
     eventually(lambda: client("kinesis").create_stream(StreamName=name, ShardCount=1))
     for _ in range(30):
         client("kinesis").put_record(StreamName=name, Data=b"x", PartitionKey="k")
+
+
+def test_an_outage_fails_the_named_operations_until_it_ends(endpoint, client, realism):
+    realism(classes=[], outage=["Lambda.CreateEventSourceMapping", "S3.PutBucketEncryption"])
+    s3 = client("s3")
+    bucket = fresh("bkt")
+    s3.create_bucket(Bucket=bucket)
+    encrypt = lambda: s3.put_bucket_encryption(  # noqa: E731
+        Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    code, status, _ = error_of(encrypt)
+    assert (code, status) == ("InternalError", 500)
+    assert injected(endpoint)["outage"]["S3.PutBucketEncryption"] >= 1
+    realism(classes=[], outage=[])
+    encrypt()
+
+
+def test_settle_ends_every_transition_in_progress(endpoint, client, realism):
+    realism(classes=["states"], state_seconds=600)
+    kinesis = client("kinesis")
+    name = fresh("slow")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    status = lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]  # noqa: E731
+    assert status() == "CREATING"
+    realism(settle=True)
+    assert status() == "ACTIVE"

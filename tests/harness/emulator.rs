@@ -18,7 +18,8 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts an emulator on a free port and waits until it answers.
+    /// Starts an emulator on a free port and waits until it answers. The realism layer is on
+    /// (`EMULATOR_REALISM`, default `1`): AWS as it answers in the seconds after a change.
     pub fn start() -> Result<Emulator> {
         let root = repo_root();
         let python = root.join(".venv/bin/python");
@@ -29,8 +30,10 @@ impl Emulator {
             );
         }
         let port = free_port()?;
+        let realism = std::env::var("EMULATOR_REALISM").unwrap_or_else(|_| "1".to_string());
         let child = Command::new(&python)
             .arg(root.join("tests/emulator/launcher.py"))
+            .env("EMULATOR_REALISM", realism)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -63,6 +66,93 @@ impl Emulator {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Sets the account up as one that has used DMS: creates `dms-vpc-role`, as the first
+    /// command in the provider's docs does, over the IAM query API (callable before any async
+    /// runtime). The second command attaches AWS's managed policy, which moto does not load (it
+    /// never evaluates policies anyway).
+    pub fn create_dms_vpc_role(&self) -> Result<()> {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dms.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        self.iam_call(&[
+            ("Action", "CreateRole"),
+            ("RoleName", "dms-vpc-role"),
+            ("AssumeRolePolicyDocument", trust),
+        ])
+    }
+
+    /// One IAM query-API call (`Action=…&…`) to this emulator; an error answer is an error.
+    fn iam_call(&self, params: &[(&str, &str)]) -> Result<()> {
+        let mut body = String::from("Version=2010-05-08");
+        for (key, value) in params {
+            body.push_str(&format!("&{key}={}", urlencoding::encode(value)));
+        }
+        let (status, answer) = self.post(
+            "/",
+            "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            &body,
+        )?;
+        if status != 200 {
+            bail!("IAM {params:?} on the emulator answered {status}: {answer}");
+        }
+        Ok(())
+    }
+
+    /// Changes the realism layer's settings (tests/emulator/README.md, "Realism": `classes`,
+    /// `outage`, delays) and clears its counts; returns the settings with what it injected.
+    pub fn realism(&self, settings: serde_json::Value) -> Result<serde_json::Value> {
+        let (status, answer) = self.post(
+            "/_emulator/realism",
+            "application/json",
+            &settings.to_string(),
+        )?;
+        if status != 200 {
+            bail!("the emulator refused realism settings {settings}: {answer}");
+        }
+        Ok(serde_json::from_str(&answer)?)
+    }
+
+    /// What the realism layer injected so far, by class (`{"iam": {"<what>": count}}`).
+    pub fn injected(&self) -> Result<serde_json::Value> {
+        let (status, answer) = self.call("GET", "/_emulator/realism", "application/json", "")?;
+        if status != 200 {
+            bail!("the emulator's realism layer answered {status}: {answer}");
+        }
+        Ok(serde_json::from_str::<serde_json::Value>(&answer)?["injected"].clone())
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &str) -> Result<(u16, String)> {
+        self.call("POST", path, content_type, body)
+    }
+
+    /// A blocking HTTP/1.1 call to this emulator: (status, body).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len(),
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.write_all(request.as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
     }
 
     /// An SDK configuration pointed at this emulator with fake credentials.
@@ -132,7 +222,43 @@ pub async fn create_table(
         .send()
         .await
         .with_context(|| format!("creating table {table}"))?;
-    Ok(())
+    // As `aws dynamodb wait table-exists` would: right after CreateTable the table may be
+    // "not found", then CREATING (the emulator's realism layer answers so too).
+    settle(&format!("table {table} to be ACTIVE"), || async {
+        let out = client.describe_table().table_name(table).send().await?;
+        let active = out
+            .table()
+            .and_then(|t| t.table_status())
+            .is_some_and(|s| *s == aws_sdk_dynamodb::types::TableStatus::Active);
+        if active {
+            Ok(())
+        } else {
+            Err(aws_sdk_dynamodb::error::SdkError::<
+                aws_sdk_dynamodb::operation::describe_table::DescribeTableError,
+                _,
+            >::timeout_error("not ACTIVE yet"))
+        }
+    })
+    .await
+}
+
+/// Calls `call` until it succeeds, for a minute at most: what a set-up script does about AWS
+/// settling after a change (a resource not found yet, still CREATING, in use, a role still
+/// propagating). Test fixtures use it; the provider has its own waiters.
+pub async fn settle<T, E, F, Fut>(what: &str, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) if Instant::now() > deadline => bail!("waiting for {what}: {e:?}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// An SDK configuration pointed at an emulator's `endpoint` in `region`, with the fake
@@ -150,6 +276,9 @@ pub async fn sdk_config_at(endpoint: &str, region: &str) -> aws_config::SdkConfi
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing", "testing", None, None, "emulator",
         ))
+        // The realism layer throttles a share of control-plane calls, as AWS does: retried
+        // like the provider's (`max_retries` 10).
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(11))
         .load()
         .await
 }

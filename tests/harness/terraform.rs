@@ -256,6 +256,22 @@ impl Terraform {
         Ok(Run::from(output))
     }
 
+    /// Starts `terraform <args>` in a process group of its own, as a terminal runs it, for a
+    /// test to interrupt it as Ctrl-C does ([`interrupt`]); its output is piped.
+    pub fn spawn(&self, args: &[&str]) -> Result<std::process::Child> {
+        use std::os::unix::process::CommandExt;
+        Command::new("terraform")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("TF_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("running terraform (is it installed? `terraform version`)")
+    }
+
     pub fn init(&self) -> Result<Run> {
         self.run(&["init", "-input=false", "-no-color"])?.ok()
     }
@@ -282,6 +298,18 @@ impl Terraform {
         let shown = self.run(&["show", "-json", "tfplan"])?.ok()?;
         Ok(serde_json::from_str(&shown.stdout)?)
     }
+}
+
+/// Ctrl-C in a terminal: SIGINT to every process of `child`'s group (Terraform and the
+/// providers it started).
+pub fn interrupt(child: &std::process::Child) -> Result<()> {
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()?;
+    if !status.success() {
+        bail!("kill -INT of process group {} failed", child.id());
+    }
+    Ok(())
 }
 
 /// The actions (`["update"]`, `["delete", "create"]`, …) planned for the first resource.

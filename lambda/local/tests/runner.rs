@@ -61,16 +61,25 @@ impl Bed {
             .send()
             .await
             .expect("creating the stream");
-        self.kinesis
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .unwrap()
-            .stream_description_summary()
-            .unwrap()
-            .stream_arn()
-            .to_string()
+        // As `aws kinesis wait stream-exists` would: CREATING first.
+        harness::emulator::settle("the stream to be ACTIVE", || async {
+            let summary = self
+                .kinesis
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))?
+                .stream_description_summary
+                .expect("a summary");
+            if summary.stream_status == aws_sdk_kinesis::types::StreamStatus::Active {
+                Ok(summary.stream_arn)
+            } else {
+                Err(format!("{:?}", summary.stream_status))
+            }
+        })
+        .await
+        .expect("waiting for the stream")
     }
 
     /// Puts one record; its shard and sequence number.
@@ -535,45 +544,66 @@ async fn retries_run_out_then_the_rest_of_the_batch_goes_to_the_destination() {
     let lambda = aws_sdk_lambda::Client::new(&bed.config);
     // The emulator never runs the code: an empty zip archive will do.
     let empty_zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-    lambda
-        .create_function()
-        .function_name("persist-local")
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role(role.role().unwrap().arn())
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(&empty_zip[..]))
-                .build(),
-        )
-        .timeout(7)
-        .memory_size(256)
-        .environment(
-            Environment::builder()
-                .variables("DELIVERED_FILE", bed.path("delivered.jsonl"))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("creating the function");
-    lambda
-        .create_event_source_mapping()
-        .function_name("persist-local")
-        .event_source_arn(&stream_arn)
-        .starting_position(EventSourcePosition::TrimHorizon)
-        .batch_size(10)
-        .maximum_retry_attempts(2)
-        .maximum_record_age_in_seconds(3600)
-        .bisect_batch_on_function_error(false)
-        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-        .destination_config(
-            DestinationConfig::builder()
-                .on_failure(OnFailure::builder().destination(BUCKET_ARN).build())
-                .build(),
-        )
-        .send()
-        .await
-        .expect("creating the mapping");
+    // The role just made is refused for a moment (IAM propagation), as on AWS.
+    harness::emulator::settle("the function to be created", || {
+        lambda
+            .create_function()
+            .function_name("persist-local")
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(role.role().unwrap().arn())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(&empty_zip[..]))
+                    .build(),
+            )
+            .timeout(7)
+            .memory_size(256)
+            .environment(
+                Environment::builder()
+                    .variables("DELIVERED_FILE", bed.path("delivered.jsonl"))
+                    .build(),
+            )
+            .send()
+    })
+    .await
+    .expect("creating the function");
+    // As `aws lambda wait function-active-v2` would: not found for a moment, then Pending.
+    harness::emulator::settle("the function to be Active", || async {
+        let config = lambda
+            .get_function_configuration()
+            .function_name("persist-local")
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        match config.state() {
+            Some(aws_sdk_lambda::types::State::Active) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+    .expect("waiting for the function");
+    // The function's role is still propagating for a moment, as on AWS.
+    harness::emulator::settle("the mapping to be created", || {
+        lambda
+            .create_event_source_mapping()
+            .function_name("persist-local")
+            .event_source_arn(&stream_arn)
+            .starting_position(EventSourcePosition::TrimHorizon)
+            .batch_size(10)
+            .maximum_retry_attempts(2)
+            .maximum_record_age_in_seconds(3600)
+            .bisect_batch_on_function_error(false)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .destination_config(
+                DestinationConfig::builder()
+                    .on_failure(OnFailure::builder().destination(BUCKET_ARN).build())
+                    .build(),
+            )
+            .send()
+    })
+    .await
+    .expect("creating the mapping");
 
     let (mapping, source) = MappingConfig::of_function(&lambda, "persist-local")
         .await
@@ -877,14 +907,17 @@ async fn resharded_streams_are_followed_into_the_children_keeping_each_key_in_or
     let mut n = 0;
     // Resharded before the run: the children wait for the (closed) parent to be read.
     put_round(&bed, &keys, &mut n, json!({})).await;
-    bed.kinesis
-        .update_shard_count()
-        .stream_name("orders")
-        .target_shard_count(2)
-        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
-        .send()
-        .await
-        .expect("resharding");
+    // Refused for a moment after the stream first reads ACTIVE, as on AWS.
+    harness::emulator::settle("resharding", || {
+        bed.kinesis
+            .update_shard_count()
+            .stream_name("orders")
+            .target_shard_count(2)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+    })
+    .await
+    .expect("resharding");
     put_round(&bed, &keys, &mut n, json!({})).await;
     let mapping = MappingConfig {
         batch_size: 3,
@@ -912,14 +945,17 @@ async fn resharded_streams_are_followed_into_the_children_keeping_each_key_in_or
         range.starting_hash_key().parse().unwrap(),
         range.ending_hash_key().parse().unwrap(),
     );
-    bed.kinesis
-        .split_shard()
-        .stream_name("orders")
-        .shard_to_split("shardId-000000000001")
-        .new_starting_hash_key((low + (high - low) / 2).to_string())
-        .send()
-        .await
-        .expect("splitting the child");
+    // Refused while the stream is still UPDATING from the resharding, as on AWS.
+    harness::emulator::settle("splitting the child", || {
+        bed.kinesis
+            .split_shard()
+            .stream_name("orders")
+            .shard_to_split("shardId-000000000001")
+            .new_starting_hash_key((low + (high - low) / 2).to_string())
+            .send()
+    })
+    .await
+    .expect("splitting the child");
     put_round(&bed, &keys, &mut n, json!({})).await;
     put_round(&bed, &keys, &mut n, json!({})).await;
     wait_delivered(&bed, n).await;

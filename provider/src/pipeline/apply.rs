@@ -1369,7 +1369,9 @@ async fn destroy_reference(aws: &Aws, state: &PipelineState, account: Option<&st
         }
     }
     if managed {
-        if let Err(e) = s3::delete(&aws.s3, bucket, false).await {
+        // It holds only the uploaded reference files: those a failed apply uploaded without
+        // recording them go with it.
+        if let Err(e) = s3::delete(&aws.s3, bucket, true).await {
             errors.push(e.message);
         }
     }

@@ -234,6 +234,12 @@ pub async fn converge_source(
                 match dms::find_subnet_group(&aws.dms, &identity, &group.identifier, expect).await?
                 {
                     None => {
+                        require_dms_vpc_role(
+                            aws,
+                            "creating DMS replication subnet group",
+                            &group.identifier,
+                        )
+                        .await?;
                         dms::create_subnet_group(&aws.dms, &identity, group).await?;
                     }
                     Some(current) => {
@@ -392,6 +398,23 @@ async fn ensure_task(
 
 /// Creates the replication instance, or brings `found` (the instance by that identifier, as
 /// DMS described it) to the spec.
+/// The role DMS manages its instances' network interfaces with: one per account, made by
+/// the console when DMS is first used there, never by the API.
+pub const DMS_VPC_ROLE: &str = "dms-vpc-role";
+
+/// DMS refuses to create a subnet group or an instance without the account's `dms-vpc-role`
+/// (AccessDeniedFault, the same error as while the role still propagates). Looked for first,
+/// so that a missing role fails at once with the fix instead of after minutes of retries
+/// that cannot cure it.
+async fn require_dms_vpc_role(aws: &Aws, doing: &str, id: &str) -> AwsResult<()> {
+    if iam::exists(&aws.iam, DMS_VPC_ROLE).await? {
+        return Ok(());
+    }
+    Err(AwsError::other(format!(
+        "{doing} ({id}): the account has no `{DMS_VPC_ROLE}` IAM role, which DMS needs to manage its instances' network (the DMS console makes it on first use; the API does not). Create it once per account, then apply again:\n  aws iam create-role --role-name {DMS_VPC_ROLE} --assume-role-policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"dms.amazonaws.com\"}},\"Action\":\"sts:AssumeRole\"}}]}}'\n  aws iam attach-role-policy --role-name {DMS_VPC_ROLE} --policy-arn arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
+    )))
+}
+
 async fn ensure_instance(
     aws: &Aws,
     src: &Source,
@@ -406,7 +429,11 @@ async fn ensure_instance(
             && p.replication_instance_id.as_ref_option() == Some(&spec.identifier)
     });
     match found {
-        None => dms::create_instance(&aws.dms, spec, timeout).await,
+        None => {
+            require_dms_vpc_role(aws, "creating DMS replication instance", &spec.identifier)
+                .await?;
+            dms::create_instance(&aws.dms, spec, timeout).await
+        }
         Some(current) => {
             if !ours {
                 check_owner(

@@ -6,6 +6,7 @@ mod apply;
 mod apply_source;
 mod apply_sql;
 mod import;
+mod leftovers;
 mod plan;
 mod read;
 mod source_lake;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use crate::aws::{Aws, Identity};
 use crate::provider::SharedAws;
+use crate::wait;
 use apply::{Desired, Outcome};
 pub use plan::content_hash;
 pub use state::PipelineState;
@@ -76,6 +78,31 @@ impl Pipeline {
                 diags.root_error("cannot apply unifiedetl_pipeline", message);
                 None
             }
+        }
+    }
+}
+
+impl Pipeline {
+    /// After an apply that failed (or was interrupted), the components it made whose ids it
+    /// could not return (a wait that timed out or was interrupted, say) are looked up by name
+    /// and tag and recorded too: the state holds everything that exists.
+    async fn record_what_exists(aws: &Aws, state: PipelineState, out: &Outcome) -> PipelineState {
+        if out.errors.is_empty() {
+            return state;
+        }
+        let arn = [
+            &state.cdc_stream.arn,
+            &state.sink.arn,
+            &state.persist.role_arn,
+        ]
+        .into_iter()
+        .find_map(|a| a.as_ref_option().cloned());
+        let Ok(identity) = aws.identity_or_from(arn.as_deref()).await else {
+            return state;
+        };
+        match leftovers::adopt(aws, &state, &identity).await {
+            Ok(all) => all,
+            Err(_) => state,
         }
     }
 }
@@ -233,9 +260,16 @@ impl Resource for Pipeline {
         let (aws, planned, desired) = self.resolve(diags, &planned, &config, None).await?;
         // Boxed: the whole apply is one large future (every component's steps), too large for a
         // worker thread's stack in debug builds.
-        let out = Box::pin(apply::converge(&aws, &desired, None)).await;
+        // Every wait and retry inside ends by the `timeouts` block's `create`.
+        let deadline = desired.timeouts.create;
+        let out = Box::pin(wait::with_deadline(
+            deadline,
+            apply::converge(&aws, &desired, None),
+        ))
+        .await;
         report(diags, "creating", &planned.name, &out.errors);
-        Some((applied_state(planned, &out), ValueEmpty::Null))
+        let state = Self::record_what_exists(&aws, applied_state(planned, &out), &out).await;
+        Some((state, ValueEmpty::Null))
     }
 
     async fn update<'a>(
@@ -248,9 +282,15 @@ impl Resource for Pipeline {
         _meta: ValueEmpty,
     ) -> Option<(PipelineState, ValueEmpty)> {
         let (aws, planned, desired) = self.resolve(diags, &planned, &config, Some(&prior)).await?;
-        let out = Box::pin(apply::converge(&aws, &desired, Some(&prior))).await;
+        let deadline = desired.timeouts.update;
+        let out = Box::pin(wait::with_deadline(
+            deadline,
+            apply::converge(&aws, &desired, Some(&prior)),
+        ))
+        .await;
         report(diags, "updating", &planned.name, &out.errors);
-        Some((applied_state(planned, &out), ValueEmpty::Null))
+        let state = Self::record_what_exists(&aws, applied_state(planned, &out), &out).await;
+        Some((state, ValueEmpty::Null))
     }
 
     async fn destroy<'a>(
@@ -262,7 +302,15 @@ impl Resource for Pipeline {
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
-        let errors = Box::pin(apply::destroy(&aws, &prior, &identity)).await;
+        let deadline = source_lake::timeouts(&prior.timeouts).delete;
+        let errors = Box::pin(wait::with_deadline(deadline, async {
+            // What a failed apply made but could not record goes too.
+            match leftovers::adopt(&aws, &prior, &identity).await {
+                Ok(all) => apply::destroy(&aws, &all, &identity).await,
+                Err(e) => vec![e.message],
+            }
+        }))
+        .await;
         report(diags, "deleting", &prior.name, &errors);
         Some(())
     }

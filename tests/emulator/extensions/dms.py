@@ -1170,6 +1170,10 @@ def test_connection(backend: Backend, params: Params) -> Answer:
         )
     if endpoint.status != "active":
         raise InvalidResourceStateFault(f"Endpoint {endpoint.identifier} is {endpoint.status}.")
+    from . import realism
+
+    if realism.on("dms"):
+        realism.count("dms", "DMS.TestConnection (needed before a task starts)")
     connection = Connection(instance, endpoint)
     backend.connections[:] = [
         c for c in backend.connections

@@ -50,7 +50,12 @@ the truth, each behaviour with AWS's own error code, HTTP status and message. Th
 ``GET /_emulator/realism`` answers the settings and what was injected, per class;
 ``POST /_emulator/realism`` with a JSON object of settings changes them (``enabled``,
 ``classes``, ``iam_seconds``, ``lag_seconds``, ``state_seconds``, ``s3_seconds``,
-``throttle_rate``, ``seed``) and clears the counts.
+``throttle_rate``, ``seed``) and clears the counts; ``"settle": true`` in it ends every
+transition in progress at once (streams, tables, functions, mappings, buckets, roles). Its
+``outage`` setting (a list of
+``Service.Operation`` names) is not a behaviour of AWS right after a change but a service event:
+those calls answer the service's internal error every time, until the list is emptied, so that
+tests can fail an apply at a chosen step once the SDK's retries give up.
 """
 
 from __future__ import annotations
@@ -94,6 +99,10 @@ class Settings:
     s3_seconds: float = 3.0
     throttle_rate: float = 0.02
     seed: int = 1
+    # "Service.Operation" names (``Lambda.CreateEventSourceMapping``) answered with the
+    # service's internal error every time, as during an AWS service event: what a caller does
+    # once its retries give up. Set at run time only (tests of half-failed applies).
+    outage: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,6 +132,7 @@ class Settings:
             "s3_seconds": self.s3_seconds,
             "throttle_rate": self.throttle_rate,
             "seed": self.seed,
+            "outage": list(self.outage),
         }
 
 
@@ -766,6 +776,77 @@ def _before_dms_account(request: Request) -> None:
         ), f"DMS.{request.operation} AccessDeniedFault ({'propagating' if exists else 'missing'})")
 
 
+# ------------------------------------------------------------------------------ outage
+
+SERVICE_NAMES = {"kinesis": "Kinesis", "dynamodb": "DynamoDB", "firehose": "Firehose", "dms": "DMS",
+                 "kinesisanalytics": "KinesisAnalytics", "iam": "IAM", "sts": "STS", "lambda": "Lambda",
+                 "s3": "S3"}
+
+INTERNAL_ERRORS: dict[str, tuple[int, str, str]] = {
+    "kinesis": (500, "InternalFailure", "json"),
+    "dynamodb": (500, "InternalServerError", "json"),
+    "firehose": (500, "ServiceUnavailableException", "json"),
+    "dms": (500, "InternalFailure", "json"),
+    "kinesisanalytics": (500, "InternalFailure", "json"),
+    "lambda": (500, "ServiceException", "rest-json"),
+    "iam": (500, "ServiceFailure", "query"),
+    "sts": (500, "InternalFailure", "query"),
+    "s3": (500, "InternalError", "s3"),
+}
+
+
+def operation_of(request: Request) -> str:
+    """``Service.Operation`` of a request, for the REST services (Lambda, S3) as far as the
+    provider's calls go."""
+    service = SERVICE_NAMES.get(request.service, request.service)
+    if request.operation:
+        return f"{service}.{request.operation}"
+    method, path = request.method, request.path.rstrip("/")
+    if request.service == "lambda":
+        if path == "/2015-03-31/functions":
+            return "Lambda.CreateFunction" if method == "POST" else "Lambda.ListFunctions"
+        if path == "/2015-03-31/event-source-mappings":
+            return "Lambda.CreateEventSourceMapping" if method == "POST" else "Lambda.ListEventSourceMappings"
+        if MAPPING_PATH.match(path + "/"):
+            return {"GET": "Lambda.GetEventSourceMapping", "PUT": "Lambda.UpdateEventSourceMapping",
+                    "DELETE": "Lambda.DeleteEventSourceMapping"}.get(method, "Lambda.EventSourceMapping")
+        match = FUNCTION_PATH.match(path)
+        if match:
+            rest = match["rest"] or ""
+            return {
+                ("GET", ""): "Lambda.GetFunction", ("DELETE", ""): "Lambda.DeleteFunction",
+                ("GET", "/configuration"): "Lambda.GetFunctionConfiguration",
+                ("PUT", "/configuration"): "Lambda.UpdateFunctionConfiguration",
+                ("PUT", "/code"): "Lambda.UpdateFunctionCode",
+            }.get((method, rest), f"Lambda.{method}{rest}")
+        return f"Lambda.{method} {path}"
+    if request.service == "s3":
+        bucket, bucket_only = _bucket_of(request)
+        sub = next((q for q in request.query if q in BUCKET_SUBRESOURCES), "")
+        if not bucket_only:
+            return {"PUT": "S3.PutObject", "GET": "S3.GetObject", "DELETE": "S3.DeleteObject",
+                    "HEAD": "S3.HeadObject"}.get(method, f"S3.{method}Object")
+        names = {"tagging": "BucketTagging", "publicAccessBlock": "PublicAccessBlock",
+                 "encryption": "BucketEncryption"}
+        if sub:
+            verb = {"PUT": "Put", "GET": "Get", "DELETE": "Delete"}.get(method, method)
+            return f"S3.{verb}{names.get(sub, sub)}"
+        return {"PUT": "S3.CreateBucket", "DELETE": "S3.DeleteBucket", "HEAD": "S3.HeadBucket",
+                "GET": "S3.ListObjects"}.get(method, f"S3.{method}Bucket")
+    return f"{service}.{method} {path}"
+
+
+def _outage(request: Request) -> None:
+    outage = STATE.settings.outage
+    if not outage:
+        return
+    name = operation_of(request)
+    if name in outage:
+        status, code, style = INTERNAL_ERRORS.get(request.service, (500, "InternalFailure", "json"))
+        raise _refuse(Answer("outage", status, code, "We encountered an internal error. Please try again.", style),
+                      name)
+
+
 # ------------------------------------------------------------------------------ middleware
 
 BEFORE: dict[str, list[Callable[[Request], None]]] = {
@@ -790,12 +871,19 @@ def _control(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
     if environ.get("REQUEST_METHOD") == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         given = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        if given.pop("settle", False):
+            # An action, not a setting: every transition in progress ends now.
+            with _LOCK:
+                for records in (STATE.streams, STATE.tables, STATE.functions, STATE.mappings,
+                                STATE.buckets, STATE.roles):
+                    records.clear()
         current = STATE.settings.to_dict()
         unknown = set(given) - set(current)
         if unknown:
             return _support.json_response(start_response, 400, {"message": f"unknown settings {sorted(unknown)}"})
         merged = {**current, **given}
         merged["classes"] = frozenset(merged["classes"])
+        merged["outage"] = tuple(merged["outage"])
         if merged["classes"] - set(CLASSES):
             return _support.json_response(start_response, 400, {"message": f"unknown classes; known: {CLASSES}"})
         configure(Settings(**merged))
@@ -812,6 +900,7 @@ def _middleware(app: Any) -> Any:
             return app(environ, start_response)
         request = _read_request(environ)
         try:
+            _outage(request)
             _throttle(request)
             for hook in BEFORE.get(request.service, ()):
                 hook(request)

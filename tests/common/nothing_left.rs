@@ -1,0 +1,69 @@
+//! What "destroy leaves nothing" means, shared by the end-to-end tests that destroy a pipeline
+//! (each includes this file as a module: the harness library stays free of the SDK clients).
+
+use anyhow::Result;
+use harness::Emulator;
+
+/// Every component a pipeline makes is gone (the account's own `dms-vpc-role` aside):
+/// what "destroy leaves nothing" means, for every example.
+pub async fn assert_holds_nothing(emulator: &Emulator) -> Result<()> {
+    let sdk = emulator.sdk_config().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let streams = kinesis.list_streams().send().await?;
+    assert!(streams.stream_names().is_empty(), "{streams:?}");
+    let tables = aws_sdk_dynamodb::Client::new(&sdk)
+        .list_tables()
+        .send()
+        .await?;
+    assert!(tables.table_names().is_empty(), "{tables:?}");
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let functions = lambda.list_functions().send().await?;
+    assert!(functions.functions().is_empty(), "{functions:?}");
+    let mappings = lambda.list_event_source_mappings().send().await?;
+    assert!(mappings.event_source_mappings().is_empty(), "{mappings:?}");
+    let roles = aws_sdk_iam::Client::new(&sdk).list_roles().send().await?;
+    assert!(
+        roles
+            .roles()
+            .iter()
+            .all(|r| r.role_name() == "dms-vpc-role"),
+        "{roles:?}"
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let buckets = s3.list_buckets().send().await?;
+    assert!(buckets.buckets().is_empty(), "{buckets:?}");
+    let firehose = aws_sdk_firehose::Client::new(&sdk);
+    let delivery = firehose.list_delivery_streams().send().await?;
+    assert!(delivery.delivery_stream_names().is_empty(), "{delivery:?}");
+    let dms = aws_sdk_databasemigration::Client::new(&sdk);
+    // DMS answers ResourceNotFoundFault when nothing matches.
+    fn none<E: aws_sdk_databasemigration::error::ProvideErrorMetadata>(e: &E) -> bool {
+        e.code() == Some("ResourceNotFoundFault")
+    }
+    let tasks = dms.describe_replication_tasks().send().await;
+    assert!(
+        tasks
+            .as_ref()
+            .map_or_else(none, |t| t.replication_tasks().is_empty()),
+        "{tasks:?}"
+    );
+    let endpoints = dms.describe_endpoints().send().await;
+    assert!(
+        endpoints
+            .as_ref()
+            .map_or_else(none, |e| e.endpoints().is_empty()),
+        "{endpoints:?}"
+    );
+    let instances = dms.describe_replication_instances().send().await;
+    assert!(
+        instances
+            .as_ref()
+            .map_or_else(none, |i| i.replication_instances().is_empty()),
+        "{instances:?}"
+    );
+    Ok(())
+}
