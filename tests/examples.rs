@@ -169,6 +169,44 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
         "the environment is back as planned"
     );
 
+    // Changes AWS takes a while to settle, in place: a reshard, capacity, the mapping's batch
+    // settings, the function's memory and timeout (each refused by AWS while the previous one
+    // settles; the emulator's realism layer answers so too).
+    let main_tf = std::fs::read_to_string(tf.dir().join("main.tf"))?;
+    let settling = main_tf
+        .replacen("shard_count = 2", "shard_count = 3", 1)
+        .replace("write_capacity     = 3000", "write_capacity     = 3500")
+        .replace(
+            "    batch_size             = 500\n",
+            "    batch_size             = 400\n    memory_size            = 512\n    timeout                = 90\n",
+        );
+    assert_ne!(settling, main_tf);
+    std::fs::write(tf.dir().join("main.tf"), &settling)?;
+    let plan = run(&["plan", "-detailed-exitcode"])?;
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("update in-place"), "{}", plan.stdout);
+    run(&["apply", "-auto-approve"])?.ok()?;
+    assert_eq!(run(&["plan", "-detailed-exitcode"])?.code, 0);
+    let kinesis = aws_sdk_kinesis::Client::new(&sdk);
+    let cdc = kinesis
+        .describe_stream_summary()
+        .stream_name("unified-orders-cdc")
+        .send()
+        .await?;
+    assert_eq!(
+        cdc.stream_description_summary().unwrap().open_shard_count(),
+        3
+    );
+    let function = lambda
+        .get_function_configuration()
+        .function_name("unified-orders-persist")
+        .send()
+        .await?;
+    assert_eq!(
+        (function.memory_size(), function.timeout()),
+        (Some(512), Some(90))
+    );
+
     // The engine turned off: its state table and reference data go, the mapping moves back to
     // the enriched stream, and the plan after that is empty.
     let main_tf = std::fs::read_to_string(tf.dir().join("main.tf"))?;
@@ -214,10 +252,7 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     assert!(!env.contains_key("CORRELATION"), "{env:?}");
 
     run(&["destroy", "-auto-approve"])?.ok()?;
-    let tables = dynamodb.list_tables().send().await?;
-    assert!(tables.table_names().is_empty(), "{tables:?}");
-    let buckets = s3.list_buckets().send().await?;
-    assert!(buckets.buckets().is_empty(), "{buckets:?}");
+    nothing_left::assert_holds_nothing(&emulator).await?;
     Ok(())
 }
 

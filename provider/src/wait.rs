@@ -228,10 +228,26 @@ where
     if STOP.is_stopped() {
         return Err(interrupted("AWS to accept a change"));
     }
-    tokio::select! {
+    let result = tokio::select! {
         result = retried => result,
-        () = STOP.stopped() => Err(interrupted("AWS to accept a change")),
-    }
+        () = STOP.stopped() => return Err(interrupted("AWS to accept a change")),
+    };
+    // Still refused once the budget is spent: waiting did not cure it, and the user should
+    // know it was waited for (a role that never becomes usable, a resource stuck in use).
+    result.map_err(|e| {
+        if transient(&e) {
+            AwsError {
+                message: format!(
+                    "{} (still refused after retrying for {})",
+                    e.message,
+                    humantime::format_duration(Duration::from_secs(budget.as_secs().max(1)))
+                ),
+                ..e
+            }
+        } else {
+            e
+        }
+    })
 }
 
 #[cfg(test)]
