@@ -99,6 +99,7 @@ QUICKSTART := examples/quickstart
 TF_OUT = cd $(QUICKSTART) && terraform output -raw
 LOCAL  = $(TARGET_DIR)/release/unifiedetl-local
 LOCAL_ARGS = --endpoint-url http://127.0.0.1:$(EMULATOR_PORT) \
+	  --binary $(TARGET_DIR)/release/unifiedetl-lambda \
 	  --function "$$($(TF_OUT) persist_function_name)" \
 	  --sink "$$($(TF_OUT) sink_table)"
 
