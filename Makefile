@@ -182,11 +182,12 @@ bench: setup $(NODE_SINK)/node_modules/.package-lock.json
 
 # The release provider (as `make install` builds it) through a proxy adding 100 ms to every AWS
 # call: `terraform apply` and `plan` of examples/complete in rounds beside a no-op
-# configuration, and the calls (README.md, "Provider speed"). The bench program itself is
+# configuration, and the calls (README.md, "Provider speed"). The emulator's realism layer is
+# off: the benchmark measures the provider's own rounds, not AWS's settling. The bench program itself is
 # built like the tests (`--workspace`, dev profile), so after `make test` only it compiles.
 bench-provider: setup lambda
 	cargo build --release -p terraform-provider-unifiedetl
-	cargo bench --workspace --profile dev --bench provider_speed -- \
+	EMULATOR_REALISM=0 cargo bench --workspace --profile dev --bench provider_speed -- \
 	  --provider $(abspath $(TARGET_DIR))/release/terraform-provider-unifiedetl $(PROVIDER_BENCH_ARGS)
 
 # The Node.js reference sink (the sample's way), pinned by its package-lock.json.

@@ -343,6 +343,8 @@ fn main() -> Result<()> {
         }
     }
     let emulator = Emulator::start()?;
+    // examples/complete has a DMS source: the account has its `dms-vpc-role` (docs/index.md).
+    emulator.create_dms_vpc_role()?;
     let proxy = runtime.block_on(CountingProxy::start_with_delay(
         &emulator.endpoint,
         options.delay,
