@@ -233,6 +233,31 @@ pub async fn update(client: &Client, current: &Role, spec: &RoleSpec) -> AwsResu
     })
 }
 
+/// The policies the role `name` carries besides its inline policy `own`: inline policy names,
+/// then the ARNs of attached managed policies.
+pub async fn other_policies(client: &Client, name: &str, own: &str) -> AwsResult<Vec<String>> {
+    let (inline, attached) = tokio::join!(
+        client.list_role_policies().role_name(name).send(),
+        client.list_attached_role_policies().role_name(name).send(),
+    );
+    let err = |e: AwsError| context("reading the policies of", name, e);
+    let mut others: Vec<String> = inline
+        .map_err(|e| err(e.into()))?
+        .policy_names()
+        .iter()
+        .filter(|p| p.as_str() != own)
+        .cloned()
+        .collect();
+    others.extend(
+        attached
+            .map_err(|e| err(e.into()))?
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string)),
+    );
+    Ok(others)
+}
+
 /// Deletes the role after its inline and attached policies (IAM refuses otherwise).
 pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
     let err = |e: AwsError| context("deleting", name, e);

@@ -44,11 +44,18 @@ pub struct Function {
     pub memory_size: i32,
     pub timeout: i32,
     pub code_sha256: String,
+    /// `provided.al2023` with handler `bootstrap` for the persist function; a function made
+    /// elsewhere (and adopted by an import) may run another runtime.
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
     pub environment: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     state: Option<State>,
     last_update: Option<LastUpdateStatus>,
 }
+
+/// The persist function's handler: the `bootstrap` binary of its package (custom runtime).
+const HANDLER: &str = "bootstrap";
 
 /// Describes the function `name` with its tags; `None` if it does not exist.
 pub async fn find_function_by_name(client: &Client, name: &str) -> AwsResult<Option<Function>> {
@@ -79,6 +86,8 @@ pub async fn find_function_by_name(client: &Client, name: &str) -> AwsResult<Opt
         memory_size: config.memory_size.unwrap_or_default(),
         timeout: config.timeout.unwrap_or_default(),
         code_sha256: config.code_sha256.clone().unwrap_or_default(),
+        runtime: config.runtime.as_ref().map(|r| r.as_str().to_string()),
+        handler: config.handler.clone(),
         environment: config
             .environment
             .as_ref()
@@ -132,7 +141,7 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
                 .create_function()
                 .function_name(&spec.name)
                 .runtime(Runtime::Providedal2023)
-                .handler("bootstrap")
+                .handler(HANDLER)
                 .role(&spec.role_arn)
                 .code(
                     FunctionCode::builder()
@@ -201,7 +210,10 @@ pub async fn update_function(
         .map_err(err)?;
         wait_function_ready(client, name).await?;
     }
-    if current.role_arn != spec.role_arn
+    let runtime_differs = current.runtime.as_deref() != Some(Runtime::Providedal2023.as_str())
+        || current.handler.as_deref() != Some(HANDLER);
+    if runtime_differs
+        || current.role_arn != spec.role_arn
         || current.memory_size != spec.memory_size
         || current.timeout != spec.timeout
         || current.environment != spec.environment
@@ -210,6 +222,8 @@ pub async fn update_function(
             client
                 .update_function_configuration()
                 .function_name(name)
+                .runtime(Runtime::Providedal2023)
+                .handler(HANDLER)
                 .role(&spec.role_arn)
                 .memory_size(spec.memory_size)
                 .timeout(spec.timeout)

@@ -17,6 +17,7 @@ use tf_provider::value::Value;
 
 use super::apply_source::{self, Lake, Source};
 use super::apply_sql::{self, SqlApp};
+use super::owner::{self as own, Adopted, Owner};
 use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
@@ -27,11 +28,11 @@ use crate::iam::{self, RoleSpec};
 use crate::kinesis::{self, StreamSpec};
 use crate::lambda::{self, FunctionSpec, MappingSpec};
 use crate::s3::{self, BucketSpec};
-use crate::tags::PIPELINE_TAG;
 
 /// Everything the planned state asks for, with every value known.
 pub struct Desired {
-    pub pipeline: String,
+    /// The pipeline and what an import adopted (see [`super::owner`]).
+    pub owner: Owner,
     pub cdc: StreamSpec,
     pub enriched: StreamSpec,
     pub table: TableSpec,
@@ -183,7 +184,7 @@ impl Desired {
             )
         })?;
         Ok(Desired {
-            pipeline: need(&s.name, "name")?,
+            owner: Owner::new(need(&s.name, "name")?, Adopted::default()),
             cdc: stream(&s.cdc_stream, "cdc_stream")?,
             enriched: stream(&s.enriched_stream, "enriched_stream")?,
             table: TableSpec {
@@ -502,24 +503,6 @@ impl Outcome {
     }
 }
 
-/// Refuses to adopt a component of the same name that another pipeline (or nobody) owns.
-pub(super) fn check_owner(
-    kind: &str,
-    name: &str,
-    tags: &BTreeMap<String, String>,
-    pipeline: &str,
-) -> AwsResult<()> {
-    match tags.get(PIPELINE_TAG) {
-        Some(owner) if owner == pipeline => Ok(()),
-        Some(owner) => Err(AwsError::other(format!(
-            "{kind} ({name}) already exists and belongs to pipeline \"{owner}\": choose another name for this component"
-        ))),
-        None => Err(AwsError::other(format!(
-            "{kind} ({name}) already exists and is not part of a unifiedetl pipeline: choose another name, or delete or import it"
-        ))),
-    }
-}
-
 pub(super) fn known(value: &Str) -> bool {
     value.is_value()
 }
@@ -528,13 +511,13 @@ async fn ensure_stream(
     aws: &Aws,
     spec: &StreamSpec,
     ours: bool,
-    pipeline: &str,
+    owner: &Owner,
 ) -> AwsResult<String> {
     match kinesis::find(&aws.kinesis, &spec.name, Expect::from_ours(ours)).await? {
         None => Ok(kinesis::create(&aws.kinesis, spec).await?.arn),
         Some(current) => {
             if !ours {
-                check_owner("Kinesis stream", &spec.name, &current.tags, pipeline)?;
+                owner.check(own::STREAM, &spec.name, &current.tags)?;
             }
             let current = if current.status == aws_sdk_kinesis::types::StreamStatus::Active {
                 current
@@ -546,17 +529,12 @@ async fn ensure_stream(
     }
 }
 
-async fn ensure_table(
-    aws: &Aws,
-    spec: &TableSpec,
-    ours: bool,
-    pipeline: &str,
-) -> AwsResult<String> {
+async fn ensure_table(aws: &Aws, spec: &TableSpec, ours: bool, owner: &Owner) -> AwsResult<String> {
     match dynamodb::find_by_name(&aws.dynamodb, &spec.name, None).await? {
         None => Ok(dynamodb::create(&aws.dynamodb, spec).await?.arn),
         Some(current) => {
             if !ours {
-                check_owner("DynamoDB table", &spec.name, &current.tags, pipeline)?;
+                owner.check(own::TABLE, &spec.name, &current.tags)?;
             }
             let current = dynamodb::wait_active(&aws.dynamodb, &spec.name).await?;
             Ok(dynamodb::update(&aws.dynamodb, &current, spec).await?.arn)
@@ -588,7 +566,7 @@ async fn ensure_dead_letter_bucket(aws: &Aws, want: &Desired, ours: bool) -> Aws
         None => s3::create(&aws.s3, &spec).await?,
         Some(current) => {
             if !ours {
-                check_owner("S3 bucket", &spec.name, &current.tags, &want.pipeline)?;
+                want.owner.check(own::BUCKET, &spec.name, &current.tags)?;
             }
             s3::update(&aws.s3, &current, &spec).await?
         }
@@ -622,7 +600,7 @@ async fn ensure_reference(
             }
             Some(current) => {
                 if !ours {
-                    check_owner("S3 bucket", &spec.name, &current.tags, &want.pipeline)?;
+                    want.owner.check(own::BUCKET, &spec.name, &current.tags)?;
                 }
                 s3::update(&aws.s3, &current, &spec).await?;
             }
@@ -674,7 +652,7 @@ pub async fn ensure_service_role(
     role: ServiceRole<'_>,
     policy: impl FnOnce(&str) -> serde_json::Value,
     ours: bool,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
 ) -> AwsResult<String> {
     let ServiceRole {
@@ -689,17 +667,29 @@ pub async fn ensure_service_role(
         policy: serde_json::Value::Null,
         tags: tags.clone(),
     };
+    let mut adopting = false;
     let role = match iam::find(&aws.iam, name, policy_name, Expect::from_ours(ours)).await? {
         Some(current) => {
             if !ours {
-                check_owner("IAM role", name, &current.tags, pipeline)?;
+                owner.check(own::ROLE, name, &current.tags)?;
             }
+            adopting = !current.tags.contains_key(crate::tags::PIPELINE_TAG);
             current
         }
         None => iam::create(&aws.iam, &spec).await?,
     };
     spec.policy = policy(&role.arn);
     iam::update(&aws.iam, &role, &spec).await?;
+    if adopting {
+        // A role made elsewhere (named in an import): what it carried stays, said once.
+        let others = iam::other_policies(&aws.iam, name, policy_name).await?;
+        if !others.is_empty() {
+            owner.warn(format!(
+                "IAM role ({name}) was adopted with policies of its own, kept as they were: {}. The pipeline added its policy `{policy_name}`, which grants everything the pipeline needs: detach or delete the others once nothing else relies on them",
+                others.join(", ")
+            ));
+        }
+    }
     Ok(role.arn)
 }
 
@@ -752,7 +742,7 @@ async fn ensure_role(aws: &Aws, want: &Desired, ours: bool) -> AwsResult<String>
         },
         policy,
         ours,
-        &want.pipeline,
+        &want.owner,
         &want.tags,
     )
     .await
@@ -782,7 +772,7 @@ async fn ensure_function(
         None => Ok(lambda::create_function(&aws.lambda, &spec).await?.arn),
         Some(current) => {
             if !ours {
-                check_owner("Lambda function", &spec.name, &current.tags, &want.pipeline)?;
+                want.owner.check(own::FUNCTION, &spec.name, &current.tags)?;
             }
             Ok(lambda::update_function(&aws.lambda, &current, &spec)
                 .await?
@@ -879,12 +869,12 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     // Every part starts as soon as the parts it needs are up, not when every part of a phase
     // is: those others need are shared futures, each run once, awaited by every part that
     // needs it and by the final join.
-    let cdc = Box::pin(ensure_stream(aws, &want.cdc, cdc_ours, &want.pipeline)).shared();
+    let cdc = Box::pin(ensure_stream(aws, &want.cdc, cdc_ours, &want.owner)).shared();
     let enriched = Box::pin(ensure_stream(
         aws,
         &want.enriched,
         enriched_ours,
-        &want.pipeline,
+        &want.owner,
     ))
     .shared();
     let bucket = Box::pin(ensure_dead_letter_bucket(aws, want, bucket_ours)).shared();
@@ -910,8 +900,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             async {
                 match &want.engine {
                     Some(engine) => Some(
-                        ensure_table(aws, &engine.state_table, state_table_ours, &want.pipeline)
-                            .await,
+                        ensure_table(aws, &engine.state_table, state_table_ours, &want.owner).await,
                     ),
                     None => None,
                 }
@@ -939,7 +928,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                         enriched: &want.enriched,
                     },
                     want.reference.as_ref().map(|r| r.bucket_arn.as_str()),
-                    &want.pipeline,
+                    &want.owner,
                     &want.tags,
                 )
                 .await,
@@ -963,7 +952,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                     lake,
                     prior_lake,
                     &want.cdc,
-                    &want.pipeline,
+                    &want.owner,
                     &want.tags,
                 )
                 .await,
@@ -982,7 +971,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                     prior_source,
                     &want.cdc,
                     cdc.clone().map(Some),
-                    &want.pipeline,
+                    &want.owner,
                     &want.tags,
                     timeout,
                 ))
@@ -1026,7 +1015,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                     prior_lake,
                     &role_arn,
                     &cdc_arn,
-                    &want.pipeline,
+                    &want.owner,
                     &want.tags,
                     timeout,
                 ))
@@ -1055,7 +1044,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                         &role_arn,
                         &cdc_arn,
                         want.reference.as_ref().map(|r| r.bucket_arn.as_str()),
-                        &want.pipeline,
+                        &want.owner,
                         &want.tags,
                         timeout,
                     ))
@@ -1074,7 +1063,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             tokio::join!(
                 cdc.clone(),
                 enriched.clone(),
-                ensure_table(aws, &want.table, table_ours, &want.pipeline),
+                ensure_table(aws, &want.table, table_ours, &want.owner),
                 bucket.clone(),
             )
         },
@@ -1148,7 +1137,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 .as_ref_option()
                 .and_then(|arn| account_of(arn))
                 .unwrap_or_default();
-            let managed = apply_source::lake_bucket_managed(state, p, account);
+            let managed = apply_source::lake_bucket_managed(state, p, account, &want.owner.adopted);
             out.errors.extend(
                 apply_source::destroy_lake(aws, p, want.lake.as_ref(), managed, timeout).await,
             );
@@ -1167,7 +1156,8 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 .extend(destroy_state_table(aws, &p.analytics).await);
         }
         if want.reference.is_none() {
-            out.errors.extend(destroy_reference(aws, p, account).await);
+            out.errors
+                .extend(destroy_reference(aws, p, account, &want.owner.adopted).await);
         }
         if want.sql.is_none() && p.analytics.sql_engine() {
             out.errors
@@ -1212,12 +1202,18 @@ fn function_ours_changed(prior: &PipelineState, want: &Desired) -> bool {
 /// reads a stream being deleted, then everything else concurrently, the role after its
 /// function. Not-found is success. A dead-letter bucket that still holds dead letters stops
 /// the destroy unless `dead_letter_force_destroy` allows emptying it.
-pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> Vec<String> {
+pub async fn destroy(
+    aws: &Aws,
+    state: &PipelineState,
+    identity: &Identity,
+    adopted: &Adopted,
+) -> Vec<String> {
     let p = &state.persist;
     let managed_bucket = match (&state.name, &p.dead_letter_bucket) {
         (Value::Value(name), Value::Value(bucket))
             if known(&p.dead_letter_bucket_arn)
-                && *bucket == default_dead_letter_bucket(name, &identity.account) =>
+                && (*bucket == default_dead_letter_bucket(name, &identity.account)
+                    || adopted.contains(own::BUCKET, bucket)) =>
         {
             Some(bucket.clone())
         }
@@ -1236,7 +1232,9 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
             Err(e) => return vec![e.message],
         }
     }
-    if let Some(refused) = apply_source::lake_blocks_destroy(aws, state, &identity.account).await {
+    if let Some(refused) =
+        apply_source::lake_blocks_destroy(aws, state, &identity.account, adopted).await
+    {
         return vec![refused];
     }
     let timeout = timeouts(&state.timeouts).delete;
@@ -1252,7 +1250,8 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
     let lake = async {
         match state.data_lake() {
             Some(lake) => {
-                let managed = apply_source::lake_bucket_managed(state, lake, &identity.account);
+                let managed =
+                    apply_source::lake_bucket_managed(state, lake, &identity.account, adopted);
                 apply_source::destroy_lake(aws, lake, None, managed, timeout).await
             }
             None => Vec::new(),
@@ -1321,7 +1320,7 @@ pub async fn destroy(aws: &Aws, state: &PipelineState, identity: &Identity) -> V
         }
     }
     errors.extend(destroy_state_table(aws, &state.analytics).await);
-    errors.extend(destroy_reference(aws, state, Some(&identity.account)).await);
+    errors.extend(destroy_reference(aws, state, Some(&identity.account), adopted).await);
     errors
 }
 
@@ -1342,7 +1341,12 @@ async fn destroy_state_table(aws: &Aws, a: &AnalyticsBlock) -> Vec<String> {
 
 /// Deletes the uploaded reference data (the bucket too when the pipeline created it: it holds
 /// only the uploaded reference files).
-async fn destroy_reference(aws: &Aws, state: &PipelineState, account: Option<&str>) -> Vec<String> {
+async fn destroy_reference(
+    aws: &Aws,
+    state: &PipelineState,
+    account: Option<&str>,
+    adopted: &Adopted,
+) -> Vec<String> {
     let a = &state.analytics;
     let mut errors = Vec::new();
     let Some(bucket) = a
@@ -1354,10 +1358,15 @@ async fn destroy_reference(aws: &Aws, state: &PipelineState, account: Option<&st
     };
     // Only the bucket the pipeline created (the default name) is deleted; a named one keeps
     // everything but the uploaded objects.
-    let managed = match (&state.name, account) {
-        (Value::Value(name), Some(account)) => *bucket == default_reference_bucket(name, account),
-        _ => false,
-    };
+    // A bucket an import named is the pipeline's too (reference data, which the configured
+    // files upload again).
+    let managed = adopted.contains(own::BUCKET, bucket)
+        || match (&state.name, account) {
+            (Value::Value(name), Some(account)) => {
+                *bucket == default_reference_bucket(name, account)
+            }
+            _ => false,
+        };
     let keys: Vec<String> = a
         .reference_objects
         .as_ref_option()

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::apply::{check_owner, ensure_service_role, known, need, ServiceRole};
+use super::apply::{ensure_service_role, known, need, ServiceRole};
+use super::owner::{self as own, Adopted, Owner};
 use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
 use super::state::{DataLakeBlock, PipelineState, SourceBlock};
 use futures::FutureExt;
@@ -188,7 +189,7 @@ pub async fn converge_source(
     prior: Option<&SourceBlock>,
     cdc: &crate::kinesis::StreamSpec,
     cdc_arn: impl std::future::Future<Output = CdcArn>,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> (AwsResult<SourceReady>, Option<AwsResult<SourceDone>>) {
@@ -217,7 +218,7 @@ pub async fn converge_source(
             })
         },
         role_ours,
-        pipeline,
+        owner,
         tags,
     ))
     .shared();
@@ -256,9 +257,13 @@ pub async fn converge_source(
             dms::find_instance_by_id(&aws.dms, &src.instance.identifier)
         );
         group?;
-        ensure_instance(aws, src, found?, prior, pipeline, timeout).await
+        ensure_instance(aws, src, found?, prior, owner, timeout).await
     })
     .shared();
+    // Modifying an endpoint stops the running task that uses it, then resumes it: the two
+    // endpoints take turns, or the second would find the task stopping (DMS refuses to stop a
+    // task that is not running) or resumed under it.
+    let endpoint_turn = futures::lock::Mutex::new(());
     // Each endpoint is looked up while the role is brought up: the lookup needs only its
     // identifier, and the task waits for both endpoints.
     let mysql = Box::pin(async {
@@ -273,7 +278,8 @@ pub async fn converge_source(
                 m.secret_role_arn = Some(role_arn);
             }
         }
-        ensure_endpoint(aws, &mysql, found, src.password_changed, pipeline, timeout).await
+        let _turn = endpoint_turn.lock().await;
+        ensure_endpoint(aws, &mysql, found, src.password_changed, owner, timeout).await
     })
     .shared();
     // The Kinesis endpoint names the stream by its ARN (built from the name: DMS does not look
@@ -294,8 +300,9 @@ pub async fn converge_source(
             }),
             tags: tags.clone(),
         };
+        let _turn = endpoint_turn.lock().await;
         Some(match found {
-            Ok(found) => ensure_endpoint(aws, &target, found, false, pipeline, timeout).await,
+            Ok(found) => ensure_endpoint(aws, &target, found, false, owner, timeout).await,
             Err(e) => Err(e),
         })
     };
@@ -323,7 +330,7 @@ pub async fn converge_source(
                     target_arn,
                     current,
                 },
-                pipeline,
+                owner,
                 tags,
                 timeout,
             ))
@@ -357,7 +364,7 @@ async fn ensure_task(
     aws: &Aws,
     src: &Source,
     parts: TaskParts,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> AwsResult<SourceDone> {
@@ -376,12 +383,7 @@ async fn ensure_task(
     let task = match parts.current? {
         None => dms::create_task(&aws.dms, &spec, timeout).await?,
         Some(current) => {
-            check_owner(
-                "DMS replication task",
-                &spec.identifier,
-                &current.tags,
-                pipeline,
-            )?;
+            owner.check(own::TASK, &spec.identifier, &current.tags)?;
             if dms::task_needs_replacement(&current, &spec) {
                 dms::delete_task(&aws.dms, &current.arn, timeout).await?;
                 dms::create_task(&aws.dms, &spec, timeout).await?
@@ -420,7 +422,7 @@ async fn ensure_instance(
     src: &Source,
     found: Option<dms::Instance>,
     prior: Option<&SourceBlock>,
-    pipeline: &str,
+    owner: &Owner,
     timeout: Duration,
 ) -> AwsResult<dms::Instance> {
     let spec = &src.instance;
@@ -436,12 +438,7 @@ async fn ensure_instance(
         }
         Some(current) => {
             if !ours {
-                check_owner(
-                    "DMS replication instance",
-                    &spec.identifier,
-                    &current.tags,
-                    pipeline,
-                )?;
+                owner.check(own::INSTANCE, &spec.identifier, &current.tags)?;
             }
             if dms::instance_needs_replacement(&current, spec) {
                 // Its tasks go first (DMS refuses otherwise); the task is recreated on the
@@ -469,13 +466,13 @@ async fn ensure_endpoint(
     spec: &EndpointSpec,
     found: Option<dms::Endpoint>,
     password_changed: bool,
-    pipeline: &str,
+    owner: &Owner,
     timeout: Duration,
 ) -> AwsResult<String> {
     match found {
         None => Ok(dms::create_endpoint(&aws.dms, spec).await?.arn),
         Some(current) => {
-            check_owner("DMS endpoint", &spec.identifier, &current.tags, pipeline)?;
+            owner.check(own::ENDPOINT, &spec.identifier, &current.tags)?;
             if dms::endpoint_differs(&current, spec) || password_changed {
                 Ok(
                     dms::update_endpoint(&aws.dms, &current, spec, password_changed, timeout)
@@ -581,7 +578,7 @@ pub async fn prepare_lake(
     lake: &Lake,
     prior: Option<&DataLakeBlock>,
     cdc: &crate::kinesis::StreamSpec,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
 ) -> AwsResult<String> {
     let role_ours = prior.is_some_and(|p| {
@@ -609,7 +606,7 @@ pub async fn prepare_lake(
             })
         },
         role_ours,
-        pipeline,
+        owner,
         tags,
     );
     let bucket = async {
@@ -633,7 +630,7 @@ pub async fn prepare_lake(
             None => s3::create(&aws.s3, &spec).await.map(|_| ()),
             Some(current) => {
                 if !bucket_ours {
-                    check_owner("S3 bucket", &spec.name, &current.tags, pipeline)?;
+                    owner.check(own::BUCKET, &spec.name, &current.tags)?;
                 }
                 s3::update(&aws.s3, &current, &spec).await.map(|_| ())
             }
@@ -652,7 +649,7 @@ pub async fn finish_lake(
     prior: Option<&DataLakeBlock>,
     role_arn: &str,
     cdc_arn: &str,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> AwsResult<String> {
@@ -675,12 +672,7 @@ pub async fn finish_lake(
     let stream = match firehose::find(&aws.firehose, &spec.name, Expect::from_ours(ours)).await? {
         None => firehose::create(&aws.firehose, &spec, timeout).await?,
         Some(current) => {
-            check_owner(
-                "Firehose delivery stream",
-                &spec.name,
-                &current.tags,
-                pipeline,
-            )?;
+            owner.check(own::DELIVERY_STREAM, &spec.name, &current.tags)?;
             if firehose::needs_replacement(&current, &spec) {
                 firehose::delete(&aws.firehose, &spec.name, timeout).await?;
                 firehose::create(&aws.firehose, &spec, timeout).await?
@@ -732,9 +724,16 @@ pub async fn destroy_lake(
 }
 
 /// Whether the pipeline created the lake bucket it names (the default name).
-pub fn lake_bucket_managed(state: &PipelineState, lake: &DataLakeBlock, account: &str) -> bool {
+pub fn lake_bucket_managed(
+    state: &PipelineState,
+    lake: &DataLakeBlock,
+    account: &str,
+    adopted: &Adopted,
+) -> bool {
     match (&state.name, &lake.bucket) {
-        (Value::Value(name), Value::Value(bucket)) => *bucket == default_lake_bucket(name, account),
+        (Value::Value(name), Value::Value(bucket)) => {
+            *bucket == default_lake_bucket(name, account) || adopted.contains(own::BUCKET, bucket)
+        }
         _ => false,
     }
 }
@@ -745,9 +744,10 @@ pub async fn lake_blocks_destroy(
     aws: &Aws,
     state: &PipelineState,
     account: &str,
+    adopted: &Adopted,
 ) -> Option<String> {
     let lake = state.data_lake()?;
-    if !lake_bucket_managed(state, lake, account)
+    if !lake_bucket_managed(state, lake, account, adopted)
         || !known(&lake.bucket_arn)
         || matches!(lake.force_destroy, Value::Value(true))
     {

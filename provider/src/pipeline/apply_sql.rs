@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::apply::{check_owner, ensure_service_role, known, need, ServiceRole};
+use super::apply::{ensure_service_role, known, need, ServiceRole};
+use super::owner::{self as own, Owner};
 use super::sql_engine::known_columns;
 use super::state::{AnalyticsBlock, SqlColumn, SqlOutputBlock, SqlReferenceBlock};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
@@ -166,7 +167,7 @@ pub async fn prepare(
     app: &SqlApp,
     streams: &Streams<'_>,
     reference_bucket_arn: Option<&str>,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
 ) -> AwsResult<String> {
     let policy = |role_arn: &str| {
@@ -211,7 +212,7 @@ pub async fn prepare(
         },
         policy,
         app.role_ours,
-        pipeline,
+        owner,
         tags,
     )
     .await
@@ -232,7 +233,7 @@ pub async fn finish(
     role_arn: &str,
     cdc_arn: &str,
     reference_bucket_arn: Option<&str>,
-    pipeline: &str,
+    owner: &Owner,
     tags: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> AwsResult<SqlDone> {
@@ -286,12 +287,7 @@ pub async fn finish(
         None => kda::create(client, &spec, timeout).await?,
         Some(current) => {
             if !app.application_ours {
-                check_owner(
-                    "Kinesis Analytics application",
-                    &app.application_name,
-                    &current.tags,
-                    pipeline,
-                )?;
+                owner.check(own::APPLICATION, &app.application_name, &current.tags)?;
             }
             if kda::needs_replacement(&current, &spec) {
                 kda::delete(client, &app.application_name, timeout).await?;

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::owner::{self as own, Adopted};
 use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake::generated_table_mappings;
 use super::state::{
@@ -56,6 +57,23 @@ pub const KEYS: [(&str, &str); 20] = [
     ("lake_bucket", "the data lake's S3 bucket"),
     ("firehose_role", "the delivery stream's IAM role"),
 ];
+
+/// The kind of component each key of a map names (all but `name`).
+fn kind_of(key: &str) -> &'static str {
+    match key {
+        "cdc_stream" | "enriched_stream" => own::STREAM,
+        "sink" | "state_table" => own::TABLE,
+        "function" => own::FUNCTION,
+        "role" | "dms_role" | "analytics_role" | "firehose_role" => own::ROLE,
+        "dead_letter_bucket" | "reference_bucket" | "lake_bucket" => own::BUCKET,
+        "replication_subnet_group" => own::SUBNET_GROUP,
+        "replication_instance" => own::INSTANCE,
+        "source_endpoint" | "target_endpoint" => own::ENDPOINT,
+        "replication_task" => own::TASK,
+        "application" => own::APPLICATION,
+        _ => own::DELIVERY_STREAM,
+    }
+}
 
 const DMS_KEYS: [&str; 6] = [
     "replication_subnet_group",
@@ -201,9 +219,123 @@ fn err(e: crate::aws::AwsError) -> String {
     e.message
 }
 
-/// The state of the pipeline `id` names, for Terraform to read. Err when nothing matches (the
-/// message says what was looked for) or AWS cannot be read.
-pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<PipelineState, String> {
+/// The state of the pipeline `id` names, for Terraform to read, and the components the import
+/// adopts: every one the map names, and every one found (by name, or through another: the
+/// function's role, the task's endpoints). Err when nothing matches (the message says what was
+/// looked for) or AWS cannot be read.
+pub async fn adopt(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+) -> Result<(PipelineState, Adopted), String> {
+    let mut state = adopt_state(aws, identity, id).await?;
+    let mut adopted = Adopted::default();
+    for (key, name) in &id.components {
+        adopted.add(kind_of(key), name);
+    }
+    found_components(aws, &mut state, &mut adopted).await?;
+    Ok((state, adopted))
+}
+
+/// Adds to `adopted` each component the state names that exists, and records the ARNs of the
+/// service roles (refresh reads each role by name; an ARN known marks it as the pipeline's
+/// for destroy too).
+async fn found_components(
+    aws: &Aws,
+    state: &mut PipelineState,
+    adopted: &mut Adopted,
+) -> Result<(), String> {
+    let role = |name: &Str| {
+        let name = name.as_ref_option().cloned();
+        async move {
+            match name {
+                Some(name) => crate::iam::find_by_name(&aws.iam, &name, "unifiedetl-persist")
+                    .await
+                    .map(|r| r.map(|r| (name, r.arn))),
+                None => Ok(None),
+            }
+        }
+    };
+    let (persist_role, dms_role, analytics_role, lake_role) = tokio::join!(
+        role(&state.persist.role_name),
+        role(&state.source().map_or(Value::Null, |s| s.role_name.clone())),
+        role(&state.analytics.role_name),
+        role(
+            &state
+                .data_lake()
+                .map_or(Value::Null, |l| l.role_name.clone())
+        ),
+    );
+    for found in [persist_role, dms_role, analytics_role, lake_role] {
+        if let Some((name, _)) = found.map_err(err)? {
+            adopted.add(own::ROLE, &name);
+        }
+    }
+    let named = |v: &Str, arn: &Str| v.as_ref_option().filter(|_| arn.is_value()).cloned();
+    for (kind, name) in [
+        (
+            own::STREAM,
+            named(&state.cdc_stream.name, &state.cdc_stream.arn),
+        ),
+        (own::TABLE, named(&state.sink.name, &state.sink.arn)),
+        (
+            own::FUNCTION,
+            named(&state.persist.function_name, &state.persist.function_arn),
+        ),
+        (
+            own::STREAM,
+            named(&state.enriched_stream.name, &state.enriched_stream.arn),
+        ),
+        (
+            own::APPLICATION,
+            named(
+                &state.analytics.application_name,
+                &state.analytics.application_arn,
+            ),
+        ),
+    ] {
+        if let Some(name) = name {
+            adopted.add(kind, &name);
+        }
+    }
+    if let Some(uuid) = state.persist.event_source_mapping_id.as_ref_option() {
+        adopted.add(own::MAPPING, uuid);
+    }
+    if let Some(s) = state.source() {
+        for (kind, id, arn) in [
+            (
+                own::INSTANCE,
+                &s.replication_instance_id,
+                &s.replication_instance_arn,
+            ),
+            (own::ENDPOINT, &s.source_endpoint_id, &s.source_endpoint_arn),
+            (own::ENDPOINT, &s.target_endpoint_id, &s.target_endpoint_arn),
+            (own::TASK, &s.replication_task_id, &s.replication_task_arn),
+        ] {
+            if let Some(id) = named(id, arn) {
+                adopted.add(kind, &id);
+            }
+        }
+        if let Some(group) = s.replication_subnet_group_id.as_ref_option() {
+            adopted.add(own::SUBNET_GROUP, group);
+        }
+    }
+    if let Some(l) = state.data_lake() {
+        if let Some(name) = named(&l.delivery_stream_name, &l.delivery_stream_arn) {
+            adopted.add(own::DELIVERY_STREAM, &name);
+        }
+        if let Some(bucket) = named(&l.bucket, &l.bucket_arn) {
+            adopted.add(own::BUCKET, &bucket);
+        }
+    }
+    Ok(())
+}
+
+async fn adopt_state(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+) -> Result<PipelineState, String> {
     let name = id.name.as_str();
     let mut looked = Looked(Vec::new());
     let mut found_any = false;
@@ -267,7 +399,11 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
         .as_ref()
         .map_or(Value::Null, |s| some(s.arn.clone()));
     state.sink.name = some(sink);
+    state.sink.arn = table.as_ref().map_or(Value::Null, |t| some(t.arn.clone()));
     state.persist.function_name = some(function_name.clone());
+    state.persist.function_arn = function
+        .as_ref()
+        .map_or(Value::Null, |f| some(f.arn.clone()));
     state.persist.dead_letter_force_destroy = some(false);
     // Tags: what the components carry beyond the provider's default tags and the marker.
     let seen_tags = cdc_seen
@@ -358,7 +494,15 @@ pub async fn adopt(aws: &Aws, identity: &Identity, id: &ImportId) -> Result<Pipe
             found_any = true;
         }
         if app.is_some() || id.components.contains_key("application") {
-            adopt_sql_engine(aws, id, &application, app.as_ref(), &mut state.analytics).await?;
+            adopt_sql_engine(
+                aws,
+                identity,
+                id,
+                &application,
+                app.as_ref(),
+                &mut state.analytics,
+            )
+            .await?;
         }
     }
 
@@ -545,6 +689,7 @@ pub(super) fn environment_into(state: &mut PipelineState, env: &BTreeMap<String,
 /// rest); an application that no longer exists keeps only its name, to be created.
 async fn adopt_sql_engine(
     aws: &Aws,
+    identity: &Identity,
     id: &ImportId,
     application: &str,
     app: Option<&kda::Application>,
@@ -559,6 +704,13 @@ async fn adopt_sql_engine(
         .or_else(|| id.components.get("analytics_role").cloned())
         .unwrap_or_else(|| format!("{}-analytics", id.name));
     a.role_name = some(role);
+    if let Some(bucket) = id.components.get("reference_bucket") {
+        // Named in the map: kept when the application is gone (refresh checks it exists).
+        a.reference_bucket = some(bucket.clone());
+        if s3::exists(&aws.s3, bucket).await.map_err(err)? {
+            a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
+        }
+    }
     let Some(app) = app else {
         // Gone (AWS deleted SQL applications in January 2026): to be created.
         return Ok(());

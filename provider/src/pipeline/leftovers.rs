@@ -12,14 +12,19 @@
 //!    none) is left alone;
 //! 3. the event source mapping, which has no tags, is the pipeline's when its function is.
 //!
+//! Components an import named ([`super::owner::Adopted`]) count as the pipeline's whatever their
+//! tags: a destroy right after an import, or after a first apply that failed before tagging
+//! them, deletes them too.
+//!
 //! The next apply needs none of this: it finds each component by name and adopts the ones that
-//! carry the pipeline's tag.
+//! carry the pipeline's tag or that an import named.
 
 use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
 use super::apply::known;
+use super::owner::{self as own, Adopted};
 use super::state::PipelineState;
 use crate::aws::{Aws, AwsResult, Identity};
 use crate::tags::PIPELINE_TAG;
@@ -30,12 +35,15 @@ pub async fn adopt(
     aws: &Aws,
     state: &PipelineState,
     identity: &Identity,
+    adopted: &Adopted,
 ) -> AwsResult<PipelineState> {
     let mut state = state.clone();
     let Some(pipeline) = state.name.as_ref_option().cloned() else {
         return Ok(state);
     };
-    let ours = |tags: &BTreeMap<String, String>| tags.get(PIPELINE_TAG) == Some(&pipeline);
+    let ours = |kind: &str, name: &str, tags: &BTreeMap<String, String>| {
+        tags.get(PIPELINE_TAG) == Some(&pipeline) || adopted.contains(kind, name)
+    };
     // The name of a component whose ARN the state lacks.
     let missing = |name: &Value<String>, arn: &Value<String>| {
         name.as_ref_option().filter(|_| !known(arn)).cloned()
@@ -45,7 +53,7 @@ pub async fn adopt(
     for stream in [&mut state.cdc_stream, &mut state.enriched_stream] {
         if let Some(name) = missing(&stream.name, &stream.arn) {
             if let Some(found) = kinesis::find_by_name(&aws.kinesis, &name).await? {
-                if ours(&found.tags) {
+                if ours(own::STREAM, &name, &found.tags) {
                     stream.arn = Value::Value(found.arn);
                 }
             }
@@ -53,7 +61,7 @@ pub async fn adopt(
     }
     if let Some(name) = missing(&state.sink.name, &state.sink.arn) {
         if let Some(found) = dynamodb::find_by_name(&aws.dynamodb, &name, None).await? {
-            if ours(&found.tags) {
+            if ours(own::TABLE, &name, &found.tags) {
                 state.sink.arn = Value::Value(found.arn);
             }
         }
@@ -63,7 +71,7 @@ pub async fn adopt(
     let mut function_ours = known(&p.function_arn);
     if let Some(name) = missing(&p.function_name, &p.function_arn) {
         if let Some(found) = lambda::find_function_by_name(&aws.lambda, &name).await? {
-            if ours(&found.tags) {
+            if ours(own::FUNCTION, &name, &found.tags) {
                 p.function_arn = Value::Value(found.arn);
                 function_ours = true;
             }
@@ -71,7 +79,7 @@ pub async fn adopt(
     }
     if let Some(name) = missing(&p.role_name, &p.role_arn) {
         if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-persist").await? {
-            if ours(&found.tags) {
+            if ours(own::ROLE, &name, &found.tags) {
                 p.role_arn = Value::Value(found.arn);
             }
         }
@@ -98,7 +106,7 @@ pub async fn adopt(
     let p = &mut state.persist;
     if let Some(name) = missing(&p.dead_letter_bucket, &p.dead_letter_bucket_arn) {
         if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-            if ours(&found.tags) {
+            if ours(own::BUCKET, &name, &found.tags) {
                 p.dead_letter_bucket_arn = Value::Value(bucket_arn(&name));
             }
         }
@@ -107,21 +115,21 @@ pub async fn adopt(
     let a = &mut state.analytics;
     if let Some(name) = missing(&a.state_table, &a.state_table_arn) {
         if let Some(found) = dynamodb::find_by_name(&aws.dynamodb, &name, None).await? {
-            if ours(&found.tags) {
+            if ours(own::TABLE, &name, &found.tags) {
                 a.state_table_arn = Value::Value(found.arn);
             }
         }
     }
     if let Some(name) = missing(&a.reference_bucket, &a.reference_bucket_arn) {
         if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-            if ours(&found.tags) {
+            if ours(own::BUCKET, &name, &found.tags) {
                 a.reference_bucket_arn = Value::Value(bucket_arn(&name));
             }
         }
     }
     if let Some(name) = missing(&a.application_name, &a.application_arn) {
         if let Some(found) = kinesisanalytics::find_by_name(&aws.kinesisanalytics, &name).await? {
-            if ours(&found.tags) {
+            if ours(own::APPLICATION, &name, &found.tags) {
                 a.application_arn = Value::Value(found.arn);
             }
         }
@@ -130,7 +138,7 @@ pub async fn adopt(
         if let Some(found) =
             iam::find_by_name(&aws.iam, &name, super::apply_sql::POLICY_NAME).await?
         {
-            if ours(&found.tags) {
+            if ours(own::ROLE, &name, &found.tags) {
                 a.role_arn = Value::Value(found.arn);
             }
         }
@@ -140,7 +148,7 @@ pub async fn adopt(
         if let Some(Value::Value(s)) = blocks.first_mut() {
             if let Some(id) = missing(&s.replication_task_id, &s.replication_task_arn) {
                 if let Some(found) = dms::find_task_by_id(&aws.dms, &id).await? {
-                    if ours(&found.tags) {
+                    if ours(own::TASK, &id, &found.tags) {
                         s.replication_task_arn = Value::Value(found.arn);
                     }
                 }
@@ -151,7 +159,7 @@ pub async fn adopt(
             ] {
                 if let Some(id) = missing(id, &*arn) {
                     if let Some(found) = dms::find_endpoint_by_id(&aws.dms, &id).await? {
-                        if ours(&found.tags) {
+                        if ours(own::ENDPOINT, &id, &found.tags) {
                             *arn = Value::Value(found.arn);
                         }
                     }
@@ -159,14 +167,14 @@ pub async fn adopt(
             }
             if let Some(id) = missing(&s.replication_instance_id, &s.replication_instance_arn) {
                 if let Some(found) = dms::find_instance_by_id(&aws.dms, &id).await? {
-                    if ours(&found.tags) {
+                    if ours(own::INSTANCE, &id, &found.tags) {
                         s.replication_instance_arn = Value::Value(found.arn);
                     }
                 }
             }
             if let Some(name) = missing(&s.role_name, &s.role_arn) {
                 if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-dms").await? {
-                    if ours(&found.tags) {
+                    if ours(own::ROLE, &name, &found.tags) {
                         s.role_arn = Value::Value(found.arn);
                     }
                 }
@@ -178,14 +186,14 @@ pub async fn adopt(
         if let Some(Value::Value(l)) = blocks.first_mut() {
             if let Some(name) = missing(&l.delivery_stream_name, &l.delivery_stream_arn) {
                 if let Some(found) = firehose::find_by_name(&aws.firehose, &name).await? {
-                    if ours(&found.tags) {
+                    if ours(own::DELIVERY_STREAM, &name, &found.tags) {
                         l.delivery_stream_arn = Value::Value(found.arn);
                     }
                 }
             }
             if let Some(name) = missing(&l.bucket, &l.bucket_arn) {
                 if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-                    if ours(&found.tags) {
+                    if ours(own::BUCKET, &name, &found.tags) {
                         l.bucket_arn = Value::Value(bucket_arn(&name));
                     }
                 }
@@ -194,7 +202,7 @@ pub async fn adopt(
                 if let Some(found) =
                     iam::find_by_name(&aws.iam, &name, "unifiedetl-firehose").await?
                 {
-                    if ours(&found.tags) {
+                    if ours(own::ROLE, &name, &found.tags) {
                         l.role_arn = Value::Value(found.arn);
                     }
                 }

@@ -7,6 +7,7 @@ mod apply_source;
 mod apply_sql;
 mod import;
 mod leftovers;
+mod owner;
 mod plan;
 mod read;
 mod source_lake;
@@ -24,6 +25,7 @@ use crate::aws::{Aws, Identity};
 use crate::provider::SharedAws;
 use crate::wait;
 use apply::{Desired, Outcome};
+use owner::Adopted;
 pub use plan::content_hash;
 pub use state::PipelineState;
 
@@ -86,7 +88,12 @@ impl Pipeline {
     /// After an apply that failed (or was interrupted), the components it made whose ids it
     /// could not return (a wait that timed out or was interrupted, say) are looked up by name
     /// and tag and recorded too: the state holds everything that exists.
-    async fn record_what_exists(aws: &Aws, state: PipelineState, out: &Outcome) -> PipelineState {
+    async fn record_what_exists(
+        aws: &Aws,
+        state: PipelineState,
+        out: &Outcome,
+        owner: &owner::Owner,
+    ) -> PipelineState {
         if out.errors.is_empty() {
             return state;
         }
@@ -100,7 +107,7 @@ impl Pipeline {
         let Ok(identity) = aws.identity_or_from(arn.as_deref()).await else {
             return state;
         };
-        match leftovers::adopt(aws, &state, &identity).await {
+        match leftovers::adopt(aws, &state, &identity, &owner.adopted).await {
             Ok(all) => all,
             Err(_) => state,
         }
@@ -164,6 +171,14 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
     state
 }
 
+/// Warnings of an apply (what adopting a component left as it was), each once.
+fn warn(diags: &mut Diagnostics, name: &Value<String>, warnings: &[String]) {
+    let name = name.as_ref_option().map(String::as_str).unwrap_or("?");
+    for warning in warnings {
+        diags.root_warning(format!("unifiedetl_pipeline ({name})"), warning.clone());
+    }
+}
+
 fn report(diags: &mut Diagnostics, verb: &str, name: &Value<String>, errors: &[String]) {
     let name = name.as_ref_option().map(String::as_str).unwrap_or("?");
     for error in errors {
@@ -177,7 +192,8 @@ fn report(diags: &mut Diagnostics, verb: &str, name: &Value<String>, errors: &[S
 #[async_trait]
 impl Resource for Pipeline {
     type State<'a> = PipelineState;
-    type PrivateState<'a> = ValueEmpty;
+    /// What an import adopted (see [`owner`]).
+    type PrivateState<'a> = Option<Adopted>;
     type ProviderMetaState<'a> = ValueEmpty;
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
@@ -193,9 +209,9 @@ impl Resource for Pipeline {
         &self,
         diags: &mut Diagnostics,
         state: PipelineState,
-        private_state: ValueEmpty,
+        private_state: Option<Adopted>,
         _meta: ValueEmpty,
-    ) -> Option<(PipelineState, ValueEmpty)> {
+    ) -> Option<(PipelineState, Option<Adopted>)> {
         let Some(aws) = self.aws.get(diags) else {
             return Some((state, private_state));
         };
@@ -215,11 +231,11 @@ impl Resource for Pipeline {
         _proposed: PipelineState,
         config: PipelineState,
         _meta: ValueEmpty,
-    ) -> Option<(PipelineState, ValueEmpty)> {
+    ) -> Option<(PipelineState, Option<Adopted>)> {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, &Value::Null, diags).await?;
         let planned = plan::plan(&config, None, &aws.default_tags, &identity, diags);
-        Some((planned, ValueEmpty::Null))
+        Some((planned, None))
     }
 
     async fn plan_update<'a>(
@@ -228,25 +244,25 @@ impl Resource for Pipeline {
         prior: PipelineState,
         _proposed: PipelineState,
         config: PipelineState,
-        _prior_private: ValueEmpty,
+        prior_private: Option<Adopted>,
         _meta: ValueEmpty,
-    ) -> Option<(PipelineState, ValueEmpty, Vec<AttributePath>)> {
+    ) -> Option<(PipelineState, Option<Adopted>, Vec<AttributePath>)> {
         let aws = self.aws.get(diags)?;
         // After a refresh the stream's ARN is what AWS reported: no STS call.
         let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
         let planned = plan::plan(&config, Some(&prior), &aws.default_tags, &identity, diags);
         let replace = plan::requires_replace(&prior, &planned);
-        Some((planned, ValueEmpty::Null, replace))
+        Some((planned, prior_private, replace))
     }
 
     async fn plan_destroy<'a>(
         &self,
         _diags: &mut Diagnostics,
         _prior: PipelineState,
-        _prior_private: ValueEmpty,
+        prior_private: Option<Adopted>,
         _meta: ValueEmpty,
-    ) -> Option<ValueEmpty> {
-        Some(ValueEmpty::Null)
+    ) -> Option<Option<Adopted>> {
+        Some(prior_private)
     }
 
     async fn create<'a>(
@@ -254,10 +270,11 @@ impl Resource for Pipeline {
         diags: &mut Diagnostics,
         planned: PipelineState,
         config: PipelineState,
-        _planned_private: ValueEmpty,
+        planned_private: Option<Adopted>,
         _meta: ValueEmpty,
-    ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &planned, &config, None).await?;
+    ) -> Option<(PipelineState, Option<Adopted>)> {
+        let (aws, planned, mut desired) = self.resolve(diags, &planned, &config, None).await?;
+        desired.owner.adopted = planned_private.clone().unwrap_or_default();
         // Boxed: the whole apply is one large future (every component's steps), too large for a
         // worker thread's stack in debug builds.
         // Every wait and retry inside ends by the `timeouts` block's `create`.
@@ -268,8 +285,11 @@ impl Resource for Pipeline {
         ))
         .await;
         report(diags, "creating", &planned.name, &out.errors);
-        let state = Self::record_what_exists(&aws, applied_state(planned, &out), &out).await;
-        Some((state, ValueEmpty::Null))
+        warn(diags, &planned.name, &desired.owner.take_warnings());
+        let state =
+            Self::record_what_exists(&aws, applied_state(planned, &out), &out, &desired.owner)
+                .await;
+        Some((state, planned_private))
     }
 
     async fn update<'a>(
@@ -278,10 +298,12 @@ impl Resource for Pipeline {
         prior: PipelineState,
         planned: PipelineState,
         config: PipelineState,
-        _planned_private: ValueEmpty,
+        planned_private: Option<Adopted>,
         _meta: ValueEmpty,
-    ) -> Option<(PipelineState, ValueEmpty)> {
-        let (aws, planned, desired) = self.resolve(diags, &planned, &config, Some(&prior)).await?;
+    ) -> Option<(PipelineState, Option<Adopted>)> {
+        let (aws, planned, mut desired) =
+            self.resolve(diags, &planned, &config, Some(&prior)).await?;
+        desired.owner.adopted = planned_private.clone().unwrap_or_default();
         let deadline = desired.timeouts.update;
         let out = Box::pin(wait::with_deadline(
             deadline,
@@ -289,15 +311,18 @@ impl Resource for Pipeline {
         ))
         .await;
         report(diags, "updating", &planned.name, &out.errors);
-        let state = Self::record_what_exists(&aws, applied_state(planned, &out), &out).await;
-        Some((state, ValueEmpty::Null))
+        warn(diags, &planned.name, &desired.owner.take_warnings());
+        let state =
+            Self::record_what_exists(&aws, applied_state(planned, &out), &out, &desired.owner)
+                .await;
+        Some((state, planned_private))
     }
 
     async fn destroy<'a>(
         &self,
         diags: &mut Diagnostics,
         prior: PipelineState,
-        _planned_private: ValueEmpty,
+        planned_private: Option<Adopted>,
         _meta: ValueEmpty,
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
@@ -305,8 +330,10 @@ impl Resource for Pipeline {
         let deadline = source_lake::timeouts(&prior.timeouts).delete;
         let errors = Box::pin(wait::with_deadline(deadline, async {
             // What a failed apply made but could not record goes too.
-            match leftovers::adopt(&aws, &prior, &identity).await {
-                Ok(all) => apply::destroy(&aws, &all, &identity).await,
+            // And what an import named, whatever the state says of it.
+            let adopted = planned_private.unwrap_or_default();
+            match leftovers::adopt(&aws, &prior, &identity, &adopted).await {
+                Ok(all) => apply::destroy(&aws, &all, &identity, &adopted).await,
                 Err(e) => vec![e.message],
             }
         }))
@@ -321,7 +348,7 @@ impl Resource for Pipeline {
         &self,
         diags: &mut Diagnostics,
         id: String,
-    ) -> Option<(PipelineState, ValueEmpty)> {
+    ) -> Option<(PipelineState, Option<Adopted>)> {
         let parsed = match import::parse_id(&id) {
             Ok(parsed) => parsed,
             Err(message) => {
@@ -332,7 +359,7 @@ impl Resource for Pipeline {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, &Value::Null, diags).await?;
         match Box::pin(import::adopt(&aws, &identity, &parsed)).await {
-            Ok(state) => Some((state, ValueEmpty::Null)),
+            Ok((state, adopted)) => Some((state, Some(adopted))),
             Err(message) => {
                 diags.root_error("cannot import unifiedetl_pipeline", message);
                 None

@@ -952,6 +952,8 @@ fn plan_persist(
         dead_letter_bucket,
         dead_letter_prefix: pick(&config.dead_letter_prefix, text("dead-letter/")),
         dead_letter_force_destroy: pick(&config.dead_letter_force_destroy, Value::Value(false)),
+        on_failure_destination_arn: dead_letter_bucket_arn.clone(),
+        function_response_types: Value::Value(vec![text("ReportBatchItemFailures")]),
         dead_letter_bucket_arn,
     }
 }

@@ -289,7 +289,15 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
         },
     );
     let (instance, mysql, target, task) = (instance?, mysql?, target?, task?);
+    // The role the endpoint should name, by its name: a role that lacks the pipeline's policy
+    // reads as a null ARN (to show the update), yet it is the same role.
+    let role_named = s.role_name.as_ref_option().cloned();
     s.role_arn = role?;
+    // The ARNs the components have: the task is compared with these, so a component that is
+    // only to be updated (its ARN shown as null for that) does not make the task look replaced.
+    let instance_seen = instance.as_ref().map(|i| i.arn.clone());
+    let mysql_seen = mysql.as_ref().map(|e| e.arn.clone());
+    let target_seen = target.as_ref().map(|e| e.arn.clone());
     match instance {
         None => s.replication_instance_arn = Value::Null,
         Some(i) => {
@@ -347,7 +355,9 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
             arn,
             ..
         }) if Some(k.stream_arn.as_str()) == cdc_arn
-            && s.role_arn.as_ref_option() == Some(&k.role_arn)
+            && role_named
+                .as_deref()
+                .is_some_and(|name| k.role_arn.rsplit('/').next() == Some(name))
             && k.partition_include_schema_table == wanted_schema_table
             && s.target_endpoint_arn.as_ref_option() == Some(&arn) => {}
         _ => s.target_endpoint_arn = Value::Null,
@@ -355,9 +365,9 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
     match task {
         Some(t)
             if s.replication_task_arn.as_ref_option() == Some(&t.arn)
-                && s.replication_instance_arn.as_ref_option() == Some(&t.instance_arn)
-                && s.source_endpoint_arn.as_ref_option() == Some(&t.source_arn)
-                && s.target_endpoint_arn.as_ref_option() == Some(&t.target_arn) =>
+                && instance_seen.as_ref() == Some(&t.instance_arn)
+                && mysql_seen.as_ref() == Some(&t.source_arn)
+                && target_seen.as_ref() == Some(&t.target_arn) =>
         {
             s.migration_type = some(t.migration_type);
             let same_mappings = s
@@ -547,9 +557,14 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             // it changed out of band (the table or bucket names, a variable of its own) shows
             // as the function needing an update.
             super::import::environment_into(&mut state, &f.environment);
-            if super::apply::environment_of(&state)
-                .ok()
-                .is_some_and(|env| env != f.environment)
+            // A function made elsewhere (adopted by an import) may run another runtime: it
+            // becomes the persist function, so that is an update too.
+            let runtime_differs = f.runtime.as_deref() != Some("provided.al2023")
+                || f.handler.as_deref() != Some("bootstrap");
+            if runtime_differs
+                || super::apply::environment_of(&state)
+                    .ok()
+                    .is_some_and(|env| env != f.environment)
             {
                 state.persist.function_arn = Value::Null;
             }
@@ -559,23 +574,33 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
     if !seen.bucket {
         persist.dead_letter_bucket_arn = Value::Null;
     }
-    let destination = persist.dead_letter_bucket_arn.as_ref_option().cloned();
     // With the analytics engine the function reads the CDC stream, else the enriched one.
     let source = if prior.analytics.lambda_engine() {
         state.cdc_stream.arn.as_ref_option().cloned()
     } else {
         state.enriched_stream.arn.as_ref_option().cloned()
     };
+    let function_arn = state.persist.function_arn.as_ref_option().cloned();
+    let function_name = state.persist.function_name.as_ref_option().cloned();
     let persist = &mut state.persist;
     match seen.mapping {
-        // A mapping that lost ReportBatchItemFailures would silently drop partial failures, one
-        // that lost its on-failure destination would drop what it gives up on, and one reading
-        // another stream reads the wrong records: show each as needing an update.
+        // A mapping reading another stream (or invoking another function) reads the wrong
+        // records: it is replaced, shown by its id becoming unknown. One that lost (or never
+        // had: a mapping made elsewhere, adopted by an import) ReportBatchItemFailures or its
+        // on-failure destination shows on those attributes, updated in place.
         Some(m)
-            if m.reports_batch_item_failures
-                && m.on_failure == destination
-                && source.as_deref() == Some(m.source_arn.as_str()) =>
+            if source.as_deref() == Some(m.source_arn.as_str())
+                && (function_arn.as_deref() == Some(m.function_arn.as_str())
+                    || function_name
+                        .as_ref()
+                        .is_some_and(|n| m.function_arn.ends_with(&format!(":function:{n}")))) =>
         {
+            persist.function_response_types = some(if m.reports_batch_item_failures {
+                vec![some("ReportBatchItemFailures".to_string())]
+            } else {
+                Vec::new()
+            });
+            persist.on_failure_destination_arn = m.on_failure.clone().map_or(Value::Null, some);
             persist.batch_size = some(m.batch_size as i64);
             persist.maximum_batching_window_seconds = some(m.batching_window as i64);
             persist.parallelization_factor = some(m.parallelization_factor as i64);

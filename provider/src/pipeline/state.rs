@@ -457,6 +457,10 @@ pub struct PersistBlock {
     pub role_arn: Str,
     #[serde(default)]
     pub event_source_mapping_id: Str,
+    #[serde(default)]
+    pub function_response_types: Strings,
+    #[serde(default)]
+    pub on_failure_destination_arn: Str,
 }
 
 /// `source`: DMS from MySQL into the CDC stream.
@@ -594,6 +598,8 @@ pub fn schema() -> Schema {
                 ("function_arn", computed(AttributeType::String, "The function's ARN.")),
                 ("role_arn", computed(AttributeType::String, "The role's ARN.")),
                 ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID.")),
+                ("function_response_types", computed(string_list(), "The mapping's function response types: always `[\"ReportBatchItemFailures\"]` (the function reports the records it could not write, and only those are retried). A mapping made elsewhere (adopted by an import) shows here as an update until the apply turns it on.")),
+                ("on_failure_destination_arn", computed(AttributeType::String, "Where the mapping sends the batches it gives up on: the dead-letter bucket (`dead_letter_bucket_arn`). A mapping made elsewhere shows here as an update until the apply sets it.")),
             ],
         ),
     );
