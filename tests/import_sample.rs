@@ -844,7 +844,10 @@ async fn a_first_apply_failing_half_way_converges_on_the_next_and_destroy_leaves
         "outage": ["Lambda.UpdateFunctionConfiguration"],
     }))?;
     let run = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"])?;
-    assert_ne!(run.code, 0, "the function's adoption failing, the apply succeeded");
+    assert_ne!(
+        run.code, 0,
+        "the function's adoption failing, the apply succeeded"
+    );
     let said = format!("{}{}", run.stdout, run.stderr)
         .split_whitespace()
         .collect::<Vec<_>>()

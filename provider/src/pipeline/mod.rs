@@ -171,12 +171,19 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
     state
 }
 
-/// Warnings of an apply (what adopting a component left as it was), each once.
+/// Warnings of an apply (what adopting components left as it was): one diagnostic holding
+/// them all, sorted, as Terraform shows only the first of several similar ones.
 fn warn(diags: &mut Diagnostics, name: &Value<String>, warnings: &[String]) {
-    let name = name.as_ref_option().map(String::as_str).unwrap_or("?");
-    for warning in warnings {
-        diags.root_warning(format!("unifiedetl_pipeline ({name})"), warning.clone());
+    if warnings.is_empty() {
+        return;
     }
+    let name = name.as_ref_option().map(String::as_str).unwrap_or("?");
+    let mut warnings = warnings.to_vec();
+    warnings.sort();
+    diags.root_warning(
+        format!("unifiedetl_pipeline ({name}): adopted components keep what they had"),
+        warnings.join("\n\n"),
+    );
 }
 
 fn report(diags: &mut Diagnostics, verb: &str, name: &Value<String>, errors: &[String]) {
