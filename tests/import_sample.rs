@@ -12,6 +12,8 @@
 
 #[path = "common/nothing_left.rs"]
 mod nothing_left;
+#[path = "common/plan_diff.rs"]
+mod plan_diff;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +21,7 @@ use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use harness::emulator::settle;
 use harness::{repo_root, Emulator, Terraform};
+use plan_diff::changed_paths;
 use serde_json::{json, Value};
 
 const CDC: &str = "unifiedOrderStream";
@@ -539,67 +542,6 @@ fn configure(tf: &Terraform, emulator: &Emulator) -> Result<()> {
     Ok(())
 }
 
-/// The attribute paths whose values differ between `before` and `after` (unknown values in
-/// `after_unknown` count as different), joined with dots; list indexes as numbers.
-fn changed_paths(change: &Value) -> BTreeSet<String> {
-    fn walk(before: &Value, after: &Value, unknown: &Value, at: &str, out: &mut BTreeSet<String>) {
-        if unknown == &Value::Bool(true) {
-            out.insert(at.to_string());
-            return;
-        }
-        match (before, after) {
-            (Value::Object(b), Value::Object(a)) => {
-                let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-                for k in keys {
-                    let path = if at.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{at}.{k}")
-                    };
-                    walk(
-                        b.get(k).unwrap_or(&Value::Null),
-                        a.get(k).unwrap_or(&Value::Null),
-                        unknown.get(k).unwrap_or(&Value::Null),
-                        &path,
-                        out,
-                    );
-                }
-            }
-            (Value::Array(b), Value::Array(a)) if !b.is_empty() || !a.is_empty() => {
-                if b.len() != a.len() && (b.is_empty() || a.is_empty()) {
-                    out.insert(at.to_string());
-                    return;
-                }
-                for i in 0..b.len().max(a.len()) {
-                    walk(
-                        b.get(i).unwrap_or(&Value::Null),
-                        a.get(i).unwrap_or(&Value::Null),
-                        unknown.get(i).unwrap_or(&Value::Null),
-                        &format!("{at}.{i}"),
-                        out,
-                    );
-                }
-            }
-            _ => {
-                if before != after && !(at.is_empty()) {
-                    out.insert(at.to_string());
-                } else if before != after {
-                    out.insert("(root)".to_string());
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(
-        &change["before"],
-        &change["after"],
-        &change["after_unknown"],
-        "",
-        &mut out,
-    );
-    out
-}
-
 /// The differences `docs/resources/pipeline.md` "Import" lists for a pipeline migrated from the
 /// sample: each is the first apply adopting something (see the docs for why each shows).
 const DOCUMENTED: &[&str] = &[
@@ -667,46 +609,34 @@ async fn tags_of_components(sdk: &SdkConfig) -> Result<BTreeMap<String, Option<S
         f.tags().and_then(|t| t.get(tag)).cloned(),
     );
     let dms = aws_sdk_databasemigration::Client::new(sdk);
-    for (kind, id) in [
-        ("replication-task-id", TASK),
-        ("replication-instance-id", INSTANCE),
+    let filter = |name: &str, id: &str| {
+        aws_sdk_databasemigration::types::Filter::builder()
+            .name(name)
+            .values(id)
+            .build()
+    };
+    let task = dms
+        .describe_replication_tasks()
+        .filters(filter("replication-task-id", TASK)?)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    let instance = dms
+        .describe_replication_instances()
+        .filters(filter("replication-instance-id", INSTANCE)?)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    for (id, arn) in [
+        (TASK, task.replication_tasks()[0].replication_task_arn()),
+        (
+            INSTANCE,
+            instance.replication_instances()[0].replication_instance_arn(),
+        ),
     ] {
-        let arn = if kind == "replication-task-id" {
-            let t = dms
-                .describe_replication_tasks()
-                .filters(
-                    aws_sdk_databasemigration::types::Filter::builder()
-                        .name(kind)
-                        .values(id)
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(aws_error)?;
-            t.replication_tasks()[0]
-                .replication_task_arn()
-                .unwrap_or_default()
-                .to_string()
-        } else {
-            let i = dms
-                .describe_replication_instances()
-                .filters(
-                    aws_sdk_databasemigration::types::Filter::builder()
-                        .name(kind)
-                        .values(id)
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(aws_error)?;
-            i.replication_instances()[0]
-                .replication_instance_arn()
-                .unwrap_or_default()
-                .to_string()
-        };
         let tags = dms
             .list_tags_for_resource()
-            .resource_arn(arn)
+            .set_resource_arn(arn.map(str::to_string))
             .send()
             .await
             .map_err(aws_error)?;
