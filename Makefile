@@ -156,6 +156,7 @@ test-rust: setup lambda
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	python3 tests/acyclic.py provider/src lambda/src
 
 # ---------------------------------------------------------------- docs
 # docs/ in the Terraform Registry layout, generated from the provider schema; `make test`

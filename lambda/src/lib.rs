@@ -17,6 +17,7 @@ pub mod engine;
 pub mod metrics;
 pub mod plan;
 pub mod poison;
+pub mod record;
 pub mod sink;
 pub mod version;
 

@@ -11,57 +11,17 @@
 //!   everything from there, so a failed write is reported with its earliest record's sequence
 //!   number: reporting the last one would let Lambda skip the earlier changes of that key.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use thiserror::Error;
 
 use crate::decode::{Item, ItemKey, Row};
+pub use crate::record::SequenceNumber;
 use crate::version::{self, VersionAttribute};
 
 /// BatchWriteItem's limit on requests per call.
 pub const BATCH_WRITE_LIMIT: usize = 25;
-
-/// A Kinesis sequence number. Ordered numerically (they are decimal strings of up to 128
-/// digits, so string order alone would put `9` after `10`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SequenceNumber(String);
-
-impl SequenceNumber {
-    /// Wraps a sequence number as Kinesis spells it.
-    pub fn new(value: impl Into<String>) -> SequenceNumber {
-        SequenceNumber(value.into())
-    }
-
-    /// The sequence number's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Ord for SequenceNumber {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Kinesis never pads with zeros, so a longer number is a larger one.
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.cmp(&other.0))
-    }
-}
-
-impl PartialOrd for SequenceNumber {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl fmt::Display for SequenceNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// One put, standing for every record of the batch with its key.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,11 +116,15 @@ pub fn batch_response(
     failed: impl IntoIterator<Item = SequenceNumber>,
 ) -> Result<KinesisEventResponse, EmptySequenceNumber> {
     let failed: BTreeSet<SequenceNumber> = failed.into_iter().collect();
-    if failed.iter().any(|sequence| sequence.0.is_empty()) {
+    if failed.iter().any(|sequence| sequence.as_str().is_empty()) {
         return Err(EmptySequenceNumber);
     }
     let mut response = KinesisEventResponse::default();
-    response.set_failures(failed.into_iter().map(|sequence| sequence.0));
+    response.set_failures(
+        failed
+            .into_iter()
+            .map(|sequence| sequence.as_str().to_string()),
+    );
     Ok(response)
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::plan::SequenceNumber;
+use crate::record::SequenceNumber;
 
 /// A Kinesis record that cannot be turned into a DynamoDB item.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -57,7 +57,7 @@ pub fn load(path: &Path) -> std::io::Result<Artifact> {
     cell.get_or_init(|| {
         let zip = std::fs::read(path).map_err(|e| e.to_string())?;
         Ok(Artifact {
-            sha256: code_sha256(&zip),
+            sha256: content_hash(&zip),
             zip: Arc::new(zip),
         })
     })
@@ -79,8 +79,9 @@ pub fn prefetch_bundled() {
     });
 }
 
-/// Base64 of the SHA-256 digest: how Lambda reports `CodeSha256`.
-pub fn code_sha256(bytes: &[u8]) -> String {
+/// Base64 of the SHA-256 digest: how Lambda reports `CodeSha256` of a package, and the hash the
+/// state keeps of each reference object.
+pub fn content_hash(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
@@ -95,10 +96,10 @@ mod tests {
         let path = dir.join("package.zip");
         std::fs::write(&path, b"one").unwrap();
         let first = load(&path).unwrap();
-        assert_eq!(first.sha256, code_sha256(b"one"));
+        assert_eq!(first.sha256, content_hash(b"one"));
         assert!(Arc::ptr_eq(&first.zip, &load(&path).unwrap().zip));
         std::fs::write(&path, b"second build").unwrap();
-        assert_eq!(load(&path).unwrap().sha256, code_sha256(b"second build"));
+        assert_eq!(load(&path).unwrap().sha256, content_hash(b"second build"));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(load(&path).is_err());
     }
@@ -107,7 +108,7 @@ mod tests {
     fn code_sha256_matches_lambdas_encoding() {
         // sha256("") in base64, as Lambda would report it for an empty package.
         assert_eq!(
-            code_sha256(b""),
+            content_hash(b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -15,6 +16,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tf_provider::Diagnostics;
 
 /// Clients for every service the pipeline touches, plus the provider-level settings that every
 /// component needs (region, default tags).
@@ -31,6 +33,37 @@ pub struct Aws {
     pub region: String,
     pub default_tags: BTreeMap<String, String>,
     identity: tokio::sync::OnceCell<Identity>,
+}
+
+/// Where resources find the clients once the provider is configured.
+#[derive(Clone, Default)]
+pub struct SharedAws(Arc<RwLock<Option<Arc<Aws>>>>);
+
+impl SharedAws {
+    /// The configured clients, or an error diagnostic if Terraform has not configured the
+    /// provider (which it always does before planning or applying a managed resource).
+    pub fn get(&self, diags: &mut Diagnostics) -> Option<Arc<Aws>> {
+        let aws = self.0.read().ok().and_then(|guard| guard.clone());
+        if aws.is_none() {
+            diags.root_error_short("the unifiedetl provider is not configured yet");
+        }
+        aws
+    }
+
+    pub(crate) fn set(&self, aws: Aws) {
+        let aws = Arc::new(aws);
+        if let Ok(mut guard) = self.0.write() {
+            *guard = Some(aws.clone());
+        }
+        // A pipeline's first plan needs who the provider runs as (ARNs and default bucket names
+        // embed the account), and Terraform plans it twice, in `plan` and again in `apply`: ask
+        // now, while Terraform validates, rather than when it plans. (Later plans and applies
+        // read the account off an ARN of the state.) A failure is not reported here; the plan
+        // asks again and says why.
+        tokio::spawn(async move {
+            let _ = aws.identity().await;
+        });
+    }
 }
 
 /// Who the provider runs as: the account and partition every ARN is built in.

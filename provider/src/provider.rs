@@ -2,7 +2,6 @@
 //! configure time for every resource to use.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,7 @@ use tf_provider::schema::{AttributeType, Block, Description, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, DynamicResource, Provider};
 
-use crate::aws::{http_client, Aws};
+use crate::aws::{http_client, Aws, SharedAws};
 use crate::pipeline::Pipeline;
 use crate::schema::{optional, string_map};
 
@@ -27,37 +26,6 @@ pub struct ProviderConfig {
     pub default_tags: Value<BTreeMap<String, Value<String>>>,
     #[serde(default)]
     pub max_retries: Value<i64>,
-}
-
-/// Where resources find the clients once the provider is configured.
-#[derive(Clone, Default)]
-pub struct SharedAws(Arc<RwLock<Option<Arc<Aws>>>>);
-
-impl SharedAws {
-    /// The configured clients, or an error diagnostic if Terraform has not configured the
-    /// provider (which it always does before planning or applying a managed resource).
-    pub fn get(&self, diags: &mut Diagnostics) -> Option<Arc<Aws>> {
-        let aws = self.0.read().ok().and_then(|guard| guard.clone());
-        if aws.is_none() {
-            diags.root_error_short("the unifiedetl provider is not configured yet");
-        }
-        aws
-    }
-
-    fn set(&self, aws: Aws) {
-        let aws = Arc::new(aws);
-        if let Ok(mut guard) = self.0.write() {
-            *guard = Some(aws.clone());
-        }
-        // A pipeline's first plan needs who the provider runs as (ARNs and default bucket names
-        // embed the account), and Terraform plans it twice, in `plan` and again in `apply`: ask
-        // now, while Terraform validates, rather than when it plans. (Later plans and applies
-        // read the account off an ARN of the state.) A failure is not reported here; the plan
-        // asks again and says why.
-        tokio::spawn(async move {
-            let _ = aws.identity().await;
-        });
-    }
 }
 
 #[derive(Default)]

@@ -305,7 +305,7 @@ pub async fn object_hash(client: &Client, bucket: &str, key: &str) -> AwsResult<
         .await
         .map_err(|e| err(AwsError::other(e.to_string())))?
         .into_bytes();
-    Ok(Some(crate::pipeline::content_hash(&bytes)))
+    Ok(Some(crate::artifact::content_hash(&bytes)))
 }
 
 /// The object metadata key recording the local file an object was uploaded from, so that an

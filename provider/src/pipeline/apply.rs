@@ -17,14 +17,17 @@ use tf_provider::value::Value;
 
 use super::apply_source::{self, Lake, Source};
 use super::apply_sql::{self, SqlApp};
+use super::environment::environment_of;
+use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted, Owner};
-use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
+use super::roles::{ensure_service_role, ServiceRole};
 use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
+use super::values::{known, need, opt};
 use crate::artifact::{self, Artifact};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
 use crate::dynamodb::{self, Key, TableSpec};
-use crate::iam::{self, RoleSpec};
+use crate::iam;
 use crate::kinesis::{self, StreamSpec};
 use crate::lambda::{self, FunctionSpec, MappingSpec};
 use crate::s3::{self, BucketSpec};
@@ -103,18 +106,6 @@ pub struct MappingSettings {
     pub bisect_on_error: bool,
     pub maximum_retry_attempts: i32,
     pub maximum_record_age: i32,
-}
-
-pub(super) fn need<T: Clone>(value: &Value<T>, what: &str) -> Result<T, String> {
-    match value {
-        Value::Value(v) => Ok(v.clone()),
-        Value::Null => Err(format!("`{what}` has no value")),
-        Value::Unknown => Err(format!("`{what}` is still unknown at apply time")),
-    }
-}
-
-fn opt<T: Clone>(value: &Value<T>) -> Option<T> {
-    value.as_ref_option().cloned()
 }
 
 impl Desired {
@@ -267,124 +258,6 @@ impl Desired {
     }
 }
 
-/// The environment the function is given, from the planned (fully known) state. Read compares
-/// the function's environment with it, so a change made out of band shows in the plan.
-pub fn environment_of(s: &PipelineState) -> Result<BTreeMap<String, String>, String> {
-    let sink = &s.sink;
-    let p = &s.persist;
-    // `name:TYPE` lets the function reject a record whose key has the wrong type before
-    // writing, instead of DynamoDB failing the whole 25-item call.
-    let key = |name: &Str, attr_type: &Str, what: &str| -> Result<String, String> {
-        Ok(format!(
-            "{}:{}",
-            need(name, &format!("sink.{what}"))?,
-            need(attr_type, &format!("sink.{what}_type"))?
-        ))
-    };
-    let mut env = BTreeMap::from([
-        ("SINK_TABLE".to_string(), need(&sink.name, "sink.name")?),
-        (
-            "SINK_PARTITION_KEY".to_string(),
-            key(
-                &sink.partition_key,
-                &sink.partition_key_type,
-                "partition_key",
-            )?,
-        ),
-    ]);
-    if sink.sort_key.is_value() {
-        env.insert(
-            "SINK_SORT_KEY".to_string(),
-            key(&sink.sort_key, &sink.sort_key_type, "sort_key")?,
-        );
-    }
-    env.insert(
-        "WRITE_CONCURRENCY".to_string(),
-        need(&p.write_concurrency, "persist.write_concurrency")?.to_string(),
-    );
-    if let Some(version) = opt(&p.version_attribute) {
-        env.insert("VERSION_ATTRIBUTE".to_string(), version);
-    }
-    env.insert(
-        "DEAD_LETTER_BUCKET".to_string(),
-        need(&p.dead_letter_bucket, "persist.dead_letter_bucket")?,
-    );
-    env.insert(
-        "DEAD_LETTER_PREFIX".to_string(),
-        need(&p.dead_letter_prefix, "persist.dead_letter_prefix")?,
-    );
-    let a = &s.analytics;
-    if a.lambda_engine() {
-        env.insert(
-            "CORRELATION".to_string(),
-            correlation_document(a)?.to_string(),
-        );
-        env.insert(
-            "STATE_TABLE".to_string(),
-            need(&a.state_table, "analytics.state_table")?,
-        );
-        if need(&a.publish_enriched, "analytics.publish_enriched")? {
-            env.insert(
-                "ENRICHED_STREAM".to_string(),
-                need(&s.enriched_stream.name, "enriched_stream.name")?,
-            );
-        }
-    }
-    Ok(env)
-}
-
-/// The `CORRELATION` document the function is given, from a fully known `analytics` block.
-pub fn correlation_document(a: &AnalyticsBlock) -> Result<serde_json::Value, String> {
-    let bucket = need(&a.reference_bucket, "analytics.reference_bucket")?;
-    let mut lookups = Vec::new();
-    for lookup in need(&a.lookups, "analytics.lookups")
-        .ok()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_ref_option)
-    {
-        let name = need(&lookup.name, "analytics.lookups.name")?;
-        lookups.push(serde_json::json!({
-            "name": name,
-            "bucket": bucket,
-            "object_key": reference_key(&name),
-            "from": need(&lookup.from, "analytics.lookups.from")?,
-            "match": need(&lookup.match_column, "analytics.lookups.match")?,
-        }));
-    }
-    let children: Vec<serde_json::Value> = need(&a.children, "analytics.children")?
-        .iter()
-        .filter_map(Value::as_ref_option)
-        .map(|c| {
-            Ok(serde_json::json!({
-                "table": need(&c.table, "analytics.children.table")?,
-                "parent_key": need(&c.parent_key, "analytics.children.parent_key")?,
-                "key": need(&c.key, "analytics.children.key")?,
-            }))
-        })
-        .collect::<Result<_, String>>()?;
-    let columns: Vec<serde_json::Value> = need(&a.columns, "analytics.columns")?
-        .into_iter()
-        .filter_map(|(name, from)| {
-            from.as_option()
-                .map(|from| serde_json::json!({"name": name, "from": from}))
-        })
-        .collect();
-    let mut correlation = serde_json::json!({
-        "parent": {
-            "table": need(&a.parent_table, "analytics.parent_table")?,
-            "key": need(&a.parent_key, "analytics.parent_key")?,
-        },
-        "children": children,
-        "lookups": lookups,
-        "columns": columns,
-    });
-    if let Some(schema) = opt(&a.schema) {
-        correlation["schema"] = serde_json::Value::String(schema);
-    }
-    Ok(correlation)
-}
-
 fn engine_from_state(
     s: &PipelineState,
     tags: &BTreeMap<String, String>,
@@ -450,7 +323,7 @@ fn reference_from_state(
     for (what, key, file) in files {
         let bytes = std::fs::read(&file)
             .map_err(|e| format!("reading the reference file of {what} ({file}): {e}"))?;
-        let hash = super::plan::content_hash(&bytes);
+        let hash = artifact::content_hash(&bytes);
         objects.push((key, bytes, hash, file));
     }
     Ok(Some(ReferenceData {
@@ -501,10 +374,6 @@ impl Outcome {
             }
         }
     }
-}
-
-pub(super) fn known(value: &Str) -> bool {
-    value.is_value()
 }
 
 async fn ensure_stream(
@@ -636,61 +505,6 @@ async fn ensure_reference(
         }
     }
     Ok((engine.bucket_arn.clone(), hashes))
-}
-
-/// A service's role: its name, the service's principals, its one inline policy's name.
-pub struct ServiceRole<'a> {
-    pub name: &'a str,
-    pub services: Vec<String>,
-    pub policy_name: &'a str,
-}
-
-/// A service role with one inline policy: created or brought to the spec. `policy` is given the
-/// role's ARN (for the account and partition the policy's ARNs are built in).
-pub async fn ensure_service_role(
-    aws: &Aws,
-    role: ServiceRole<'_>,
-    policy: impl FnOnce(&str) -> serde_json::Value,
-    ours: bool,
-    owner: &Owner,
-    tags: &BTreeMap<String, String>,
-) -> AwsResult<String> {
-    let ServiceRole {
-        name,
-        services,
-        policy_name,
-    } = role;
-    let mut spec = RoleSpec {
-        name: name.to_string(),
-        services,
-        policy_name: policy_name.to_string(),
-        policy: serde_json::Value::Null,
-        tags: tags.clone(),
-    };
-    let mut adopting = false;
-    let role = match iam::find(&aws.iam, name, policy_name, Expect::from_ours(ours)).await? {
-        Some(current) => {
-            if !ours {
-                owner.check(own::ROLE, name, &current.tags)?;
-            }
-            adopting = !current.tags.contains_key(crate::tags::PIPELINE_TAG);
-            current
-        }
-        None => iam::create(&aws.iam, &spec).await?,
-    };
-    spec.policy = policy(&role.arn);
-    iam::update(&aws.iam, &role, &spec).await?;
-    if adopting {
-        // A role made elsewhere (named in an import): what it carried stays, said once.
-        let others = iam::other_policies(&aws.iam, name, policy_name).await?;
-        if !others.is_empty() {
-            owner.warn(format!(
-                "IAM role ({name}) was adopted with policies of its own, kept as they were: {}. The pipeline added its policy `{policy_name}`, which grants everything the pipeline needs: detach or delete the others once nothing else relies on them",
-                others.join(", ")
-            ));
-        }
-    }
-    Ok(role.arn)
 }
 
 /// Role first (its ARN gives the account), then its policy naming the pipeline's ARNs.

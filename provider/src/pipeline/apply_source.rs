@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::apply::{ensure_service_role, known, need, ServiceRole};
 use super::owner::{self as own, Adopted, Owner};
+use super::roles::{ensure_service_role, ServiceRole};
 use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
 use super::state::{DataLakeBlock, PipelineState, SourceBlock};
+use super::values::{known, need};
 use futures::FutureExt;
 
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect};

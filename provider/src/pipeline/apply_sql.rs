@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::apply::{ensure_service_role, known, need, ServiceRole};
 use super::owner::{self as own, Owner};
+use super::roles::{ensure_service_role, ServiceRole};
 use super::sql_engine::known_columns;
 use super::state::{AnalyticsBlock, SqlColumn, SqlOutputBlock, SqlReferenceBlock};
+use super::values::{known, need};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
 use crate::iam;
 use crate::kda_sql::Column;
@@ -380,7 +381,7 @@ fn stream_name_of(arn: &str) -> String {
 /// `reference_objects`), nor the starting position (AWS does not keep it).
 pub async fn refresh(aws: &Aws, a: &mut AnalyticsBlock) -> AwsResult<()> {
     let (role, application) = tokio::join!(
-        super::read::role_arn(aws, &a.role_name, &a.role_arn, POLICY_NAME),
+        super::roles::role_arn(aws, &a.role_name, &a.role_arn, POLICY_NAME),
         async {
             match a.application_name.as_ref_option() {
                 Some(name) => kda::find_by_name(&aws.kinesisanalytics, name).await,

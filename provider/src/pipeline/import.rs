@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::environment::environment_into;
+use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted};
-use super::plan::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake::generated_table_mappings;
 use super::state::{
-    AnalyticsBlock, ChildTable, DataLakeBlock, LookupSource, PipelineState, SourceBlock, Str,
-    ENGINE_LAMBDA, ENGINE_SQL,
+    AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL,
 };
 use crate::aws::{Aws, Identity};
 use crate::dms::{self, EndpointKind};
@@ -607,82 +607,6 @@ async fn adopt_lambda_engine(
     // Refresh fills in each object's hash.
     a.reference_objects = some(objects);
     Ok(())
-}
-
-/// Writes the settings the function's environment holds into `state`: the persist settings,
-/// and with the `lambda` engine its correlation (lookup files are kept from `state`, matched by
-/// lookup name: the environment names only their objects).
-pub(super) fn environment_into(state: &mut PipelineState, env: &BTreeMap<String, String>) {
-    let opt = |k: &str| env.get(k).map_or(Value::Null, |v| some(v.clone()));
-    let p = &mut state.persist;
-    p.dead_letter_prefix = opt("DEAD_LETTER_PREFIX");
-    p.write_concurrency = env
-        .get("WRITE_CONCURRENCY")
-        .and_then(|v| v.parse().ok())
-        .map_or(Value::Null, some);
-    p.version_attribute = opt("VERSION_ATTRIBUTE");
-    let a = &mut state.analytics;
-    if !a.lambda_engine() {
-        return;
-    }
-    a.state_table = opt("STATE_TABLE");
-    a.publish_enriched = some(env.contains_key("ENRICHED_STREAM"));
-    let Some(correlation) = env
-        .get("CORRELATION")
-        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
-    else {
-        return;
-    };
-    let s = |v: &serde_json::Value| v.as_str().map_or(Value::Null, text);
-    a.schema = s(&correlation["schema"]);
-    a.parent_table = s(&correlation["parent"]["table"]);
-    a.parent_key = s(&correlation["parent"]["key"]);
-    let items = |key: &str| correlation[key].as_array().cloned().unwrap_or_default();
-    a.children = some(
-        items("children")
-            .iter()
-            .map(|c| {
-                some(ChildTable {
-                    table: s(&c["table"]),
-                    parent_key: s(&c["parent_key"]),
-                    key: s(&c["key"]),
-                })
-            })
-            .collect(),
-    );
-    a.columns = some(
-        items("columns")
-            .iter()
-            .filter_map(|c| Some((c["name"].as_str()?.to_string(), s(&c["from"]))))
-            .collect(),
-    );
-    let files: BTreeMap<String, Str> = a
-        .lookups
-        .as_ref_option()
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_ref_option)
-                .filter_map(|l| Some((l.name.as_ref_option()?.clone(), l.file.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let lookups: Vec<Value<LookupSource>> = items("lookups")
-        .iter()
-        .map(|l| {
-            let name = l["name"].as_str().unwrap_or_default().to_string();
-            some(LookupSource {
-                file: files.get(&name).cloned().unwrap_or(Value::Null),
-                name: some(name),
-                from: s(&l["from"]),
-                match_column: s(&l["match"]),
-            })
-        })
-        .collect();
-    a.lookups = if lookups.is_empty() && a.lookups.is_null() {
-        Value::Null
-    } else {
-        some(lookups)
-    };
 }
 
 /// The SQL engine: the application's name, role and reference bucket (refresh fills in the

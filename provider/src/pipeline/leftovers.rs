@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::apply::known;
 use super::owner::{self as own, Adopted};
 use super::state::PipelineState;
+use super::values::known;
 use crate::aws::{Aws, AwsResult, Identity};
 use crate::tags::PIPELINE_TAG;
 use crate::{dms, dynamodb, firehose, iam, kinesis, kinesisanalytics, lambda, s3};

@@ -5,14 +5,18 @@
 mod apply;
 mod apply_source;
 mod apply_sql;
+mod environment;
 mod import;
 mod leftovers;
+mod names;
 mod owner;
 mod plan;
 mod read;
+mod roles;
 mod source_lake;
 mod sql_engine;
 mod state;
+mod values;
 
 use async_trait::async_trait;
 use tf_provider::schema::Schema;
@@ -21,12 +25,10 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use std::sync::Arc;
 
-use crate::aws::{Aws, Identity};
-use crate::provider::SharedAws;
+use crate::aws::{Aws, Identity, SharedAws};
 use crate::wait;
 use apply::{Desired, Outcome};
 use owner::Adopted;
-pub use plan::content_hash;
 pub use state::PipelineState;
 
 pub struct Pipeline {

@@ -7,30 +7,20 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
+use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake;
 use super::sql_engine;
 use super::state::{
-    AnalyticsBlock, Num, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags,
-    ENGINE_LAMBDA, ENGINE_SQL,
+    AnalyticsBlock, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags, ENGINE_LAMBDA,
+    ENGINE_SQL,
 };
+use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use crate::artifact;
 use crate::aws::Identity;
 use crate::tags;
 
 /// Longest pipeline name: `<name>-persist` must fit Lambda's 64 characters with room to spare.
 const MAX_NAME: usize = 40;
-
-/// Blocks that nest as a list of at most one element: their attributes sit under index 0.
-const LIST_BLOCKS: [&str; 2] = ["source", "data_lake"];
-
-pub(super) fn path(block: &str, attr: &str) -> AttributePath {
-    let block_path = AttributePath::new(block.to_string());
-    if LIST_BLOCKS.contains(&block) {
-        block_path.index(0).attribute(attr.to_string())
-    } else {
-        block_path.attribute(attr.to_string())
-    }
-}
 
 /// Checks the configuration; unknown values (known only at apply) are skipped.
 pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
@@ -213,72 +203,6 @@ fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnost
                     path("analytics", "columns"),
                 );
             }
-        }
-    }
-}
-
-pub(super) fn one_of(
-    block: &str,
-    attr: &str,
-    value: &Str,
-    allowed: &[&str],
-    diags: &mut Diagnostics,
-) {
-    if let Value::Value(v) = value {
-        if !allowed.contains(&v.as_str()) {
-            let list = allowed
-                .iter()
-                .map(|a| format!("\"{a}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            diags.error(
-                format!("invalid {block}.{attr}"),
-                format!("`{block}.{attr}` must be one of {list} (got \"{v}\")"),
-                path(block, attr),
-            );
-        }
-    }
-}
-
-pub(super) fn in_range(
-    block: &str,
-    attr: &str,
-    value: &Num,
-    min: i64,
-    max: i64,
-    diags: &mut Diagnostics,
-) {
-    if let Value::Value(v) = value {
-        if !(min..=max).contains(v) {
-            diags.error(
-                format!("invalid {block}.{attr}"),
-                format!("`{block}.{attr}` must be between {min} and {max} (got {v})"),
-                path(block, attr),
-            );
-        }
-    }
-}
-
-pub(super) fn name_like(
-    block: &str,
-    attr: &str,
-    value: &Str,
-    max: usize,
-    extra: &str,
-    what: &str,
-    diags: &mut Diagnostics,
-) {
-    if let Value::Value(v) = value {
-        let ok = !v.is_empty()
-            && v.len() <= max
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
-        if !ok {
-            diags.error(
-                format!("invalid {block}.{attr}"),
-                format!("`{block}.{attr}` must be 1 to {max} characters of letters, digits and `{extra}` for {what} (got \"{v}\")"),
-                path(block, attr),
-            );
         }
     }
 }
@@ -508,47 +432,6 @@ fn validate_persist(p: &PersistBlock, diags: &mut Diagnostics) {
     }
 }
 
-/// The configured value, or `default` when the configuration leaves it unset.
-pub(super) fn pick<T: Clone>(config: &Value<T>, default: Value<T>) -> Value<T> {
-    match config {
-        Value::Null => default,
-        other => other.clone(),
-    }
-}
-
-pub(super) fn text(s: &str) -> Str {
-    Value::Value(s.to_string())
-}
-
-pub(super) fn derive(name: &Str, suffix: &str) -> Str {
-    name.as_ref().map(|n| format!("{n}-{suffix}"))
-}
-
-/// A computed id stays known while the component it identifies keeps its name.
-/// A deterministic ARN: on create (no prior block) known in the plan from the name; on update
-/// kept while the component keeps its name and exists (see [`keep`]).
-pub(super) fn arn_of(
-    prior: Option<(&Str, &Str)>,
-    planned_name: &Str,
-    arn: impl Fn(&str) -> String,
-) -> Str {
-    match prior {
-        None => planned_name.as_ref().map(|n| arn(n)),
-        Some(_) => keep(prior, planned_name),
-    }
-}
-
-pub(super) fn keep(prior: Option<(&Str, &Str)>, planned_name: &Str) -> Str {
-    match prior {
-        Some((prior_name, Value::Value(id)))
-            if prior_name == planned_name && planned_name.is_value() =>
-        {
-            Value::Value(id.clone())
-        }
-        _ => Value::Unknown,
-    }
-}
-
 /// The planned state: configuration plus defaults, and computed values that are known already.
 /// `prior` is the current state when updating. Problems reading the function package are
 /// reported against `persist.artifact`.
@@ -655,7 +538,7 @@ fn check_environment_size(analytics: &AnalyticsBlock, diags: &mut Diagnostics) {
     if !analytics.lambda_engine() {
         return;
     }
-    let Ok(correlation) = super::apply::correlation_document(analytics) else {
+    let Ok(correlation) = super::environment::correlation_document(analytics) else {
         return; // something is unknown until apply
     };
     let size = "CORRELATION".len() + correlation.to_string().len();
@@ -666,26 +549,6 @@ fn check_environment_size(analytics: &AnalyticsBlock, diags: &mut Diagnostics) {
             path("analytics", "columns"),
         );
     }
-}
-
-/// The reference bucket a pipeline creates when none is named.
-pub fn default_reference_bucket(pipeline: &str, account: &str) -> String {
-    format!(
-        "{}-reference-{account}",
-        pipeline.to_ascii_lowercase().replace('_', "-")
-    )
-}
-
-/// The object key a lookup's file is uploaded to.
-pub fn reference_key(lookup: &str) -> String {
-    format!("reference/{lookup}.json")
-}
-
-/// Base64 SHA-256 of a reference file's bytes.
-pub fn content_hash(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
 }
 
 fn plan_analytics(
@@ -727,7 +590,7 @@ fn plan_analytics(
                         Ok(bytes) => {
                             objects.insert(
                                 reference_key(lookup_name),
-                                Value::Value(content_hash(&bytes)),
+                                Value::Value(artifact::content_hash(&bytes)),
                             );
                         }
                         // validate() has said why.
@@ -864,15 +727,6 @@ fn plan_sink(
         server_side_encryption: pick(&config.server_side_encryption, Value::Value(true)),
         kms_key_arn: config.kms_key_arn.clone(),
     }
-}
-
-/// The dead-letter bucket a pipeline creates when none is named: bucket names are global, so
-/// the account id makes it unique; lowercase because S3 requires it.
-pub fn default_dead_letter_bucket(pipeline: &str, account: &str) -> String {
-    format!(
-        "{}-dlq-{account}",
-        pipeline.to_ascii_lowercase().replace('_', "-")
-    )
 }
 
 fn plan_persist(
@@ -1193,6 +1047,31 @@ mod tests {
     }
 
     #[test]
+    fn the_function_environment_decodes_to_the_settings_it_was_encoded_from() {
+        use super::super::environment::{environment_into, environment_of};
+        for mut c in [config(), with_engine(config())] {
+            c.persist.version_attribute = text("event_ts");
+            c.persist.write_concurrency = Value::Value(8);
+            let p = planned(&c, None);
+            let env = environment_of(&p).unwrap();
+            // Read back into a state that knows only the names, as refresh and import do.
+            let mut back = p.clone();
+            back.persist.dead_letter_prefix = Value::Null;
+            back.persist.write_concurrency = Value::Null;
+            back.persist.version_attribute = Value::Null;
+            back.analytics.columns = Value::Null;
+            back.analytics.children = Value::Null;
+            back.analytics.parent_table = Value::Null;
+            environment_into(&mut back, &env);
+            assert_eq!(environment_of(&back).unwrap(), env);
+            assert!(back.persist.write_concurrency == Value::Value(8));
+            assert!(back.persist.version_attribute == text("event_ts"));
+            assert!(back.analytics.children == p.analytics.children);
+            assert!(back.analytics.columns == p.analytics.columns);
+        }
+    }
+
+    #[test]
     fn the_engine_plans_its_names_hashes_and_the_cdc_stream_as_source() {
         let c = with_engine(config());
         assert!(errors_of(&c).is_empty(), "{:?}", errors_of(&c));
@@ -1206,7 +1085,10 @@ mod tests {
         assert!(p.analytics.publish_enriched == Value::Value(false));
         let objects = p.analytics.reference_objects.as_ref_option().unwrap();
         let hash = objects["reference/products.json"].as_ref_option().unwrap();
-        assert_eq!(*hash, content_hash(&std::fs::read("Cargo.toml").unwrap()));
+        assert_eq!(
+            *hash,
+            artifact::content_hash(&std::fs::read("Cargo.toml").unwrap())
+        );
 
         // Turning the engine on for an existing pipeline moves the mapping to the CDC stream:
         // a new mapping, so its id is unknown until apply.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::roles::role_arn;
 use super::source_lake::security_group_ids;
 use super::state::{
     AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags,
@@ -234,30 +235,6 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     }
     analytics.reference_objects = some(objects);
     Ok(())
-}
-
-/// A service role's ARN, or null when the role is gone or lost its policy (an update then puts
-/// them back). With the ARN in the state (`arn`), one call: IAM answers GetRolePolicy alike for
-/// a missing role and a missing policy. Without it (an import), the role is read for its ARN.
-pub(super) async fn role_arn(
-    aws: &Aws,
-    name: &Str,
-    arn: &Str,
-    policy_name: &str,
-) -> AwsResult<Str> {
-    let Some(name) = name.as_ref_option() else {
-        return Ok(Value::Null);
-    };
-    if arn.is_value() {
-        let kept = iam::has_policy(&aws.iam, name, policy_name).await?;
-        return Ok(if kept { arn.clone() } else { Value::Null });
-    }
-    Ok(
-        match iam::find_by_name(&aws.iam, name, policy_name).await? {
-            Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
-            _ => Value::Null,
-        },
-    )
 }
 
 /// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
@@ -556,13 +533,13 @@ fn flatten(prior: &PipelineState, seen: Observed) -> PipelineState {
             // The settings the environment holds show on their attributes; anything else in
             // it changed out of band (the table or bucket names, a variable of its own) shows
             // as the function needing an update.
-            super::import::environment_into(&mut state, &f.environment);
+            super::environment::environment_into(&mut state, &f.environment);
             // A function made elsewhere (adopted by an import) may run another runtime: it
             // becomes the persist function, so that is an update too.
             let runtime_differs = f.runtime.as_deref() != Some("provided.al2023")
                 || f.handler.as_deref() != Some("bootstrap");
             if runtime_differs
-                || super::apply::environment_of(&state)
+                || super::environment::environment_of(&state)
                     .ok()
                     .is_some_and(|env| env != f.environment)
             {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
-use super::plan::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use super::state::{DataLakeBlock, SourceBlock, Str, Strings, TimeoutsBlock};
+use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use crate::aws::Identity;
 use crate::dms;
 

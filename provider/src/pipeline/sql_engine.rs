@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::plan::{arn_of, content_hash, derive, pick, reference_key, text};
+use super::names::reference_key;
 use super::state::{
     AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
     Tags, ENGINE_LAMBDA, ENGINE_SQL,
 };
+use super::values::{arn_of, derive, pick, text};
+use crate::artifact::content_hash;
 use crate::aws::Identity;
 use crate::kda_sql::{self, CodeContext, Column, Subject};
 
@@ -483,7 +485,7 @@ pub fn plan(
         pick(
             &config.reference_bucket,
             name.as_ref()
-                .map(|n| super::plan::default_reference_bucket(n, &identity.account)),
+                .map(|n| super::names::default_reference_bucket(n, &identity.account)),
         )
     } else {
         config.reference_bucket.clone()
