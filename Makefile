@@ -22,7 +22,9 @@ export EMULATOR_REALISM ?= 1
 
 PROVIDER_VERSION := 0.1.0
 LAMBDA_TARGET    := aarch64-unknown-linux-gnu
-TARGET_DIR       := $(or $(CARGO_TARGET_DIR),target)
+# Where cargo puts what it builds, wherever that is (CARGO_TARGET_DIR, a .cargo/config.toml
+# build.target-dir, or target/): cargo metadata says.
+TARGET_DIR       := $(or $(shell cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),target)
 LAMBDA_ZIP       := $(TARGET_DIR)/lambda/unifiedetl-lambda/bootstrap.zip
 EMULATOR_PORT    ?= 4566
 
@@ -183,7 +185,7 @@ bench: setup $(NODE_SINK)/node_modules/.package-lock.json
 
 # The release provider (as `make install` builds it) through a proxy adding 100 ms to every AWS
 # call: `terraform apply` and `plan` of examples/complete in rounds beside a no-op
-# configuration, and the calls (README.md, "Provider speed"). The emulator's realism layer is
+# configuration, and the calls (docs/benchmarks.md, "Provider speed"). The emulator's realism layer is
 # off: the benchmark measures the provider's own rounds, not AWS's settling. The bench program itself is
 # built like the tests (`--workspace`, dev profile), so after `make test` only it compiles.
 bench-provider: setup lambda
