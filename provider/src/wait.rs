@@ -121,8 +121,8 @@ fn deadline_for(timeout: Duration) -> (Instant, Duration) {
     }
 }
 
-/// Polls `check` until it yields `Some`, with exponential back-off from 100 ms to 5 s, for at
-/// most `timeout` (or until the operation's deadline). `what` names the state waited for, for
+/// Polls `check` until it yields `Some`, with exponential back-off from 100 ms to 5 s and
+/// jitter (backon), for at most `timeout` (or until the operation's deadline). `what` names the state waited for, for
 /// the timeout message.
 pub async fn until<T, F, Fut>(what: &str, timeout: Duration, check: F) -> AwsResult<T>
 where
@@ -142,27 +142,47 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = AwsResult<Option<T>>>,
 {
-    let (deadline, timeout) = deadline_for(timeout);
-    let mut delay = Duration::from_millis(100);
-    loop {
-        if stop.is_stopped() {
-            return Err(interrupted(what));
-        }
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if Instant::now() + delay > deadline {
-            return Err(AwsError::other(format!(
-                "timed out after {} waiting for {what} (raise the `timeouts` block's value if AWS needs longer)",
-                humantime::format_duration(Duration::from_secs(timeout.as_secs().max(1)))
-            )));
-        }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = stop.stopped() => return Err(interrupted(what)),
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+    /// One look: what was waited for, not yet, or an error that ends the wait.
+    enum Look {
+        NotYet,
+        Failed(AwsError),
     }
+    let (_, timeout) = deadline_for(timeout);
+    if stop.is_stopped() {
+        return Err(interrupted(what));
+    }
+    let look = || {
+        let checked = check();
+        async move {
+            match checked.await {
+                Ok(Some(value)) => Ok(value),
+                Ok(None) => Err(Look::NotYet),
+                Err(e) => Err(Look::Failed(e)),
+            }
+        }
+    };
+    let polled = look
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .with_factor(2.0)
+                .with_max_times(usize::MAX)
+                .with_total_delay(Some(timeout))
+                .with_jitter(),
+        )
+        .when(|look| matches!(look, Look::NotYet));
+    let result = tokio::select! {
+        result = polled => result,
+        () = stop.stopped() => return Err(interrupted(what)),
+    };
+    result.map_err(|look| match look {
+        Look::Failed(e) => e,
+        Look::NotYet => AwsError::other(format!(
+            "timed out after {} waiting for {what} (raise the `timeouts` block's value if AWS needs longer)",
+            humantime::format_duration(Duration::from_secs(timeout.as_secs().max(1)))
+        )),
+    })
 }
 
 /// What one look at a component being waited on found.

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use harness::http::{Call, CountingProxy};
 use harness::terraform::mirror_of;
 use harness::{repo_root, Emulator, Terraform};
@@ -60,46 +60,46 @@ struct Options {
     tf_log: Option<PathBuf>,
 }
 
+/// The provider's speed: Terraform against the emulator through a proxy holding every AWS
+/// call, rounds and calls beside their targets (docs/benchmarks.md).
+#[derive(clap::Parser)]
+#[command(name = "provider_speed", bin_name = "provider_speed")]
+struct Cli {
+    /// Repeats of each command.
+    #[arg(long, env = "PROVIDER_BENCH_REPEATS", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    repeats: u64,
+    /// What the proxy holds every AWS call, in milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    delay_ms: u64,
+    /// The provider executable (default: the tests' debug build).
+    #[arg(long)]
+    provider: Option<PathBuf>,
+    /// Exit 1 if a target is missed.
+    #[arg(long)]
+    check: bool,
+    /// Print every call of the last repeat's commands.
+    #[arg(long)]
+    log: bool,
+    /// Append Terraform's trace of the example's commands to FILE.
+    #[arg(long, value_name = "FILE")]
+    tf_log: Option<PathBuf>,
+    /// Passed by cargo bench to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
 impl Options {
     fn parse() -> Result<Options> {
-        let mut options = Options {
-            repeats: match std::env::var("PROVIDER_BENCH_REPEATS") {
-                Ok(n) => n.parse().context("PROVIDER_BENCH_REPEATS")?,
-                Err(_) => 3,
-            },
-            delay: Duration::from_millis(100),
-            provider: None,
-            check: false,
-            log: false,
-            tf_log: None,
+        let cli = <Cli as clap::Parser>::parse();
+        let options = Options {
+            repeats: cli.repeats as usize,
+            delay: Duration::from_millis(cli.delay_ms),
+            provider: cli.provider,
+            check: cli.check,
+            log: cli.log,
+            tf_log: cli.tf_log,
         };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--repeats" => options.repeats = value()?.parse()?,
-                "--delay-ms" => options.delay = Duration::from_millis(value()?.parse()?),
-                "--provider" => options.provider = Some(value()?.into()),
-                "--check" => options.check = true,
-                "--log" => options.log = true,
-                "--tf-log" => options.tf_log = Some(value()?.into()),
-                // cargo bench passes it to every bench target.
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!(
-                        "usage: provider_speed [--repeats N (3, or PROVIDER_BENCH_REPEATS)] \
-                         [--delay-ms MS (100)] [--provider PATH (default: the tests' debug \
-                         build)] [--check (exit 1 if a target is missed)] [--log (every call of the \
-                         last repeat)] [--tf-log FILE (Terraform's trace of the example's \
-                         commands, appended)]"
-                    );
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?} (try --help)"),
-            }
-        }
-        ensure!(options.repeats >= 1, "--repeats must be at least 1");
-        ensure!(!options.delay.is_zero(), "--delay-ms must be at least 1");
         if let Some(provider) = &options.provider {
             ensure!(
                 provider.is_file(),

@@ -62,7 +62,39 @@ const TABLE_COUNTED: &str = "BenchPersistCounted";
 const DYNAMODB_TARGET: &str = "DynamoDB_20120810.";
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The persist function against its targets, beside the engine and a Node.js sink, on a
+/// private emulator: throughput, DynamoDB requests per record, CPU per record, cold starts.
+#[derive(clap::Parser)]
+#[command(name = "unifiedetl-lambda-bench")]
 struct Options {
+    /// Measured batches (one more warms up).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..))]
+    batches: u64,
+    /// Records per batch.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    records: u64,
+    /// Cold starts measured.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    cold_starts: u64,
+    /// Passes of the in-process CPU measurement.
+    #[arg(long, default_value_t = 20)]
+    cpu_passes: u64,
+    /// The function binary (default: target/release/unifiedetl-lambda).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// The Node.js sink's directory (default: lambda/bench/node-sink).
+    #[arg(long)]
+    node_sink: Option<PathBuf>,
+    /// Exit 1 if a target is missed.
+    #[arg(long)]
+    check: bool,
+    /// Only the in-process CPU measurement, no emulator.
+    #[arg(long)]
+    cpu_only: bool,
+}
+
+/// The options with every path resolved.
+struct Settings {
     batches: usize,
     records: usize,
     cold_starts: usize,
@@ -73,44 +105,24 @@ struct Options {
     cpu_only: bool,
 }
 
-impl Options {
-    fn parse() -> Result<Options> {
+impl Settings {
+    fn parse() -> Result<Settings> {
         let root = harness::repo_root();
-        let mut options = Options {
-            batches: 12,
-            records: 500,
-            cold_starts: 15,
-            cpu_passes: 20,
-            binary: root.join("target/release/unifiedetl-lambda"),
-            node_sink: root.join("lambda/bench/node-sink"),
-            check: false,
-            cpu_only: false,
+        let o = <Options as clap::Parser>::parse();
+        let options = Settings {
+            batches: o.batches as usize,
+            records: o.records as usize,
+            cold_starts: o.cold_starts as usize,
+            cpu_passes: o.cpu_passes as usize,
+            binary: o
+                .binary
+                .unwrap_or_else(|| root.join("target/release/unifiedetl-lambda")),
+            node_sink: o
+                .node_sink
+                .unwrap_or_else(|| root.join("lambda/bench/node-sink")),
+            check: o.check,
+            cpu_only: o.cpu_only,
         };
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--batches" => options.batches = value()?.parse()?,
-                "--records" => options.records = value()?.parse()?,
-                "--cold-starts" => options.cold_starts = value()?.parse()?,
-                "--cpu-passes" => options.cpu_passes = value()?.parse()?,
-                "--binary" => options.binary = value()?.into(),
-                "--node-sink" => options.node_sink = value()?.into(),
-                "--check" => options.check = true,
-                "--cpu-only" => options.cpu_only = true,
-                "-h" | "--help" => {
-                    println!(
-                        "usage: unifiedetl-lambda-bench [--batches N (12)] [--records N (500)] \
-                         [--cold-starts N (15)] [--cpu-passes N (20)] [--binary PATH] \
-                         [--node-sink DIR] [--check (exit 1 if a target is missed)] \
-                         [--cpu-only (only the in-process CPU measurement, no emulator)]"
-                    );
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?} (try --help)"),
-            }
-        }
-        ensure!(options.batches >= 1 && options.records >= 1 && options.cold_starts >= 1);
         if !options.cpu_only {
             ensure!(
                 options.binary.is_file(),
@@ -145,7 +157,7 @@ fn keys() -> KeySchema {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let options = Options::parse()?;
+    let options = Settings::parse()?;
     let total = options.batches + 1;
     eprintln!(
         "generating {total} batches of {} records (the first one warms up)",

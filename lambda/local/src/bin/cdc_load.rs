@@ -7,28 +7,51 @@
 //!                     [--endpoint-url URL] [--region REGION]
 //! ```
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
 
-const USAGE: &str = "\
-usage: unifiedetl-cdc-load --stream NAME [--sample [PATH] | --orders N --items M [--seed S]]
-                           [--rate R] [--partition-key primary-key|schema-table]
-                           [--endpoint-url URL] [--region REGION]
-
-  --stream NAME          the CDC stream (name or ARN); required
-  --sample [PATH]        the sample's SQL file (default: sql/orders-data-setup.sql of the
-                         current directory or the repository); the default data set
-  --orders N --items M   N synthetic orders of M items (M at most 2000)
-  --seed S               seed of the synthetic orders (default 1)
-  --rate R               records per second (default: as fast as the stream takes them)
-  --partition-key K      primary-key (default) or schema-table
-  --endpoint-url URL     default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566
-  --region REGION        default: us-east-1";
-
 const SAMPLE_SQL: &str = "sql/orders-data-setup.sql";
+
+/// Writes DMS change records into the CDC stream, as DMS would from the sample's MySQL
+/// database or from synthetic orders.
+#[derive(clap::Parser)]
+#[command(name = "unifiedetl-cdc-load")]
+struct Cli {
+    /// The CDC stream (name or ARN).
+    #[arg(long)]
+    stream: String,
+    /// The sample's SQL file: the default data set (without PATH: sql/orders-data-setup.sql of
+    /// the current directory or the repository).
+    #[arg(long, value_name = "PATH", num_args = 0..=1, conflicts_with_all = ["orders", "items"])]
+    sample: Option<Option<PathBuf>>,
+    /// N synthetic orders (with --items).
+    #[arg(long, value_name = "N", requires = "items")]
+    orders: Option<u64>,
+    /// Items per synthetic order, at most 2000 (with --orders).
+    #[arg(long, value_name = "M", requires = "orders")]
+    items: Option<u32>,
+    /// Seed of the synthetic orders.
+    #[arg(long, requires = "orders")]
+    seed: Option<u64>,
+    /// Records per second (default: as fast as the stream takes them).
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// How DMS partitions the records: primary-key or schema-table.
+    #[arg(long, default_value = "primary-key", value_parser = partition_key)]
+    partition_key: PartitionKey,
+    /// The AWS endpoint.
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:4566"
+    )]
+    endpoint_url: String,
+    /// The region.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
 
 struct Options {
     endpoint_url: String,
@@ -42,7 +65,7 @@ struct Options {
 fn main() {
     // Before any thread exists: the SDK must not look for an EC2 instance's credentials.
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    let outcome = parse(std::env::args().skip(1).collect()).and_then(|options| {
+    let outcome = parse(<Cli as clap::Parser>::parse()).and_then(|options| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -102,106 +125,42 @@ async fn kinesis_client(options: &Options) -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::from_conf(config.build())
 }
 
-fn parse(args: Vec<String>) -> Result<Options> {
-    // `--flag=value` is `--flag value`.
-    let mut args: VecDeque<String> = args
-        .into_iter()
-        .flat_map(|arg| match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => vec![flag.to_string(), value.into()],
-            _ => vec![arg],
-        })
-        .collect();
-    let mut endpoint_url = None;
-    let mut region = None;
-    let mut stream = None;
-    let mut sample: Option<Option<PathBuf>> = None;
-    let (mut orders, mut items, mut seed) = (None, None, None);
-    let mut rate = None;
-    let mut partition_key = PartitionKey::PrimaryKey;
-    while let Some(flag) = args.pop_front() {
-        let mut value = || {
-            args.pop_front()
-                .filter(|v| !v.starts_with("--"))
-                .with_context(|| format!("`{flag}` needs a value\n\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--endpoint-url" => endpoint_url = Some(value()?),
-            "--region" => region = Some(value()?),
-            "--stream" => stream = Some(value()?),
-            "--sample" => {
-                let path = match args.front() {
-                    Some(next) if !next.starts_with("--") => args.pop_front().map(PathBuf::from),
-                    _ => None,
-                };
-                sample = Some(path);
-            }
-            "--orders" => orders = Some(number::<u64>(&flag, &value()?)?),
-            "--items" => items = Some(number::<u32>(&flag, &value()?)?),
-            "--seed" => seed = Some(number::<u64>(&flag, &value()?)?),
-            "--rate" => {
-                let text = value()?;
-                let rate_value = number::<f64>(&flag, &text)?;
-                if !(rate_value.is_finite() && rate_value > 0.0) {
-                    bail!("`--rate` must be a positive number of records per second, not {text:?}");
-                }
-                rate = Some(rate_value);
-            }
-            "--partition-key" => {
-                let text = value()?;
-                partition_key = text.parse().map_err(|_| {
-                    anyhow!(
-                        "`--partition-key` must be `primary-key` or `schema-table`, not {text:?}"
-                    )
-                })?;
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown argument {flag:?}\n\n{USAGE}"),
-        }
-    }
-    let stream = stream.with_context(|| format!("`--stream` is required\n\n{USAGE}"))?;
-    let dataset = match (sample, orders, items) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            bail!("`--sample` and `--orders`/`--items` are two data sets: choose one")
-        }
-        (_, Some(orders), Some(items_per_order)) => Dataset::Synthetic {
+fn parse(cli: Cli) -> Result<Options> {
+    let dataset = match (cli.orders, cli.items) {
+        (Some(orders), Some(items_per_order)) => Dataset::Synthetic {
             orders,
             items_per_order,
-            seed: seed.unwrap_or(1),
+            seed: cli.seed.unwrap_or(1),
         },
-        (_, Some(_), None) => bail!("`--orders` needs `--items` (items per order)"),
-        (_, None, Some(_)) => bail!("`--items` needs `--orders` (how many orders)"),
-        (sample, None, None) => {
-            if seed.is_some() {
-                bail!("`--seed` is for synthetic orders (`--orders N --items M`)");
-            }
-            Dataset::Sample {
-                sql: match sample.flatten() {
-                    Some(path) => path,
-                    None => default_sample()?,
-                },
-            }
-        }
+        _ => Dataset::Sample {
+            sql: match cli.sample.flatten() {
+                Some(path) => path,
+                None => default_sample()?,
+            },
+        },
     };
-    let endpoint_url = endpoint_url
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:4566".to_string());
     Ok(Options {
-        endpoint_url,
-        region: region.unwrap_or_else(|| "us-east-1".to_string()),
-        stream,
+        endpoint_url: cli.endpoint_url,
+        region: cli.region,
+        stream: cli.stream,
         dataset,
-        rate,
-        partition_key,
+        rate: cli.rate,
+        partition_key: cli.partition_key,
     })
 }
 
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T> {
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "must be a positive number of records per second, not {text:?}"
+        )),
+    }
+}
+
+fn partition_key(text: &str) -> Result<PartitionKey, String> {
     text.parse()
-        .ok()
-        .with_context(|| format!("`{flag}` needs a number, not {text:?}"))
+        .map_err(|_| format!("must be `primary-key` or `schema-table`, not {text:?}"))
 }
 
 /// `sql/orders-data-setup.sql` of the current directory, else of the repository.
