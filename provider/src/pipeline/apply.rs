@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use futures::FutureExt;
 use tf_provider::value::Value;
 
-use super::apply_source::{self, Lake, Source};
+use super::apply_source::{self, Source};
 use super::apply_sql::{self, SqlApp};
 use super::environment::environment_of;
+use super::lake::{self, Lake};
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted, Owner};
 use super::roles::{ensure_service_role, ServiceRole};
@@ -761,15 +762,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     let lake_role = Box::pin(async {
         match &want.lake {
             Some(lake) => Some(
-                apply_source::prepare_lake(
-                    aws,
-                    lake,
-                    prior_lake,
-                    &want.cdc,
-                    &want.owner,
-                    &want.tags,
-                )
-                .await,
+                lake::prepare_lake(aws, lake, prior_lake, &want.cdc, &want.owner, &want.tags).await,
             ),
             None => None,
         }
@@ -823,7 +816,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         let (lake_role, cdc) = tokio::join!(lake_role.clone(), cdc.clone());
         match (&want.lake, lake_role, cdc) {
             (Some(lake), Some(Ok(role_arn)), Ok(cdc_arn)) => Some(
-                Box::pin(apply_source::finish_lake(
+                Box::pin(lake::finish_lake(
                     aws,
                     lake,
                     prior_lake,
@@ -951,10 +944,9 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 .as_ref_option()
                 .and_then(|arn| account_of(arn))
                 .unwrap_or_default();
-            let managed = apply_source::lake_bucket_managed(state, p, account, &want.owner.adopted);
-            out.errors.extend(
-                apply_source::destroy_lake(aws, p, want.lake.as_ref(), managed, timeout).await,
-            );
+            let managed = lake::lake_bucket_managed(state, p, account, &want.owner.adopted);
+            out.errors
+                .extend(lake::destroy_lake(aws, p, want.lake.as_ref(), managed, timeout).await);
         }
     }
 
@@ -1046,9 +1038,7 @@ pub async fn destroy(
             Err(e) => return vec![e.message],
         }
     }
-    if let Some(refused) =
-        apply_source::lake_blocks_destroy(aws, state, &identity.account, adopted).await
-    {
+    if let Some(refused) = lake::lake_blocks_destroy(aws, state, &identity.account, adopted).await {
         return vec![refused];
     }
     let timeout = timeouts(&state.timeouts).delete;
@@ -1064,9 +1054,8 @@ pub async fn destroy(
     let lake = async {
         match state.data_lake() {
             Some(lake) => {
-                let managed =
-                    apply_source::lake_bucket_managed(state, lake, &identity.account, adopted);
-                apply_source::destroy_lake(aws, lake, None, managed, timeout).await
+                let managed = lake::lake_bucket_managed(state, lake, &identity.account, adopted);
+                lake::destroy_lake(aws, lake, None, managed, timeout).await
             }
             None => Vec::new(),
         }

@@ -1,35 +1,30 @@
-//! Apply-time orchestration of the `source` (DMS) and `data_lake` (Firehose) blocks.
+//! Apply-time orchestration of the `source` (DMS) block.
 //!
 //! ```text
 //!   DMS role ─┬─▶ MySQL endpoint ───┐
 //!             └─▶ Kinesis endpoint ─┤
 //!   subnet group ─▶ instance ───────┼─▶ replication task (started)
 //!   cdc stream ─────────────────────┘
-//!   Firehose role, lake bucket ─┬─▶ delivery stream
-//!   cdc stream ─────────────────┘
 //! ```
 //! Each part starts as soon as the parts it needs are up ([`converge_source`]): the slow
-//! replication instance is created while the streams and endpoints are. The lake is split in a
-//! part that needs nothing else of the pipeline ([`prepare_lake`]: role, bucket) and one that
-//! needs the CDC stream ([`finish_lake`]).
+//! replication instance is created while the streams and endpoints are. (The `data_lake`
+//! block is `lake.rs`.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tf_provider::value::Value;
 
-use super::owner::{self as own, Adopted, Owner};
-use super::roles::{ensure_service_role, ServiceRole};
-use super::source_lake::{default_lake_bucket, security_group_ids, subnet_ids};
-use super::state::{DataLakeBlock, PipelineState, SourceBlock};
+use super::owner::{self as own, Owner};
+use super::roles::{arn_in, ensure_service_role, ServiceRole};
+use super::source_lake::{security_group_ids, subnet_ids};
+use super::state::SourceBlock;
 use super::values::{known, need};
 use futures::FutureExt;
 
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect};
 use crate::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
-use crate::firehose::{self, DeliveryStreamSpec};
 use crate::iam;
-use crate::s3::{self, BucketSpec};
 
 /// The `source` block, fully known.
 pub struct Source {
@@ -47,21 +42,6 @@ pub struct Source {
     pub table_mappings: String,
     pub task_settings: Option<String>,
     pub start: bool,
-}
-
-/// The `data_lake` block, fully known.
-pub struct Lake {
-    pub role_name: String,
-    pub bucket: String,
-    pub bucket_arn: String,
-    /// The pipeline created the bucket (none was named), so it also deletes it.
-    pub bucket_managed: bool,
-    pub delivery_stream: String,
-    pub prefix: String,
-    pub error_prefix: String,
-    pub buffering_size_mb: i32,
-    pub buffering_interval_seconds: i32,
-    pub compression: String,
 }
 
 fn opt<T: Clone>(v: &Value<T>) -> Option<T> {
@@ -130,38 +110,6 @@ impl Source {
             start: need(&s.start_replication, &at("start_replication"))?,
         })
     }
-}
-
-impl Lake {
-    pub fn from_state(l: &DataLakeBlock, bucket_managed: bool) -> Result<Lake, String> {
-        let at = |attr: &str| format!("data_lake.{attr}");
-        Ok(Lake {
-            role_name: need(&l.role_name, &at("role_name"))?,
-            bucket: need(&l.bucket, &at("bucket"))?,
-            bucket_arn: need(&l.bucket_arn, &at("bucket_arn"))?,
-            bucket_managed,
-            delivery_stream: need(&l.delivery_stream_name, &at("delivery_stream_name"))?,
-            prefix: need(&l.prefix, &at("prefix"))?,
-            error_prefix: need(&l.error_prefix, &at("error_prefix"))?,
-            buffering_size_mb: need(&l.buffering_size_mb, &at("buffering_size_mb"))? as i32,
-            buffering_interval_seconds: need(
-                &l.buffering_interval_seconds,
-                &at("buffering_interval_seconds"),
-            )? as i32,
-            compression: need(&l.compression, &at("compression"))?,
-        })
-    }
-}
-
-/// The ARN of a resource of this account and region, from a role's ARN (which carries the
-/// account and partition).
-fn arn_in(aws: &Aws, role_arn: &str, service: &str, resource: &str) -> String {
-    format!(
-        "arn:{}:{service}:{}:{}:{resource}",
-        partition_of(role_arn),
-        aws.region,
-        account_of(role_arn).unwrap_or_default()
-    )
 }
 
 /// The DMS parts every later part builds on: the role, the instance, the MySQL endpoint.
@@ -571,195 +519,4 @@ pub async fn remove_replaced_source(
 /// then the subnet group the pipeline created and the role. Not-found is success.
 pub async fn destroy_source(aws: &Aws, prior: &SourceBlock, timeout: Duration) -> Vec<String> {
     remove_replaced_source(aws, prior, None, timeout).await
-}
-
-/// What [`prepare_lake`] brought up: the role's ARN.
-pub async fn prepare_lake(
-    aws: &Aws,
-    lake: &Lake,
-    prior: Option<&DataLakeBlock>,
-    cdc: &crate::kinesis::StreamSpec,
-    owner: &Owner,
-    tags: &BTreeMap<String, String>,
-) -> AwsResult<String> {
-    let role_ours = prior.is_some_and(|p| {
-        known(&p.role_arn) && p.role_name.as_ref_option() == Some(&lake.role_name)
-    });
-    let bucket_ours = prior
-        .is_some_and(|p| known(&p.bucket_arn) && p.bucket.as_ref_option() == Some(&lake.bucket));
-    let role = ensure_service_role(
-        aws,
-        ServiceRole {
-            name: &lake.role_name,
-            services: vec!["firehose.amazonaws.com".to_string()],
-            policy_name: "unifiedetl-firehose",
-        },
-        |role_arn| {
-            iam::firehose_policy(&iam::FirehoseScope {
-                partition: partition_of(role_arn),
-                region: &aws.region,
-                account: account_of(role_arn).unwrap_or_default(),
-                stream_arn: &arn_in(aws, role_arn, "kinesis", &format!("stream/{}", cdc.name)),
-                stream_kms_key: cdc.kms_key_id.as_deref(),
-                bucket_arn: &lake.bucket_arn,
-                prefix: &lake.prefix,
-                error_prefix: &lake.error_prefix,
-            })
-        },
-        role_ours,
-        owner,
-        tags,
-    );
-    let bucket = async {
-        let expect = Expect::from_ours(bucket_ours || !lake.bucket_managed);
-        let found = s3::find(&aws.s3, &lake.bucket, expect).await?;
-        if !lake.bucket_managed {
-            return match found {
-                Some(_) => Ok(()),
-                None => Err(AwsError::other(format!(
-                    "the lake bucket ({}) named by `data_lake.bucket` does not exist: create it, or leave the attribute unset for the pipeline to create one",
-                    lake.bucket
-                ))),
-            };
-        }
-        let spec = BucketSpec {
-            name: lake.bucket.clone(),
-            region: aws.region.clone(),
-            tags: tags.clone(),
-        };
-        match found {
-            None => s3::create(&aws.s3, &spec).await.map(|_| ()),
-            Some(current) => {
-                if !bucket_ours {
-                    owner.check(own::BUCKET, &spec.name, &current.tags)?;
-                }
-                s3::update(&aws.s3, &current, &spec).await.map(|_| ())
-            }
-        }
-    };
-    let (role, bucket) = tokio::join!(role, bucket);
-    bucket?;
-    role
-}
-
-/// The delivery stream from the (now existing) CDC stream into the lake bucket.
-#[allow(clippy::too_many_arguments)]
-pub async fn finish_lake(
-    aws: &Aws,
-    lake: &Lake,
-    prior: Option<&DataLakeBlock>,
-    role_arn: &str,
-    cdc_arn: &str,
-    owner: &Owner,
-    tags: &BTreeMap<String, String>,
-    timeout: Duration,
-) -> AwsResult<String> {
-    let spec = DeliveryStreamSpec {
-        name: lake.delivery_stream.clone(),
-        source_stream_arn: cdc_arn.to_string(),
-        role_arn: role_arn.to_string(),
-        bucket_arn: lake.bucket_arn.clone(),
-        prefix: lake.prefix.clone(),
-        error_prefix: lake.error_prefix.clone(),
-        buffering_size_mb: lake.buffering_size_mb,
-        buffering_interval_seconds: lake.buffering_interval_seconds,
-        compression: lake.compression.clone(),
-        tags: tags.clone(),
-    };
-    let ours = prior.is_some_and(|p| {
-        known(&p.delivery_stream_arn)
-            && p.delivery_stream_name.as_ref_option() == Some(&lake.delivery_stream)
-    });
-    let stream = match firehose::find(&aws.firehose, &spec.name, Expect::from_ours(ours)).await? {
-        None => firehose::create(&aws.firehose, &spec, timeout).await?,
-        Some(current) => {
-            owner.check(own::DELIVERY_STREAM, &spec.name, &current.tags)?;
-            if firehose::needs_replacement(&current, &spec) {
-                firehose::delete(&aws.firehose, &spec.name, timeout).await?;
-                firehose::create(&aws.firehose, &spec, timeout).await?
-            } else if firehose::differs(&current, &spec) {
-                firehose::update(&aws.firehose, &current, &spec, timeout).await?
-            } else {
-                current
-            }
-        }
-    };
-    Ok(stream.arn)
-}
-
-/// Deletes the lake's delivery stream (first: it reads the CDC stream), role, and the bucket
-/// when the pipeline created it. A bucket that holds objects stops here unless `force_destroy`:
-/// checked by [`lake_blocks_destroy`] before anything is deleted. `renamed_only`: after an
-/// update, only what the new configuration no longer names.
-pub async fn destroy_lake(
-    aws: &Aws,
-    prior: &DataLakeBlock,
-    now: Option<&Lake>,
-    managed_bucket: bool,
-    timeout: Duration,
-) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(name) = prior.delivery_stream_name.as_ref_option() {
-        if known(&prior.delivery_stream_arn) && now.map(|l| &l.delivery_stream) != Some(name) {
-            if let Err(e) = firehose::delete(&aws.firehose, name, timeout).await {
-                errors.push(e.message);
-            }
-        }
-    }
-    if let Some(name) = prior.role_name.as_ref_option() {
-        if known(&prior.role_arn) && now.map(|l| &l.role_name) != Some(name) {
-            if let Err(e) = iam::delete(&aws.iam, name).await {
-                errors.push(e.message);
-            }
-        }
-    }
-    if let Some(bucket) = prior.bucket.as_ref_option() {
-        if managed_bucket && known(&prior.bucket_arn) && now.map(|l| &l.bucket) != Some(bucket) {
-            let force = matches!(prior.force_destroy, Value::Value(true));
-            if let Err(e) = s3::delete(&aws.s3, bucket, force).await {
-                errors.push(e.message);
-            }
-        }
-    }
-    errors
-}
-
-/// Whether the pipeline created the lake bucket it names (the default name).
-pub fn lake_bucket_managed(
-    state: &PipelineState,
-    lake: &DataLakeBlock,
-    account: &str,
-    adopted: &Adopted,
-) -> bool {
-    match (&state.name, &lake.bucket) {
-        (Value::Value(name), Value::Value(bucket)) => {
-            *bucket == default_lake_bucket(name, account) || adopted.contains(own::BUCKET, bucket)
-        }
-        _ => false,
-    }
-}
-
-/// A lake bucket the pipeline created that still holds objects stops the destroy (nothing is
-/// deleted), unless `force_destroy` allows emptying it.
-pub async fn lake_blocks_destroy(
-    aws: &Aws,
-    state: &PipelineState,
-    account: &str,
-    adopted: &Adopted,
-) -> Option<String> {
-    let lake = state.data_lake()?;
-    if !lake_bucket_managed(state, lake, account, adopted)
-        || !known(&lake.bucket_arn)
-        || matches!(lake.force_destroy, Value::Value(true))
-    {
-        return None;
-    }
-    let bucket = lake.bucket.as_ref_option()?;
-    match s3::holds_objects(&aws.s3, bucket).await {
-        Ok(false) => None,
-        Ok(true) => Some(format!(
-            "deleting S3 bucket ({bucket}): the lake bucket still holds objects (the pipeline's CDC history): copy what you need, or set `data_lake.force_destroy = true` to delete them with the bucket; nothing was deleted"
-        )),
-        Err(e) => Some(e.message),
-    }
 }

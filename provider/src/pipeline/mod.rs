@@ -7,6 +7,7 @@ mod apply_source;
 mod apply_sql;
 mod environment;
 mod import;
+mod lake;
 mod leftovers;
 mod names;
 mod owner;

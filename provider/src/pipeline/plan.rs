@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
+use super::lake;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source_lake;
 use super::sql_engine;
@@ -51,7 +52,7 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
         source_lake::validate_source(source, diags);
     }
     if let Some(lake) = config.data_lake() {
-        source_lake::validate_lake(lake, diags);
+        lake::validate_lake(lake, diags);
     }
     source_lake::validate_timeouts(&config.timeouts, diags);
     if config.analytics.lambda_engine() && config.persist.version_attribute.is_value() {
@@ -500,7 +501,7 @@ pub fn plan(
         &name,
         diags,
     );
-    let data_lake = source_lake::plan_lake(
+    let data_lake = lake::plan_lake(
         config.data_lake(),
         prior.and_then(|p| p.data_lake()),
         &name,

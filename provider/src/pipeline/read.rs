@@ -8,13 +8,10 @@ use tf_provider::value::Value;
 
 use super::roles::role_arn;
 use super::source_lake::security_group_ids;
-use super::state::{
-    AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags,
-};
+use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags};
 use crate::aws::{Aws, AwsResult};
 use crate::dms::{self, EndpointKind};
 use crate::dynamodb::{self, Table};
-use crate::firehose;
 use crate::iam::{self, Role};
 use crate::kinesis::{self, Stream};
 use crate::lambda::{self, Function, Mapping};
@@ -58,7 +55,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         };
         let lake_read = async {
             match &mut lake {
-                Some(lake) => refresh_lake(aws, lake, cdc_known.as_deref()).await,
+                Some(lake) => super::lake::refresh_lake(aws, lake, cdc_known.as_deref()).await,
                 None => Ok(()),
             }
         };
@@ -369,46 +366,6 @@ async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -
             }
         }
         _ => s.replication_task_arn = Value::Null,
-    }
-    Ok(())
-}
-
-/// The lake: its role, bucket and delivery stream, each compared with the state.
-async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
-    let (role, bucket, stream) = tokio::join!(
-        role_arn(aws, &l.role_name, &l.role_arn, "unifiedetl-firehose"),
-        async {
-            match &l.bucket {
-                Value::Value(bucket) => s3::exists(&aws.s3, bucket).await,
-                _ => Ok(true),
-            }
-        },
-        async {
-            match l.delivery_stream_name.as_ref_option() {
-                Some(name) => firehose::describe_by_name(&aws.firehose, name).await,
-                None => Ok(None),
-            }
-        },
-    );
-    l.role_arn = role?;
-    if !bucket? {
-        l.bucket_arn = Value::Null;
-    }
-    let stream = stream?;
-    match stream {
-        Some(d)
-            if d.source_stream_arn.as_deref() == cdc_arn
-                && l.role_arn.as_ref_option() == Some(&d.role_arn)
-                && l.bucket_arn.as_ref_option() == Some(&d.bucket_arn) =>
-        {
-            l.prefix = some(d.prefix);
-            l.error_prefix = some(d.error_prefix);
-            l.buffering_size_mb = some(d.buffering_size_mb as i64);
-            l.buffering_interval_seconds = some(d.buffering_interval_seconds as i64);
-            l.compression = some(d.compression);
-            l.delivery_stream_arn = some(d.arn);
-        }
-        _ => l.delivery_stream_arn = Value::Null,
     }
     Ok(())
 }

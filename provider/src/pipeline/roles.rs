@@ -8,7 +8,7 @@ use tf_provider::value::Value;
 
 use super::owner::{self as own, Owner};
 use super::state::Str;
-use crate::aws::{Aws, AwsResult, Expect};
+use crate::aws::{account_of, partition_of, Aws, AwsResult, Expect};
 use crate::iam::{self, RoleSpec};
 
 fn some<T>(v: T) -> Value<T> {
@@ -86,5 +86,16 @@ pub async fn role_arn(aws: &Aws, name: &Str, arn: &Str, policy_name: &str) -> Aw
             Some(r) if r.policy.is_some() && r.trust.is_some() => some(r.arn),
             _ => Value::Null,
         },
+    )
+}
+
+/// The ARN of a resource of this account and region, from a role's ARN (which carries the
+/// account and partition).
+pub fn arn_in(aws: &Aws, role_arn: &str, service: &str, resource: &str) -> String {
+    format!(
+        "arn:{}:{service}:{}:{}:{resource}",
+        partition_of(role_arn),
+        aws.region,
+        account_of(role_arn).unwrap_or_default()
     )
 }

@@ -1,5 +1,5 @@
-//! Plan-time logic of the `source` (DMS) and `data_lake` (Firehose) blocks: validation with
-//! attribute paths, defaults, the table mappings generated from `tables`, and the timeouts.
+//! Plan-time logic of the `source` (DMS) block: validation with attribute paths, defaults, the
+//! table mappings generated from `tables`; and the timeouts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,24 +7,16 @@ use std::time::Duration;
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
-use super::state::{DataLakeBlock, SourceBlock, Str, Strings, TimeoutsBlock};
-use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
-use crate::aws::Identity;
+use super::state::{SourceBlock, Str, Strings, TimeoutsBlock};
+use super::values::{derive, in_range, keep, name_like, one_of, path, pick, text};
 use crate::dms;
 
 const SOURCE: &str = "source";
-const LAKE: &str = "data_lake";
 
 /// The migration types a CDC pipeline can use (`full-load` stops once the rows are copied).
 const MIGRATION_TYPES: [&str; 2] = ["full-load-and-cdc", "cdc"];
 const SSL_MODES: [&str; 4] = ["require", "verify-ca", "verify-full", "none"];
 const PARTITION_KEY_TYPES: [&str; 2] = ["primary-key", "schema-table"];
-const COMPRESSIONS: [&str; 5] = ["GZIP", "UNCOMPRESSED", "ZIP", "Snappy", "HADOOP_SNAPPY"];
-
-pub const DEFAULT_LAKE_PREFIX: &str =
-    "cdc/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
-pub const DEFAULT_LAKE_ERROR_PREFIX: &str =
-    "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
 
 /// DMS identifiers are lowercase letters, digits and hyphens: the pipeline name with `_` as `-`.
 fn dms_name(name: &Str, suffix: &str) -> Str {
@@ -407,122 +399,6 @@ pub fn plan_source(
         source_endpoint_id,
         target_endpoint_id,
         replication_task_id,
-    })
-}
-
-pub fn validate_lake(l: &DataLakeBlock, diags: &mut Diagnostics) {
-    name_like(
-        LAKE,
-        "delivery_stream_name",
-        &l.delivery_stream_name,
-        64,
-        "_.-",
-        "a Firehose delivery stream name",
-        diags,
-    );
-    in_range(
-        LAKE,
-        "buffering_size_mb",
-        &l.buffering_size_mb,
-        1,
-        128,
-        diags,
-    );
-    in_range(
-        LAKE,
-        "buffering_interval_seconds",
-        &l.buffering_interval_seconds,
-        0,
-        900,
-        diags,
-    );
-    one_of(LAKE, "compression", &l.compression, &COMPRESSIONS, diags);
-    name_like(
-        LAKE,
-        "role_name",
-        &l.role_name,
-        64,
-        "_+=,.@-",
-        "an IAM role name",
-        diags,
-    );
-    if let Value::Value(bucket) = &l.bucket {
-        let ok = (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
-        if !ok {
-            diags.error(
-                "invalid data_lake.bucket",
-                format!("`data_lake.bucket` \"{bucket}\" is not an S3 bucket name: 3 to 63 lowercase letters, digits, `-` or `.`, starting with a letter or digit"),
-                path(LAKE, "bucket"),
-            );
-        }
-    }
-    for attr in ["prefix", "error_prefix"] {
-        let value = if attr == "prefix" {
-            &l.prefix
-        } else {
-            &l.error_prefix
-        };
-        if let Value::Value(prefix) = value {
-            if prefix.starts_with('/') || prefix.is_empty() {
-                diags.error(
-                    format!("invalid data_lake.{attr}"),
-                    format!("`data_lake.{attr}` must be a non-empty key prefix not starting with `/` (got \"{prefix}\"), e.g. \"cdc/\""),
-                    path(LAKE, attr),
-                );
-            }
-        }
-    }
-}
-
-/// The lake bucket a pipeline creates when none is named.
-pub fn default_lake_bucket(pipeline: &str, account: &str) -> String {
-    format!(
-        "{}-lake-{account}",
-        pipeline.to_ascii_lowercase().replace('_', "-")
-    )
-}
-
-pub fn plan_lake(
-    config: Option<&DataLakeBlock>,
-    prior: Option<&DataLakeBlock>,
-    name: &Str,
-    identity: &Identity,
-) -> Option<DataLakeBlock> {
-    let c = config?;
-    let delivery_stream_name = pick(&c.delivery_stream_name, derive(name, "lake"));
-    let role_name = pick(&c.role_name, derive(name, "firehose"));
-    let bucket = pick(
-        &c.bucket,
-        name.as_ref()
-            .map(|n| default_lake_bucket(n, &identity.account)),
-    );
-    Some(DataLakeBlock {
-        bucket_arn: bucket
-            .as_ref()
-            .map(|b| format!("arn:{}:s3:::{b}", identity.partition)),
-        bucket,
-        prefix: pick(&c.prefix, text(DEFAULT_LAKE_PREFIX)),
-        error_prefix: pick(&c.error_prefix, text(DEFAULT_LAKE_ERROR_PREFIX)),
-        buffering_size_mb: pick(&c.buffering_size_mb, Value::Value(5)),
-        buffering_interval_seconds: pick(&c.buffering_interval_seconds, Value::Value(300)),
-        compression: pick(&c.compression, text("GZIP")),
-        force_destroy: pick(&c.force_destroy, Value::Value(false)),
-        role_arn: arn_of(
-            prior.map(|p| (&p.role_name, &p.role_arn)),
-            &role_name,
-            |n| identity.arn("iam", false, &format!("role/{n}")),
-        ),
-        role_name,
-        delivery_stream_arn: arn_of(
-            prior.map(|p| (&p.delivery_stream_name, &p.delivery_stream_arn)),
-            &delivery_stream_name,
-            |n| identity.arn("firehose", true, &format!("deliverystream/{n}")),
-        ),
-        delivery_stream_name,
     })
 }
 

@@ -1,0 +1,428 @@
+//! The `data_lake` block: a Firehose delivery stream forking the raw CDC records into an S3
+//! bucket, with its own role. Its whole life but its schema (`state.rs`) and its import
+//! (`import.rs`): plan-time validation and defaults, apply (role and bucket first, the
+//! delivery stream once the CDC stream is up), destroy, and refresh.
+//!
+//! ```text
+//!   Firehose role, lake bucket ─┬─▶ delivery stream
+//!   cdc stream ─────────────────┘
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tf_provider::value::Value;
+use tf_provider::Diagnostics;
+
+use super::owner::{self as own, Adopted, Owner};
+use super::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
+use super::state::{DataLakeBlock, PipelineState, Str};
+use super::values::{arn_of, derive, in_range, known, name_like, need, one_of, path, pick, text};
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
+use crate::firehose::{self, DeliveryStreamSpec};
+use crate::iam;
+use crate::s3::{self, BucketSpec};
+
+fn some<T>(v: T) -> Value<T> {
+    Value::Value(v)
+}
+
+const LAKE: &str = "data_lake";
+const COMPRESSIONS: [&str; 5] = ["GZIP", "UNCOMPRESSED", "ZIP", "Snappy", "HADOOP_SNAPPY"];
+pub const DEFAULT_LAKE_PREFIX: &str =
+    "cdc/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
+pub const DEFAULT_LAKE_ERROR_PREFIX: &str =
+    "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
+
+// ------------------------------------------------------------------------------ plan
+
+pub fn validate_lake(l: &DataLakeBlock, diags: &mut Diagnostics) {
+    name_like(
+        LAKE,
+        "delivery_stream_name",
+        &l.delivery_stream_name,
+        64,
+        "_.-",
+        "a Firehose delivery stream name",
+        diags,
+    );
+    in_range(
+        LAKE,
+        "buffering_size_mb",
+        &l.buffering_size_mb,
+        1,
+        128,
+        diags,
+    );
+    in_range(
+        LAKE,
+        "buffering_interval_seconds",
+        &l.buffering_interval_seconds,
+        0,
+        900,
+        diags,
+    );
+    one_of(LAKE, "compression", &l.compression, &COMPRESSIONS, diags);
+    name_like(
+        LAKE,
+        "role_name",
+        &l.role_name,
+        64,
+        "_+=,.@-",
+        "an IAM role name",
+        diags,
+    );
+    if let Value::Value(bucket) = &l.bucket {
+        let ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            diags.error(
+                "invalid data_lake.bucket",
+                format!("`data_lake.bucket` \"{bucket}\" is not an S3 bucket name: 3 to 63 lowercase letters, digits, `-` or `.`, starting with a letter or digit"),
+                path(LAKE, "bucket"),
+            );
+        }
+    }
+    for attr in ["prefix", "error_prefix"] {
+        let value = if attr == "prefix" {
+            &l.prefix
+        } else {
+            &l.error_prefix
+        };
+        if let Value::Value(prefix) = value {
+            if prefix.starts_with('/') || prefix.is_empty() {
+                diags.error(
+                    format!("invalid data_lake.{attr}"),
+                    format!("`data_lake.{attr}` must be a non-empty key prefix not starting with `/` (got \"{prefix}\"), e.g. \"cdc/\""),
+                    path(LAKE, attr),
+                );
+            }
+        }
+    }
+}
+
+/// The lake bucket a pipeline creates when none is named.
+pub fn default_lake_bucket(pipeline: &str, account: &str) -> String {
+    format!(
+        "{}-lake-{account}",
+        pipeline.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+pub fn plan_lake(
+    config: Option<&DataLakeBlock>,
+    prior: Option<&DataLakeBlock>,
+    name: &Str,
+    identity: &Identity,
+) -> Option<DataLakeBlock> {
+    let c = config?;
+    let delivery_stream_name = pick(&c.delivery_stream_name, derive(name, "lake"));
+    let role_name = pick(&c.role_name, derive(name, "firehose"));
+    let bucket = pick(
+        &c.bucket,
+        name.as_ref()
+            .map(|n| default_lake_bucket(n, &identity.account)),
+    );
+    Some(DataLakeBlock {
+        bucket_arn: bucket
+            .as_ref()
+            .map(|b| format!("arn:{}:s3:::{b}", identity.partition)),
+        bucket,
+        prefix: pick(&c.prefix, text(DEFAULT_LAKE_PREFIX)),
+        error_prefix: pick(&c.error_prefix, text(DEFAULT_LAKE_ERROR_PREFIX)),
+        buffering_size_mb: pick(&c.buffering_size_mb, Value::Value(5)),
+        buffering_interval_seconds: pick(&c.buffering_interval_seconds, Value::Value(300)),
+        compression: pick(&c.compression, text("GZIP")),
+        force_destroy: pick(&c.force_destroy, Value::Value(false)),
+        role_arn: arn_of(
+            prior.map(|p| (&p.role_name, &p.role_arn)),
+            &role_name,
+            |n| identity.arn("iam", false, &format!("role/{n}")),
+        ),
+        role_name,
+        delivery_stream_arn: arn_of(
+            prior.map(|p| (&p.delivery_stream_name, &p.delivery_stream_arn)),
+            &delivery_stream_name,
+            |n| identity.arn("firehose", true, &format!("deliverystream/{n}")),
+        ),
+        delivery_stream_name,
+    })
+}
+
+// ------------------------------------------------------------------------------ apply
+
+/// The `data_lake` block, fully known.
+pub struct Lake {
+    pub role_name: String,
+    pub bucket: String,
+    pub bucket_arn: String,
+    /// The pipeline created the bucket (none was named), so it also deletes it.
+    pub bucket_managed: bool,
+    pub delivery_stream: String,
+    pub prefix: String,
+    pub error_prefix: String,
+    pub buffering_size_mb: i32,
+    pub buffering_interval_seconds: i32,
+    pub compression: String,
+}
+
+impl Lake {
+    pub fn from_state(l: &DataLakeBlock, bucket_managed: bool) -> Result<Lake, String> {
+        let at = |attr: &str| format!("data_lake.{attr}");
+        Ok(Lake {
+            role_name: need(&l.role_name, &at("role_name"))?,
+            bucket: need(&l.bucket, &at("bucket"))?,
+            bucket_arn: need(&l.bucket_arn, &at("bucket_arn"))?,
+            bucket_managed,
+            delivery_stream: need(&l.delivery_stream_name, &at("delivery_stream_name"))?,
+            prefix: need(&l.prefix, &at("prefix"))?,
+            error_prefix: need(&l.error_prefix, &at("error_prefix"))?,
+            buffering_size_mb: need(&l.buffering_size_mb, &at("buffering_size_mb"))? as i32,
+            buffering_interval_seconds: need(
+                &l.buffering_interval_seconds,
+                &at("buffering_interval_seconds"),
+            )? as i32,
+            compression: need(&l.compression, &at("compression"))?,
+        })
+    }
+}
+
+/// What [`prepare_lake`] brought up: the role's ARN.
+pub async fn prepare_lake(
+    aws: &Aws,
+    lake: &Lake,
+    prior: Option<&DataLakeBlock>,
+    cdc: &crate::kinesis::StreamSpec,
+    owner: &Owner,
+    tags: &BTreeMap<String, String>,
+) -> AwsResult<String> {
+    let role_ours = prior.is_some_and(|p| {
+        known(&p.role_arn) && p.role_name.as_ref_option() == Some(&lake.role_name)
+    });
+    let bucket_ours = prior
+        .is_some_and(|p| known(&p.bucket_arn) && p.bucket.as_ref_option() == Some(&lake.bucket));
+    let role = ensure_service_role(
+        aws,
+        ServiceRole {
+            name: &lake.role_name,
+            services: vec!["firehose.amazonaws.com".to_string()],
+            policy_name: "unifiedetl-firehose",
+        },
+        |role_arn| {
+            iam::firehose_policy(&iam::FirehoseScope {
+                partition: partition_of(role_arn),
+                region: &aws.region,
+                account: account_of(role_arn).unwrap_or_default(),
+                stream_arn: &arn_in(aws, role_arn, "kinesis", &format!("stream/{}", cdc.name)),
+                stream_kms_key: cdc.kms_key_id.as_deref(),
+                bucket_arn: &lake.bucket_arn,
+                prefix: &lake.prefix,
+                error_prefix: &lake.error_prefix,
+            })
+        },
+        role_ours,
+        owner,
+        tags,
+    );
+    let bucket = async {
+        let expect = Expect::from_ours(bucket_ours || !lake.bucket_managed);
+        let found = s3::find(&aws.s3, &lake.bucket, expect).await?;
+        if !lake.bucket_managed {
+            return match found {
+                Some(_) => Ok(()),
+                None => Err(AwsError::other(format!(
+                    "the lake bucket ({}) named by `data_lake.bucket` does not exist: create it, or leave the attribute unset for the pipeline to create one",
+                    lake.bucket
+                ))),
+            };
+        }
+        let spec = BucketSpec {
+            name: lake.bucket.clone(),
+            region: aws.region.clone(),
+            tags: tags.clone(),
+        };
+        match found {
+            None => s3::create(&aws.s3, &spec).await.map(|_| ()),
+            Some(current) => {
+                if !bucket_ours {
+                    owner.check(own::BUCKET, &spec.name, &current.tags)?;
+                }
+                s3::update(&aws.s3, &current, &spec).await.map(|_| ())
+            }
+        }
+    };
+    let (role, bucket) = tokio::join!(role, bucket);
+    bucket?;
+    role
+}
+
+/// The delivery stream from the (now existing) CDC stream into the lake bucket.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_lake(
+    aws: &Aws,
+    lake: &Lake,
+    prior: Option<&DataLakeBlock>,
+    role_arn: &str,
+    cdc_arn: &str,
+    owner: &Owner,
+    tags: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> AwsResult<String> {
+    let spec = DeliveryStreamSpec {
+        name: lake.delivery_stream.clone(),
+        source_stream_arn: cdc_arn.to_string(),
+        role_arn: role_arn.to_string(),
+        bucket_arn: lake.bucket_arn.clone(),
+        prefix: lake.prefix.clone(),
+        error_prefix: lake.error_prefix.clone(),
+        buffering_size_mb: lake.buffering_size_mb,
+        buffering_interval_seconds: lake.buffering_interval_seconds,
+        compression: lake.compression.clone(),
+        tags: tags.clone(),
+    };
+    let ours = prior.is_some_and(|p| {
+        known(&p.delivery_stream_arn)
+            && p.delivery_stream_name.as_ref_option() == Some(&lake.delivery_stream)
+    });
+    let stream = match firehose::find(&aws.firehose, &spec.name, Expect::from_ours(ours)).await? {
+        None => firehose::create(&aws.firehose, &spec, timeout).await?,
+        Some(current) => {
+            owner.check(own::DELIVERY_STREAM, &spec.name, &current.tags)?;
+            if firehose::needs_replacement(&current, &spec) {
+                firehose::delete(&aws.firehose, &spec.name, timeout).await?;
+                firehose::create(&aws.firehose, &spec, timeout).await?
+            } else if firehose::differs(&current, &spec) {
+                firehose::update(&aws.firehose, &current, &spec, timeout).await?
+            } else {
+                current
+            }
+        }
+    };
+    Ok(stream.arn)
+}
+
+/// Deletes the lake's delivery stream (first: it reads the CDC stream), role, and the bucket
+/// when the pipeline created it. A bucket that holds objects stops here unless `force_destroy`:
+/// checked by [`lake_blocks_destroy`] before anything is deleted. `renamed_only`: after an
+/// update, only what the new configuration no longer names.
+pub async fn destroy_lake(
+    aws: &Aws,
+    prior: &DataLakeBlock,
+    now: Option<&Lake>,
+    managed_bucket: bool,
+    timeout: Duration,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Some(name) = prior.delivery_stream_name.as_ref_option() {
+        if known(&prior.delivery_stream_arn) && now.map(|l| &l.delivery_stream) != Some(name) {
+            if let Err(e) = firehose::delete(&aws.firehose, name, timeout).await {
+                errors.push(e.message);
+            }
+        }
+    }
+    if let Some(name) = prior.role_name.as_ref_option() {
+        if known(&prior.role_arn) && now.map(|l| &l.role_name) != Some(name) {
+            if let Err(e) = iam::delete(&aws.iam, name).await {
+                errors.push(e.message);
+            }
+        }
+    }
+    if let Some(bucket) = prior.bucket.as_ref_option() {
+        if managed_bucket && known(&prior.bucket_arn) && now.map(|l| &l.bucket) != Some(bucket) {
+            let force = matches!(prior.force_destroy, Value::Value(true));
+            if let Err(e) = s3::delete(&aws.s3, bucket, force).await {
+                errors.push(e.message);
+            }
+        }
+    }
+    errors
+}
+
+/// Whether the pipeline created the lake bucket it names (the default name).
+pub fn lake_bucket_managed(
+    state: &PipelineState,
+    lake: &DataLakeBlock,
+    account: &str,
+    adopted: &Adopted,
+) -> bool {
+    match (&state.name, &lake.bucket) {
+        (Value::Value(name), Value::Value(bucket)) => {
+            *bucket == default_lake_bucket(name, account) || adopted.contains(own::BUCKET, bucket)
+        }
+        _ => false,
+    }
+}
+
+/// A lake bucket the pipeline created that still holds objects stops the destroy (nothing is
+/// deleted), unless `force_destroy` allows emptying it.
+pub async fn lake_blocks_destroy(
+    aws: &Aws,
+    state: &PipelineState,
+    account: &str,
+    adopted: &Adopted,
+) -> Option<String> {
+    let lake = state.data_lake()?;
+    if !lake_bucket_managed(state, lake, account, adopted)
+        || !known(&lake.bucket_arn)
+        || matches!(lake.force_destroy, Value::Value(true))
+    {
+        return None;
+    }
+    let bucket = lake.bucket.as_ref_option()?;
+    match s3::holds_objects(&aws.s3, bucket).await {
+        Ok(false) => None,
+        Ok(true) => Some(format!(
+            "deleting S3 bucket ({bucket}): the lake bucket still holds objects (the pipeline's CDC history): copy what you need, or set `data_lake.force_destroy = true` to delete them with the bucket; nothing was deleted"
+        )),
+        Err(e) => Some(e.message),
+    }
+}
+
+// ------------------------------------------------------------------------------ refresh
+
+/// The lake: its role, bucket and delivery stream, each compared with the state.
+pub async fn refresh_lake(
+    aws: &Aws,
+    l: &mut DataLakeBlock,
+    cdc_arn: Option<&str>,
+) -> AwsResult<()> {
+    let (role, bucket, stream) = tokio::join!(
+        role_arn(aws, &l.role_name, &l.role_arn, "unifiedetl-firehose"),
+        async {
+            match &l.bucket {
+                Value::Value(bucket) => s3::exists(&aws.s3, bucket).await,
+                _ => Ok(true),
+            }
+        },
+        async {
+            match l.delivery_stream_name.as_ref_option() {
+                Some(name) => firehose::describe_by_name(&aws.firehose, name).await,
+                None => Ok(None),
+            }
+        },
+    );
+    l.role_arn = role?;
+    if !bucket? {
+        l.bucket_arn = Value::Null;
+    }
+    let stream = stream?;
+    match stream {
+        Some(d)
+            if d.source_stream_arn.as_deref() == cdc_arn
+                && l.role_arn.as_ref_option() == Some(&d.role_arn)
+                && l.bucket_arn.as_ref_option() == Some(&d.bucket_arn) =>
+        {
+            l.prefix = some(d.prefix);
+            l.error_prefix = some(d.error_prefix);
+            l.buffering_size_mb = some(d.buffering_size_mb as i64);
+            l.buffering_interval_seconds = some(d.buffering_interval_seconds as i64);
+            l.compression = some(d.compression);
+            l.delivery_stream_arn = some(d.arn);
+        }
+        _ => l.delivery_stream_arn = Value::Null,
+    }
+    Ok(())
+}
