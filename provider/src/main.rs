@@ -1,26 +1,17 @@
 //! `terraform-provider-unifiedetl`: a Terraform provider (plugin protocol 6) whose one resource,
 //! `unifiedetl_pipeline`, manages a whole real-time CDC pipeline on AWS as one unit.
 //!
-//! Layout mirrors the pipeline: one module per AWS component (`kinesis`, `dynamodb`, `dms`,
-//! `firehose`, `iam`, `kinesisanalytics`, `lambda`, `s3`), each owning its finders, create/update/delete, waiters and expand/flatten
-//! helpers; `pipeline` is the composite resource that orchestrates them and never calls the SDK
-//! itself.
+//! Layout: `aws/` holds one module per AWS service (`kinesis`, `dynamodb`, `dms`, `firehose`,
+//! `iam`, `kinesisanalytics`, `lambda`, `s3`), each owning its finders, create/update/delete,
+//! waiters and expand/flatten helpers; `pipeline/` is the composite resource, one module per
+//! block, which orchestrates them and never calls the SDK itself.
 
 mod artifact;
 mod aws;
-mod dms;
-mod dynamodb;
-mod firehose;
-mod iam;
 mod kda_sql;
-mod kinesis;
-mod kinesisanalytics;
-mod lambda;
 mod pipeline;
 mod provider;
-mod s3;
 mod schema;
-mod tags;
 #[cfg(unix)]
 mod transport;
 mod wait;

@@ -26,12 +26,12 @@ use super::source_lake::{timeouts, Timeouts};
 use super::state::{AnalyticsBlock, PipelineState, Str};
 use super::values::{known, need, opt};
 use crate::artifact::{self, Artifact};
+use crate::aws::dynamodb::{self, Key, TableSpec};
+use crate::aws::iam;
+use crate::aws::kinesis::{self, StreamSpec};
+use crate::aws::lambda::{self, FunctionSpec, MappingSpec};
+use crate::aws::s3::{self, BucketSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
-use crate::dynamodb::{self, Key, TableSpec};
-use crate::iam;
-use crate::kinesis::{self, StreamSpec};
-use crate::lambda::{self, FunctionSpec, MappingSpec};
-use crate::s3::{self, BucketSpec};
 
 /// Everything the planned state asks for, with every value known.
 pub struct Desired {

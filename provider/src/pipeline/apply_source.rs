@@ -22,9 +22,9 @@ use super::state::SourceBlock;
 use super::values::{known, need};
 use futures::FutureExt;
 
+use crate::aws::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
+use crate::aws::iam;
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect};
-use crate::dms::{self, EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
-use crate::iam;
 
 /// The `source` block, fully known.
 pub struct Source {
@@ -136,7 +136,7 @@ pub async fn converge_source(
     aws: &Aws,
     src: &Source,
     prior: Option<&SourceBlock>,
-    cdc: &crate::kinesis::StreamSpec,
+    cdc: &crate::aws::kinesis::StreamSpec,
     cdc_arn: impl std::future::Future<Output = CdcArn>,
     owner: &Owner,
     tags: &BTreeMap<String, String>,

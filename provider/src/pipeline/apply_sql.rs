@@ -20,13 +20,13 @@ use super::roles::{ensure_service_role, ServiceRole};
 use super::sql_engine::known_columns;
 use super::state::{AnalyticsBlock, SqlColumn, SqlOutputBlock, SqlReferenceBlock};
 use super::values::{known, need};
-use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
-use crate::iam;
-use crate::kda_sql::Column;
-use crate::kinesis::StreamSpec;
-use crate::kinesisanalytics::{
+use crate::aws::iam;
+use crate::aws::kinesis::StreamSpec;
+use crate::aws::kinesisanalytics::{
     self as kda, Application, ApplicationSpec, InputSpec, OutputSpec, ReferenceSpec,
 };
+use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult};
+use crate::kda_sql::Column;
 
 pub const POLICY_NAME: &str = "unifiedetl-analytics";
 const SERVICE: &str = "kinesisanalytics.amazonaws.com";

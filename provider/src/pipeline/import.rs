@@ -23,10 +23,10 @@ use super::source_lake::generated_table_mappings;
 use super::state::{
     AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL,
 };
+use crate::aws::dms::{self, EndpointKind};
+use crate::aws::tags::PIPELINE_TAG;
+use crate::aws::{dynamodb, firehose, kinesis, kinesisanalytics as kda, lambda, s3};
 use crate::aws::{Aws, Identity};
-use crate::dms::{self, EndpointKind};
-use crate::tags::PIPELINE_TAG;
-use crate::{dynamodb, firehose, kinesis, kinesisanalytics as kda, lambda, s3};
 
 /// The keys of a component map, with what each names.
 pub const KEYS: [(&str, &str); 20] = [
@@ -249,7 +249,7 @@ async fn found_components(
         let name = name.as_ref_option().cloned();
         async move {
             match name {
-                Some(name) => crate::iam::find_by_name(&aws.iam, &name, "unifiedetl-persist")
+                Some(name) => crate::aws::iam::find_by_name(&aws.iam, &name, "unifiedetl-persist")
                     .await
                     .map(|r| r.map(|r| (name, r.arn))),
                 None => Ok(None),

@@ -18,10 +18,10 @@ use super::owner::{self as own, Adopted, Owner};
 use super::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
 use super::state::{DataLakeBlock, PipelineState, Str};
 use super::values::{arn_of, derive, in_range, known, name_like, need, one_of, path, pick, text};
+use crate::aws::firehose::{self, DeliveryStreamSpec};
+use crate::aws::iam;
+use crate::aws::s3::{self, BucketSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
-use crate::firehose::{self, DeliveryStreamSpec};
-use crate::iam;
-use crate::s3::{self, BucketSpec};
 
 fn some<T>(v: T) -> Value<T> {
     Value::Value(v)
@@ -195,7 +195,7 @@ pub async fn prepare_lake(
     aws: &Aws,
     lake: &Lake,
     prior: Option<&DataLakeBlock>,
-    cdc: &crate::kinesis::StreamSpec,
+    cdc: &crate::aws::kinesis::StreamSpec,
     owner: &Owner,
     tags: &BTreeMap<String, String>,
 ) -> AwsResult<String> {

@@ -26,9 +26,9 @@ use tf_provider::value::Value;
 use super::owner::{self as own, Adopted};
 use super::state::PipelineState;
 use super::values::known;
+use crate::aws::tags::PIPELINE_TAG;
+use crate::aws::{dms, dynamodb, firehose, iam, kinesis, kinesisanalytics, lambda, s3};
 use crate::aws::{Aws, AwsResult, Identity};
-use crate::tags::PIPELINE_TAG;
-use crate::{dms, dynamodb, firehose, iam, kinesis, kinesisanalytics, lambda, s3};
 
 /// `state` with the ARNs of the pipeline's unrecorded components filled in (by name and tag).
 pub async fn adopt(

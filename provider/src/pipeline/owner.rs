@@ -19,8 +19,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::tags::PIPELINE_TAG;
 use crate::aws::{AwsError, AwsResult};
-use crate::tags::PIPELINE_TAG;
 
 // The kinds of component, as errors and the private state name them.
 pub const STREAM: &str = "Kinesis stream";

@@ -17,8 +17,8 @@ use super::state::{
 };
 use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use crate::artifact;
+use crate::aws::tags;
 use crate::aws::Identity;
-use crate::tags;
 
 /// Longest pipeline name: `<name>-persist` must fit Lambda's 64 characters with room to spare.
 const MAX_NAME: usize = 40;

@@ -9,13 +9,13 @@ use tf_provider::value::Value;
 use super::roles::role_arn;
 use super::source_lake::security_group_ids;
 use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags};
+use crate::aws::dms::{self, EndpointKind};
+use crate::aws::dynamodb::{self, Table};
+use crate::aws::iam::{self, Role};
+use crate::aws::kinesis::{self, Stream};
+use crate::aws::lambda::{self, Function, Mapping};
+use crate::aws::s3;
 use crate::aws::{Aws, AwsResult};
-use crate::dms::{self, EndpointKind};
-use crate::dynamodb::{self, Table};
-use crate::iam::{self, Role};
-use crate::kinesis::{self, Stream};
-use crate::lambda::{self, Function, Mapping};
-use crate::s3;
 
 /// What AWS reports for each component the state names; `None` where it is gone.
 struct Observed {

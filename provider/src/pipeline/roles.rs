@@ -8,8 +8,8 @@ use tf_provider::value::Value;
 
 use super::owner::{self as own, Owner};
 use super::state::Str;
+use crate::aws::iam::{self, RoleSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsResult, Expect};
-use crate::iam::{self, RoleSpec};
 
 fn some<T>(v: T) -> Value<T> {
     Value::Value(v)
@@ -50,7 +50,7 @@ pub async fn ensure_service_role(
             if !ours {
                 owner.check(own::ROLE, name, &current.tags)?;
             }
-            adopting = !current.tags.contains_key(crate::tags::PIPELINE_TAG);
+            adopting = !current.tags.contains_key(crate::aws::tags::PIPELINE_TAG);
             current
         }
         None => iam::create(&aws.iam, &spec).await?,

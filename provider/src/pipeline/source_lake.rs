@@ -9,7 +9,7 @@ use tf_provider::Diagnostics;
 
 use super::state::{SourceBlock, Str, Strings, TimeoutsBlock};
 use super::values::{derive, in_range, keep, name_like, one_of, path, pick, text};
-use crate::dms;
+use crate::aws::dms;
 
 const SOURCE: &str = "source";
 

@@ -17,9 +17,12 @@ use aws_sdk_firehose::types::{
 };
 use aws_sdk_firehose::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult, Expect};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult, Expect};
 use crate::wait;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "Firehose delivery stream";
 
 /// Tag and UntagDeliveryStream take at most 50 tags (keys) per call.
 const TAGS_PER_CALL: usize = 50;
@@ -243,7 +246,7 @@ pub async fn create(
     timeout: Duration,
 ) -> AwsResult<DeliveryStream> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("creating", name, e);
+    let err = |e: AwsError| context("creating", COMPONENT, name, e);
     let source = KinesisStreamSourceConfiguration::builder()
         .kinesis_stream_arn(&spec.source_stream_arn)
         .role_arn(&spec.role_arn)
@@ -307,7 +310,7 @@ pub async fn update(
     timeout: Duration,
 ) -> AwsResult<DeliveryStream> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("updating", name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, name, e);
     if destination_differs(current, spec) {
         // UpdateDestination needs an ACTIVE stream and its current version id: take both from
         // a fresh description rather than from `current`, which may predate the plan.
@@ -368,7 +371,7 @@ pub async fn update(
 
 /// Deletes the delivery stream and waits until it is gone; not-found is success.
 pub async fn delete(client: &Client, name: &str, timeout: Duration) -> AwsResult<()> {
-    let err = |e: AwsError| context("deleting", name, e);
+    let err = |e: AwsError| context("deleting", COMPONENT, name, e);
     // A stream still CREATING cannot be deleted yet (ResourceInUseException): let it settle.
     if describe(client, name)
         .await
@@ -462,13 +465,6 @@ fn unexpected_status(stream: &DeliveryStream, wanted: &str) -> AwsError {
         "Firehose delivery stream ({}) is {}{reason} while waiting for it to be {wanted}",
         stream.name, stream.status
     ))
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} Firehose delivery stream ({name}): {}", err.message),
-        ..err
-    }
 }
 
 #[cfg(test)]

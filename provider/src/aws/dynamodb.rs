@@ -11,9 +11,12 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult};
 use crate::wait;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "DynamoDB table";
 
 /// A key attribute: its name and its DynamoDB scalar type (`S`, `N` or `B`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +233,7 @@ pub async fn create(client: &Client, spec: &TableSpec) -> AwsResult<Table> {
         .set_tags((!tags.is_empty()).then_some(tags))
         .send()
         .await
-        .map_err(|e| context("creating", &spec.name, e.into()))?;
+        .map_err(|e| context("creating", COMPONENT, &spec.name, e.into()))?;
     // Made with these tags: not read back.
     let table = wait_until_active(client, &spec.name).await?;
     Ok(Table {
@@ -249,7 +252,7 @@ fn is_settling(err: &AwsError) -> bool {
 /// schema changes are not updates: the plan replaces the pipeline for those.
 pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsResult<Table> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("updating", name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, name, e);
     let mut current = current.clone();
     if current.capacity != spec.capacity {
         wait::retry_while(is_settling, || async {
@@ -351,7 +354,7 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
         })
         .await,
     )
-    .map_err(|e| context("deleting", name, e))?;
+    .map_err(|e| context("deleting", COMPONENT, name, e))?;
     wait::until(
         &format!("DynamoDB table ({name}) to be deleted"),
         wait::DEFAULT_TIMEOUT,
@@ -387,11 +390,4 @@ async fn wait_until_active(client: &Client, name: &str) -> AwsResult<Table> {
         },
     )
     .await
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} DynamoDB table ({name}): {}", err.message),
-        ..err
-    }
 }

@@ -11,9 +11,12 @@ use aws_sdk_kinesis::types::{
 };
 use aws_sdk_kinesis::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult, Expect};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult, Expect};
 use crate::wait;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "Kinesis stream";
 
 /// The settings a stream should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,7 +144,7 @@ pub async fn create(client: &Client, spec: &StreamSpec) -> AwsResult<Stream> {
         .set_tags(tags)
         .send()
         .await
-        .map_err(|e| context("creating", &spec.name, e.into()))?;
+        .map_err(|e| context("creating", COMPONENT, &spec.name, e.into()))?;
     let current = wait_active_tagged(client, &spec.name, &spec.tags).await?;
     update(client, &current, spec).await
 }
@@ -156,7 +159,7 @@ fn is_settling(err: &AwsError) -> bool {
 /// while the stream settles is retried.
 pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> AwsResult<Stream> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("updating", name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, name, e);
     let mut current = current.clone();
 
     let want_on_demand = spec.shard_count.is_none();
@@ -306,7 +309,7 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
             .map(|_| ())
             .map_err(AwsError::from),
     )
-    .map_err(|e| context("deleting", name, e))?;
+    .map_err(|e| context("deleting", COMPONENT, name, e))?;
     wait_deleted(client, name).await
 }
 
@@ -366,13 +369,6 @@ fn next_shard_step(open: i32, target: i32) -> i32 {
         target.min(open * 2)
     } else {
         target.max((open + 1) / 2)
-    }
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} Kinesis stream ({name}): {}", err.message),
-        ..err
     }
 }
 

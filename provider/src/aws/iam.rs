@@ -10,8 +10,11 @@ use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use serde_json::{json, Value as Json};
 
-use crate::aws::{found, gone, AwsError, AwsResult, Expect};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult, Expect};
+
+/// What errors call this service's component.
+const COMPONENT: &str = "IAM role";
 
 /// The settings a role should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +157,7 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Creates the role with its trust policy, tags and inline policy.
 pub async fn create(client: &Client, spec: &RoleSpec) -> AwsResult<Role> {
-    let err = |e: AwsError| context("creating", &spec.name, e);
+    let err = |e: AwsError| context("creating", COMPONENT, &spec.name, e);
     let tags = iam_tags(&spec.tags);
     let out = client
         .create_role()
@@ -192,7 +195,7 @@ async fn put_policy(client: &Client, spec: &RoleSpec) -> AwsResult<()> {
 
 /// Brings an existing role to `spec`: trust policy, inline policy and tags.
 pub async fn update(client: &Client, current: &Role, spec: &RoleSpec) -> AwsResult<Role> {
-    let err = |e: AwsError| context("updating", &spec.name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, &spec.name, e);
     let trust = trust_policy(&spec.services);
     if current.trust.as_ref() != Some(&trust) {
         client
@@ -240,7 +243,7 @@ pub async fn other_policies(client: &Client, name: &str, own: &str) -> AwsResult
         client.list_role_policies().role_name(name).send(),
         client.list_attached_role_policies().role_name(name).send(),
     );
-    let err = |e: AwsError| context("reading the policies of", name, e);
+    let err = |e: AwsError| context("reading the policies of", COMPONENT, name, e);
     let mut others: Vec<String> = inline
         .map_err(|e| err(e.into()))?
         .policy_names()
@@ -260,7 +263,7 @@ pub async fn other_policies(client: &Client, name: &str, own: &str) -> AwsResult
 
 /// Deletes the role after its inline and attached policies (IAM refuses otherwise).
 pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
-    let err = |e: AwsError| context("deleting", name, e);
+    let err = |e: AwsError| context("deleting", COMPONENT, name, e);
     let result: AwsResult<()> = async {
         let inline = client.list_role_policies().role_name(name).send().await?;
         for policy in inline.policy_names() {
@@ -299,13 +302,6 @@ pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
     }
     .await;
     gone(result).map_err(err)
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} IAM role ({name}): {}", err.message),
-        ..err
-    }
 }
 
 /// What the persist function's policy is scoped to: the pipeline's own ARNs.

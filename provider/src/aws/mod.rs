@@ -1,5 +1,22 @@
-//! The AWS clients every component shares, built once when Terraform configures the provider,
-//! and the error helpers the component modules use to classify SDK failures.
+//! The AWS layer: one module per service, each owning its finders, create/update/delete,
+//! waiters and expand/flatten helpers, kept the way terraform-provider-aws keeps
+//! `internal/service/<svc>/`. This module holds what they share:
+//!
+//! 1. [`Aws`]: the clients every component uses, built once when Terraform configures the
+//!    provider, and [`SharedAws`], where the resource finds them;
+//! 2. [`Identity`]: the account, partition and region every ARN is built in;
+//! 3. [`AwsError`]: an SDK failure as a code and one sentence, classified ([`found`], [`gone`],
+//!    [`Expect`]) and given its context once, by [`context`].
+
+pub mod dms;
+pub mod dynamodb;
+pub mod firehose;
+pub mod iam;
+pub mod kinesis;
+pub mod kinesisanalytics;
+pub mod lambda;
+pub mod s3;
+pub mod tags;
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -208,6 +225,15 @@ impl HttpClient for OneConnector {
 pub struct AwsError {
     pub code: Option<String>,
     pub message: String,
+}
+
+/// An error with what was being done to which component in front of its cause, in
+/// terraform-provider-aws's wording: "creating Kinesis stream (orders-cdc): …".
+pub fn context(verb: &str, component: &str, name: &str, err: AwsError) -> AwsError {
+    AwsError {
+        message: format!("{verb} {component} ({name}): {}", err.message),
+        ..err
+    }
 }
 
 impl AwsError {

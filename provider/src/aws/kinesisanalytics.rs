@@ -29,11 +29,14 @@ use aws_sdk_kinesisanalytics::types::{
 };
 use aws_sdk_kinesisanalytics::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult};
 use crate::wait;
 
 pub use crate::kda_sql::Column;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "Kinesis Analytics application";
 
 /// An application has at most 50 user tags; TagResource and UntagResource take them at once.
 const TAGS_PER_CALL: usize = 50;
@@ -827,7 +830,7 @@ pub async fn create(
     timeout: Duration,
 ) -> AwsResult<Application> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("creating", name, e);
+    let err = |e: AwsError| context("creating", COMPONENT, name, e);
     // An application of the same name that is still being deleted (a replacement) keeps the
     // name taken until it is gone.
     if describe(client, name)
@@ -894,7 +897,7 @@ pub async fn update(
     timeout: Duration,
 ) -> AwsResult<Application> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("updating", name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, name, e);
     let app = if is_settled(&current.status) {
         current.clone()
     } else {
@@ -946,7 +949,7 @@ pub async fn reload_references(
     timeout: Duration,
 ) -> AwsResult<Application> {
     let name = current.name.as_str();
-    let err = |e: AwsError| context("reloading the reference data of", name, e);
+    let err = |e: AwsError| context("reloading the reference data of", COMPONENT, name, e);
     // `current` serves the first attempt when settled; a refusal (busy, or `current` stale)
     // re-describes it (fresh version and reference ids).
     let mut given = is_settled(&current.status).then(|| current.clone());
@@ -1155,7 +1158,7 @@ pub async fn start(
     starting_position: &str,
     timeout: Duration,
 ) -> AwsResult<()> {
-    let err = |e: AwsError| context("starting", name, e);
+    let err = |e: AwsError| context("starting", COMPONENT, name, e);
     let Some(app) = describe(client, name).await.map_err(err)? else {
         return Err(err(not_found()));
     };
@@ -1198,7 +1201,7 @@ pub async fn start(
 /// Stops a RUNNING application and waits for it to be READY; a READY one is left as it is. One
 /// busy (STARTING, UPDATING...) is stopped once it has settled.
 pub async fn stop(client: &Client, name: &str, timeout: Duration) -> AwsResult<()> {
-    let err = |e: AwsError| context("stopping", name, e);
+    let err = |e: AwsError| context("stopping", COMPONENT, name, e);
     if describe(client, name).await.map_err(err)?.is_none() {
         return Err(err(not_found()));
     }
@@ -1230,7 +1233,7 @@ pub async fn stop(client: &Client, name: &str, timeout: Duration) -> AwsResult<(
 /// not-found is success. DeleteApplication must name the application's CreateTimestamp, taken
 /// from a fresh description.
 pub async fn delete(client: &Client, name: &str, timeout: Duration) -> AwsResult<()> {
-    let err = |e: AwsError| context("deleting", name, e);
+    let err = |e: AwsError| context("deleting", COMPONENT, name, e);
     // Not found after a try: gone meanwhile, or replaced by another of the same name (another
     // CreateTimestamp). The next description tells which.
     let refused_or_gone = |e: &AwsError| is_refused(e) || e.is_not_found();
@@ -1388,16 +1391,6 @@ fn unexpected_status(app: &Application, wanted: &str) -> AwsError {
         "Kinesis Analytics application ({}) is {} while waiting for it to be {wanted}",
         app.name, app.status
     ))
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!(
-            "{verb} Kinesis Analytics application ({name}): {}",
-            err.message
-        ),
-        ..err
-    }
 }
 
 #[cfg(test)]
@@ -1842,6 +1835,7 @@ mod tests {
     fn errors_name_the_application_and_what_was_done() {
         let e = context(
             "updating",
+            COMPONENT,
             "orders-analytics",
             AwsError::other("deleting output X (1.1): boom"),
         );

@@ -14,9 +14,14 @@ use aws_sdk_lambda::types::{
 };
 use aws_sdk_lambda::Client;
 
-use crate::aws::{found, gone, AwsError, AwsResult};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, found, gone, AwsError, AwsResult};
 use crate::wait;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "Lambda function";
+/// What errors call a function's event source mapping.
+const MAPPING: &str = "Kinesis event source mapping of Lambda function";
 
 /// The settings the function should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +165,7 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
                 .map_err(AwsError::from)
         })
         .await
-        .map_err(|e| context("creating", &spec.name, e))
+        .map_err(|e| context("creating", COMPONENT, &spec.name, e))
     })
     .await?;
     wait_function_ready(client, &spec.name).await
@@ -188,7 +193,7 @@ pub async fn update_function(
     spec: &FunctionSpec,
 ) -> AwsResult<Function> {
     let name = spec.name.as_str();
-    let err = |e: AwsError| context("updating", name, e);
+    let err = |e: AwsError| context("updating", COMPONENT, name, e);
     if current.code_sha256 != spec.code_sha256 || current.architecture != spec.architecture {
         let request = client
             .update_function_code()
@@ -270,7 +275,7 @@ pub async fn delete_function(client: &Client, name: &str) -> AwsResult<()> {
             .map(|_| ())
             .map_err(AwsError::from),
     )
-    .map_err(|e| context("deleting", name, e))
+    .map_err(|e| context("deleting", COMPONENT, name, e))
 }
 
 /// Waits until the function is Active with no update in progress.
@@ -300,13 +305,6 @@ pub async fn wait_function_ready(client: &Client, name: &str) -> AwsResult<Funct
         },
     )
     .await
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} Lambda function ({name}): {}", err.message),
-        ..err
-    }
 }
 
 /// The settings the Kinesis event source mapping should have.
@@ -440,7 +438,7 @@ fn is_mapping_busy(err: &AwsError) -> bool {
 
 /// Creates the mapping and waits until it is enabled.
 pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Mapping> {
-    let err = |e: AwsError| mapping_context("creating", &spec.function_name, e);
+    let err = |e: AwsError| context("creating", MAPPING, &spec.function_name, e);
     let uuid = wait::retry_while(is_mapping_propagation, || async {
         let out = client
             .create_event_source_mapping()
@@ -501,10 +499,10 @@ pub async fn update_mapping(
             .map_err(AwsError::from)
     })
     .await
-    .map_err(|e| mapping_context("updating", &spec.function_name, e))?;
+    .map_err(|e| context("updating", MAPPING, &spec.function_name, e))?;
     wait_mapping_settled(client, &current.uuid)
         .await
-        .map_err(|e| mapping_context("updating", &spec.function_name, e))
+        .map_err(|e| context("updating", MAPPING, &spec.function_name, e))
 }
 
 /// Deletes the mapping and waits until it is gone; not-found is success.
@@ -556,14 +554,4 @@ async fn wait_mapping_settled(client: &Client, uuid: &str) -> AwsResult<Mapping>
         },
     )
     .await
-}
-
-fn mapping_context(verb: &str, function: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!(
-            "{verb} Kinesis event source mapping of Lambda function ({function}): {}",
-            err.message
-        ),
-        ..err
-    }
 }

@@ -13,9 +13,12 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use crate::aws::{AwsError, AwsResult, Expect};
-use crate::tags::{tag_diff, TagDiff};
+use crate::aws::tags::{tag_diff, TagDiff};
+use crate::aws::{context, AwsError, AwsResult, Expect};
 use crate::wait;
+
+/// What errors call this service's component.
+const COMPONENT: &str = "S3 bucket";
 
 /// The settings a bucket should have.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +68,7 @@ pub async fn find(client: &Client, name: &str, expect: Expect) -> AwsResult<Opti
             .collect(),
         Err(e) if e.code_is("NoSuchTagSet") => BTreeMap::new(),
         Err(e) if is_missing(&e) => return Ok(None),
-        Err(e) => return Err(context("reading", name, e)),
+        Err(e) => return Err(context("reading", COMPONENT, name, e)),
     };
     Ok(Some(Bucket {
         name: name.to_string(),
@@ -84,7 +87,7 @@ pub async fn exists(client: &Client, name: &str) -> AwsResult<bool> {
     {
         Ok(_) => Ok(true),
         Err(e) if is_missing(&e) => Ok(false),
-        Err(e) => Err(context("reading", name, e)),
+        Err(e) => Err(context("reading", COMPONENT, name, e)),
     }
 }
 
@@ -100,7 +103,7 @@ fn is_new_bucket_settling(err: &AwsError) -> bool {
 
 /// Creates a private, encrypted bucket with its tags.
 pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
-    let err = |e: AwsError| context("creating", &spec.name, e);
+    let err = |e: AwsError| context("creating", COMPONENT, &spec.name, e);
     // us-east-1 is the one region that rejects an explicit location constraint. Tagged as it
     // is made: the bucket is the pipeline's from the moment it exists, so the next apply adopts
     // it even if this one fails before its next call.
@@ -206,7 +209,7 @@ pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> Aws
                 .map_err(AwsError::from)
         })
         .await
-        .map_err(|e| context("updating", &spec.name, e))?;
+        .map_err(|e| context("updating", COMPONENT, &spec.name, e))?;
     }
     Ok(Bucket {
         name: spec.name.clone(),
@@ -226,14 +229,14 @@ pub async fn holds_objects(client: &Client, name: &str) -> AwsResult<bool> {
     {
         Ok(out) => Ok(!out.contents().is_empty()),
         Err(e) if is_missing(&e) => Ok(false),
-        Err(e) => Err(context("reading", name, e)),
+        Err(e) => Err(context("reading", COMPONENT, name, e)),
     }
 }
 
 /// Deletes the bucket. With `force`, its objects go first; without, a bucket that still holds
 /// objects is an error that says so, and nothing is deleted.
 pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
-    let err = |e: AwsError| context("deleting", name, e);
+    let err = |e: AwsError| context("deleting", COMPONENT, name, e);
     loop {
         let listed = match client
             .list_objects_v2()
@@ -286,7 +289,7 @@ pub async fn delete(client: &Client, name: &str, force: bool) -> AwsResult<()> {
 /// An object's content hash (base64 SHA-256 of its bytes), read by downloading it; `None` if
 /// the object does not exist.
 pub async fn object_hash(client: &Client, bucket: &str, key: &str) -> AwsResult<Option<String>> {
-    let err = |e: AwsError| context("reading", &format!("{bucket}/{key}"), e);
+    let err = |e: AwsError| context("reading", COMPONENT, &format!("{bucket}/{key}"), e);
     let object = match client
         .get_object()
         .bucket(bucket)
@@ -331,7 +334,7 @@ pub async fn put_object(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| context("writing", &format!("{bucket}/{key}"), e.into()))
+        .map_err(|e| context("writing", COMPONENT, &format!("{bucket}/{key}"), e.into()))
 }
 
 /// The local file an object was uploaded from (see [`put_object`]); `None` when the object or
@@ -351,7 +354,7 @@ pub async fn object_source_file(
     {
         Ok(head) => Ok(head.metadata().and_then(|m| m.get(SOURCE_FILE)).cloned()),
         Err(e) if is_missing(&e) || e.code_is("NoSuchKey") => Ok(None),
-        Err(e) => Err(context("reading", &format!("{bucket}/{key}"), e)),
+        Err(e) => Err(context("reading", COMPONENT, &format!("{bucket}/{key}"), e)),
     }
 }
 
@@ -367,13 +370,11 @@ pub async fn delete_object(client: &Client, bucket: &str, key: &str) -> AwsResul
     {
         Ok(_) => Ok(()),
         Err(e) if is_missing(&e) || e.code_is("NoSuchKey") => Ok(()),
-        Err(e) => Err(context("deleting", &format!("{bucket}/{key}"), e)),
-    }
-}
-
-fn context(verb: &str, name: &str, err: AwsError) -> AwsError {
-    AwsError {
-        message: format!("{verb} S3 bucket ({name}): {}", err.message),
-        ..err
+        Err(e) => Err(context(
+            "deleting",
+            COMPONENT,
+            &format!("{bucket}/{key}"),
+            e,
+        )),
     }
 }
