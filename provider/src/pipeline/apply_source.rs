@@ -255,15 +255,17 @@ pub async fn converge_source(
             Err(e) => Err(e),
         })
     };
-    // The task starts replicating into the stream: it waits for the stream too.
+    // The task starts replicating into the stream: it waits for the stream too. It is looked
+    // up once both endpoints are done: modifying an endpoint stops and resumes the task, so a
+    // lookup made meanwhile could find it stopped and start it under the endpoint's resume.
+    let endpoints_then_task = async {
+        let (target_arn, mysql_arn) = tokio::join!(target, mysql.clone());
+        let current = dms::find_task_by_id(&aws.dms, &src.task_id).await;
+        (target_arn, mysql_arn, current)
+    };
     let task = async {
-        let (target_arn, instance, mysql_arn, stream, current) = tokio::join!(
-            target,
-            instance.clone(),
-            mysql.clone(),
-            cdc_arn,
-            dms::find_task_by_id(&aws.dms, &src.task_id)
-        );
+        let ((target_arn, mysql_arn, current), instance, stream) =
+            tokio::join!(endpoints_then_task, instance.clone(), cdc_arn);
         let (Some(target_arn), Ok(instance), Ok(mysql_arn), Some(Ok(_))) =
             (target_arn, instance, mysql_arn, stream)
         else {
