@@ -165,7 +165,7 @@ lint: setup
 # fails when the committed docs are stale.
 .PHONY: docs
 docs: setup lambda
-	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test docs
+	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test e2e docs::
 
 # ---------------------------------------------------------------- benchmark and fuzzing
 # Not tests: `make bench` prints a table (BENCH_ARGS, e.g. --check to fail on a missed target),

@@ -5,8 +5,8 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_kinesisanalytics::types::ApplicationDetail;
-use harness::terraform::{planned_actions, replace_paths};
-use harness::{repo_root, Emulator, Terraform};
+use testkit::terraform::{planned_actions, replace_paths};
+use testkit::{repo_root, Emulator, Terraform};
 
 const PIPELINE: &str = "unified-orders-sql";
 const APPLICATION: &str = "unified-orders-sql-analytics";

@@ -2,7 +2,7 @@
 //! committed docs differ from what the schema generates, so they cannot go stale.
 
 use anyhow::{bail, Result};
-use harness::{docs, repo_root, Terraform};
+use testkit::{docs, repo_root, Terraform};
 
 #[test]
 fn docs_are_generated_from_the_schema() -> Result<()> {

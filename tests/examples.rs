@@ -1,9 +1,9 @@
 //! The examples a user copies from: each one applies (or validates) as shipped.
 
-#[path = "common/nothing_left.rs"]
-mod nothing_left;
 use anyhow::Result;
-use harness::{repo_root, Emulator, Terraform};
+use testkit::{repo_root, Emulator, Terraform};
+
+use crate::common::nothing_left;
 
 /// The streams the function's event source mappings read.
 async fn mapping_sources(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<Vec<String>> {
@@ -806,7 +806,7 @@ async fn ctrl_c_ends_the_waits_promptly_and_saves_what_exists() -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let interrupted = std::time::Instant::now();
-    harness::terraform::interrupt(&child)?;
+    testkit::terraform::interrupt(&child)?;
     let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
     let took = interrupted.elapsed();
     assert!(

@@ -8,12 +8,10 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use harness::{repo_root, Emulator, Terraform};
 use serde_json::Value;
+use testkit::{repo_root, Emulator, Terraform};
 
-#[path = "common/plan_diff.rs"]
-mod plan_diff;
-use plan_diff::changed_paths;
+use crate::common::plan_diff::changed_paths;
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()

@@ -10,19 +10,17 @@
 //! fails the first apply half-way (an adoption call failing until the SDK gives up): the error
 //! names the component, the next apply converges, destroy leaves nothing.
 
-#[path = "common/nothing_left.rs"]
-mod nothing_left;
-#[path = "common/plan_diff.rs"]
-mod plan_diff;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
-use harness::emulator::settle;
-use harness::{repo_root, Emulator, Terraform};
-use plan_diff::changed_paths;
+use testkit::emulator::settle;
+use testkit::{repo_root, Emulator, Terraform};
+
 use serde_json::{json, Value};
+
+use crate::common::nothing_left;
+use crate::common::plan_diff::changed_paths;
 
 const CDC: &str = "unifiedOrderStream";
 const ENRICHED: &str = "unifiedOrderEnrichedStream";

@@ -1,12 +1,12 @@
 //! `unifiedetl_pipeline` end to end: the real Terraform CLI and the provider against a private
 //! emulator per test, checking what was built through the AWS SDK.
 
-#[path = "common/nothing_left.rs"]
-mod nothing_left;
 use anyhow::{ensure, Result};
 use aws_sdk_kinesis::types::StreamMode;
-use harness::terraform::{bundled_zip, planned_actions, replace_paths};
-use harness::{Emulator, Terraform};
+use testkit::terraform::{bundled_zip, planned_actions, replace_paths};
+use testkit::{Emulator, Terraform};
+
+use crate::common::nothing_left;
 
 const PROVIDER: &str = r#"
 terraform {

@@ -2,16 +2,16 @@
 //! end to end: `examples/complete` applied with the real Terraform CLI on a private emulator,
 //! every component checked through the AWS SDK.
 
-#[path = "common/nothing_left.rs"]
-mod nothing_left;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_databasemigration::types::{Endpoint, Filter, ReplicationTask};
-use harness::http::CountingProxy;
-use harness::terraform::{planned_actions, replace_paths};
-use harness::{repo_root, Emulator, Terraform};
+use testkit::http::CountingProxy;
+use testkit::terraform::{planned_actions, replace_paths};
+use testkit::{repo_root, Emulator, Terraform};
+
+use crate::common::nothing_left;
 
 const PIPELINE: &str = "complete-orders";
 const ACCOUNT: &str = "123456789012";

@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
-use harness::dms::{self, Value as DmsValue};
-use harness::emulator::create_table;
-use harness::function::{kinesis_event, FunctionProcess, Record};
-use harness::mariadb::MariaDb;
-use harness::{repo_root, Emulator, RuntimeApi};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use serde_json::{json, Value};
+use testkit::dms::{self, Value as DmsValue};
+use testkit::emulator::create_table;
+use testkit::function::{kinesis_event, FunctionProcess, Record};
+use testkit::mariadb::MariaDb;
+use testkit::{repo_root, Emulator, RuntimeApi};
 use unifiedetl_lambda::decode::Decimal;
 
 const SINK: &str = "UnifiedOrderEnriched";
@@ -131,12 +131,12 @@ impl Pipeline {
         for _ in &ids {
             let outcome = self
                 .api
-                .next_outcome(harness::runtime_api::WAIT)
+                .next_outcome(testkit::runtime_api::WAIT)
                 .await
                 .expect("the engine did not answer");
             assert_eq!(
                 outcome.report,
-                harness::runtime_api::Report::Response,
+                testkit::runtime_api::Report::Response,
                 "{}: {}\n{}",
                 outcome.id,
                 outcome.body,

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use base64::Engine as _;
-use harness::emulator::create_table;
-use harness::function::{kinesis_event, FunctionProcess as Function, Record, STREAM_ARN};
-use harness::http::{http_response, send, serve, Request};
-use harness::{Emulator, RuntimeApi};
 use serde_json::{json, Value};
+use testkit::emulator::create_table;
+use testkit::function::{kinesis_event, FunctionProcess as Function, Record, STREAM_ARN};
+use testkit::http::{self, http_response, send, serve, Request};
+use testkit::{Emulator, RuntimeApi};
 use unifiedetl_lambda::decode::Decimal;
 
 const TABLE: &str = "UnifiedOrderEnriched";
@@ -967,7 +967,7 @@ impl FakeDynamoDb {
     }
 }
 
-fn dynamodb_reply(reply: Reply, request: &Value) -> String {
+fn dynamodb_reply(reply: Reply, request: &Value) -> http::Reply {
     let error = |status: &str, kind: &str| {
         let body =
             json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "message": kind});
@@ -1084,7 +1084,7 @@ async fn fault_proxy(
     upstream_port: u16,
     schedule: &std::sync::Mutex<Schedule>,
     counts: &std::sync::Mutex<FaultCounts>,
-) -> Option<String> {
+) -> Option<http::Reply> {
     let target = request.header("x-amz-target");
     let operation = target.rsplit('.').next().unwrap_or_default().to_string();
     let is_write = matches!(operation.as_str(), "BatchWriteItem" | "PutItem");
@@ -1207,7 +1207,7 @@ struct Upstream {
 impl Upstream {
     /// The response for the function. The CRC32 header is left out: the body may have been
     /// rewritten.
-    fn render(&self) -> String {
+    fn render(&self) -> http::Reply {
         http_response(
             &self.status_line,
             &[("x-amzn-RequestId", &self.request_id)],

@@ -8,7 +8,7 @@
 //! (`make bench-provider` passes `--provider` the release build; without it the tests' debug
 //! build is measured. A relative `--provider` is taken from `tests/`, where cargo runs benches.)
 //!
-//! A proxy on 127.0.0.1 (`harness::http::CountingProxy::start_with_delay`) holds every AWS call
+//! A proxy on 127.0.0.1 (`testkit::http::CountingProxy::start_with_delay`) holds every AWS call
 //! for `--delay-ms` (100) before handing it to the emulator, as a far-away region would, and
 //! logs each call (operation, arrival, answer). Through it, on one emulator:
 //!
@@ -42,9 +42,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
-use harness::http::{Call, CountingProxy};
-use harness::terraform::mirror_of;
-use harness::{repo_root, Emulator, Terraform};
+use testkit::http::{Call, CountingProxy};
+use testkit::terraform::mirror_of;
+use testkit::{repo_root, Emulator, Terraform};
 
 struct Options {
     repeats: usize,

@@ -1,8 +1,8 @@
 //! What "destroy leaves nothing" means, shared by the end-to-end tests that destroy a pipeline
-//! (each includes this file as a module: the harness library stays free of the SDK clients).
+//! (here, not in the test kit: the kit stays free of the service clients).
 
 use anyhow::Result;
-use harness::Emulator;
+use testkit::Emulator;
 
 /// Every component a pipeline makes is gone (the account's own `dms-vpc-role` aside):
 /// what "destroy leaves nothing" means, for every example.

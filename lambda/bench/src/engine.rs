@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use anyhow::{ensure, Context, Result};
 use aws_sdk_dynamodb::types::ScalarAttributeType;
-use harness::dms::{self, Value};
-use harness::function::kinesis_event;
+use testkit::dms::{self, Value};
+use testkit::function::kinesis_event;
 
 pub const SINK: &str = "BenchEngineSink";
 pub const STATE: &str = "BenchEngineState";
@@ -21,7 +21,7 @@ const FIRST_ORDER: u64 = 30_000_001;
 
 /// The sample's enrichment as the engine's correlation (the one `lambda/tests/engine.rs` uses).
 pub fn correlation() -> serde_json::Value {
-    harness::dms::sample_correlation(REFERENCE_BUCKET, REFERENCE_KEY)
+    testkit::dms::sample_correlation(REFERENCE_BUCKET, REFERENCE_KEY)
 }
 
 /// One batch of DMS records for the engine, as the Kinesis event Lambda would hand out.
@@ -134,7 +134,7 @@ pub async fn setup(sdk_config: &aws_config::SdkConfig) -> Result<()> {
         .send()
         .await
         .context("creating the reference bucket")?;
-    let path = harness::repo_root().join("examples/quickstart/reference/products.json");
+    let path = testkit::repo_root().join("examples/quickstart/reference/products.json");
     let products = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     s3.put_object()
         .bucket(REFERENCE_BUCKET)
@@ -148,8 +148,8 @@ pub async fn setup(sdk_config: &aws_config::SdkConfig) -> Result<()> {
 
 async fn create_tables(dynamodb: &aws_sdk_dynamodb::Client) -> Result<()> {
     let (sink_keys, state_keys) = (("orderId", "itemId"), ("pk", "sk"));
-    harness::emulator::create_table(dynamodb, SINK, sink_keys, ScalarAttributeType::N).await?;
-    harness::emulator::create_table(dynamodb, STATE, state_keys, ScalarAttributeType::S).await
+    testkit::emulator::create_table(dynamodb, SINK, sink_keys, ScalarAttributeType::N).await?;
+    testkit::emulator::create_table(dynamodb, STATE, state_keys, ScalarAttributeType::S).await
 }
 
 /// Empties the state table and the sink (deletes and re-creates them). The emulator (moto)

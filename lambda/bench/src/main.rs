@@ -49,8 +49,8 @@ use unifiedetl_lambda::decode::{KeyAttribute, KeySchema, KeyType};
 use unifiedetl_lambda::plan;
 
 use crate::data::Batch;
-use harness::http::CountingProxy;
-use harness::{Emulator, RuntimeApi};
+use testkit::http::CountingProxy;
+use testkit::{Emulator, RuntimeApi};
 
 const TABLE_OURS: &str = "BenchOurs";
 const TABLE_FLOOR: &str = "BenchFloor";
@@ -107,7 +107,7 @@ struct Settings {
 
 impl Settings {
     fn parse() -> Result<Settings> {
-        let root = harness::repo_root();
+        let root = testkit::repo_root();
         let o = <Options as clap::Parser>::parse();
         let options = Settings {
             batches: o.batches as usize,
@@ -922,7 +922,7 @@ async fn cold_starts(binary: &Path, emulator: &Emulator, count: usize) -> Result
 // ------------------------------------------------------------------------------ emulator
 
 /// A table keyed by `hash` and `range`, both of `attribute_type`.
-use harness::emulator::create_table;
+use testkit::emulator::create_table;
 
 /// Every (orderId, itemId) in a table.
 async fn scan_keys(

@@ -5,7 +5,7 @@
 //! The pure part builds records without any server: [`sample_records`] replays the sample's
 //! SQL, [`synthetic_records`] streams made-up orders, [`partition_key`] and [`record_json`] say
 //! how DMS would put a record on the stream. [`run`] does the I/O. The JSON itself is
-//! `harness::dms::Record::to_json`, shared with the tests so the format exists once.
+//! `testkit::dms::Record::to_json`, shared with the tests so the format exists once.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -20,7 +20,6 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use harness::dms::{Record, Value};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -31,6 +30,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
+use testkit::dms::{Record, Value};
 use tokio::sync::mpsc;
 
 // ------------------------------------------------------------------------------- the schema
@@ -805,7 +805,7 @@ impl Synthetic {
             rng.random_range(1..=9999u32),
             STREETS.choose(rng).expect("streets")
         );
-        let placed = harness::dms::timestamp(self.micros);
+        let placed = testkit::dms::timestamp(self.micros);
         let mut order = vec![
             number("orderId", order_id),
             cents("orderAmount", total),

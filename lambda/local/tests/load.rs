@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use base64::Engine;
-use harness::Emulator;
 use serde_json::Value as Json;
+use testkit::Emulator;
 use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
 
 /// A record read back: its shard, partition key and JSON.
@@ -66,9 +66,9 @@ async fn throttled_records_are_put_again_so_each_keys_last_record_is_its_latest_
     // remembers what it accepted, in order.
     let calls = Arc::new(AtomicU64::new(0));
     let accepted: Arc<Mutex<Vec<(String, Json)>>> = Arc::default();
-    let endpoint = harness::http::serve({
+    let endpoint = testkit::http::serve({
         let (calls, accepted) = (calls.clone(), accepted.clone());
-        move |request: harness::http::Request| {
+        move |request: testkit::http::Request| {
             let (calls, accepted) = (calls.clone(), accepted.clone());
             async move {
                 assert_eq!(
@@ -100,7 +100,7 @@ async fn throttled_records_are_put_again_so_each_keys_last_record_is_its_latest_
                     }));
                 }
                 let body = serde_json::json!({"FailedRecordCount": failed, "Records": results});
-                Some(harness::http::http_response(
+                Some(testkit::http::http_response(
                     "200 OK",
                     &[("X-Amz-Target", "Kinesis_20131202.PutRecords")],
                     &body.to_string(),
@@ -110,7 +110,7 @@ async fn throttled_records_are_put_again_so_each_keys_last_record_is_its_latest_
     })
     .await
     .unwrap();
-    let config = harness::emulator::sdk_config_at(&format!("http://{endpoint}"), "us-east-1").await;
+    let config = testkit::emulator::sdk_config_at(&format!("http://{endpoint}"), "us-east-1").await;
     let kinesis = aws_sdk_kinesis::Client::new(&config);
 
     let report = load::run(
@@ -118,7 +118,7 @@ async fn throttled_records_are_put_again_so_each_keys_last_record_is_its_latest_
         &LoadOptions {
             stream: "orders-cdc".to_string(),
             dataset: Dataset::Sample {
-                sql: harness::repo_root().join("sql/orders-data-setup.sql"),
+                sql: testkit::repo_root().join("sql/orders-data-setup.sql"),
             },
             rate: None,
             partition_key: PartitionKey::SchemaTable,
@@ -173,7 +173,7 @@ async fn load_sample(partition_key: PartitionKey) -> Result<Vec<Read>> {
         .context("creating the stream")?;
     wait_stream_active(&kinesis, stream).await?;
 
-    let sql = harness::repo_root().join("sql/orders-data-setup.sql");
+    let sql = testkit::repo_root().join("sql/orders-data-setup.sql");
     let report = load::run(
         &kinesis,
         &LoadOptions {

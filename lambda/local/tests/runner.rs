@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use harness::Emulator;
 use serde_json::{json, Value};
+use testkit::Emulator;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use unifiedetl_local::runner::{
@@ -62,7 +62,7 @@ impl Bed {
             .await
             .expect("creating the stream");
         // As `aws kinesis wait stream-exists` would: CREATING first.
-        harness::emulator::settle("the stream to be ACTIVE", || async {
+        testkit::emulator::settle("the stream to be ACTIVE", || async {
             let summary = self
                 .kinesis
                 .describe_stream_summary()
@@ -545,7 +545,7 @@ async fn retries_run_out_then_the_rest_of_the_batch_goes_to_the_destination() {
     // The emulator never runs the code: an empty zip archive will do.
     let empty_zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
     // The role just made is refused for a moment (IAM propagation), as on AWS.
-    harness::emulator::settle("the function to be created", || {
+    testkit::emulator::settle("the function to be created", || {
         lambda
             .create_function()
             .function_name("persist-local")
@@ -569,7 +569,7 @@ async fn retries_run_out_then_the_rest_of_the_batch_goes_to_the_destination() {
     .await
     .expect("creating the function");
     // As `aws lambda wait function-active-v2` would: not found for a moment, then Pending.
-    harness::emulator::settle("the function to be Active", || async {
+    testkit::emulator::settle("the function to be Active", || async {
         let config = lambda
             .get_function_configuration()
             .function_name("persist-local")
@@ -584,7 +584,7 @@ async fn retries_run_out_then_the_rest_of_the_batch_goes_to_the_destination() {
     .await
     .expect("waiting for the function");
     // The function's role is still propagating for a moment, as on AWS.
-    harness::emulator::settle("the mapping to be created", || {
+    testkit::emulator::settle("the mapping to be created", || {
         lambda
             .create_event_source_mapping()
             .function_name("persist-local")
@@ -908,7 +908,7 @@ async fn resharded_streams_are_followed_into_the_children_keeping_each_key_in_or
     // Resharded before the run: the children wait for the (closed) parent to be read.
     put_round(&bed, &keys, &mut n, json!({})).await;
     // Refused for a moment after the stream first reads ACTIVE, as on AWS.
-    harness::emulator::settle("resharding", || {
+    testkit::emulator::settle("resharding", || {
         bed.kinesis
             .update_shard_count()
             .stream_name("orders")
@@ -946,7 +946,7 @@ async fn resharded_streams_are_followed_into_the_children_keeping_each_key_in_or
         range.ending_hash_key().parse().unwrap(),
     );
     // Refused while the stream is still UPDATING from the resharding, as on AWS.
-    harness::emulator::settle("splitting the child", || {
+    testkit::emulator::settle("splitting the child", || {
         bed.kinesis
             .split_shard()
             .stream_name("orders")

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
-use harness::dms::Value as Column;
-use harness::{repo_root, Emulator, Terraform};
+use testkit::dms::Value as Column;
+use testkit::{repo_root, Emulator, Terraform};
 use unifiedetl_local::lake::{self, LakeConfig};
 use unifiedetl_local::load::{self, Dataset, LoadOptions, PartitionKey};
 use unifiedetl_local::runner::{
@@ -115,7 +115,7 @@ async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the
             .force_path_style(true)
             .build(),
     );
-    let binary = harness::terraform::target_dir().join("debug/unifiedetl-lambda");
+    let binary = testkit::terraform::target_dir().join("debug/unifiedetl-lambda");
     let (mut mapping, source) =
         MappingConfig::of_function(&lambda, "unified-orders-persist").await?;
     assert!(source.ends_with(":stream/unified-orders-cdc"), "{source}");

@@ -1,15 +1,28 @@
-//! A minimal HTTP/1.1 server on 127.0.0.1 for the fakes the tests and the benchmark need (the
-//! Lambda Runtime API, a scripted DynamoDB, a fault-injecting proxy): requests with a
-//! Content-Length or chunked body, keep-alive, and raw responses written by the handler.
+//! HTTP on 127.0.0.1 for the fakes the tests and the benchmark need (the Lambda Runtime API, a
+//! scripted DynamoDB, a counting and delaying proxy), on hyper:
+//!
+//! 1. [`serve`] answers every request on a free port with a handler's [`Reply`];
+//! 2. [`send`] makes one call to an upstream and reads its [`Response`];
+//! 3. [`CountingProxy`] forwards to an upstream through a pooled client, counting and logging
+//!    every call by its AWS operation ([`operation_name`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
-/// One request as read from the connection.
+/// One request as a fake receives it.
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
@@ -17,7 +30,7 @@ pub struct Request {
     pub path: String,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
-    /// The body, de-chunked.
+    /// The whole body.
     pub body: Vec<u8>,
 }
 
@@ -32,14 +45,109 @@ impl Request {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned()))
     }
+
+    /// Reads a request hyper received, its body in full; `None` when the body cannot be read.
+    async fn receive(request: hyper::Request<Incoming>) -> Option<Request> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.ok()?.to_bytes().to_vec();
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+            })
+            .collect();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.to_string());
+        Some(Request {
+            method: parts.method.to_string(),
+            path,
+            headers,
+            body,
+        })
+    }
+
+    /// The request for `upstream` (`host:port`) with `body` in place of its own; its headers
+    /// as received (the Host included: the caller signed it) but for the framing ones, which
+    /// hyper writes.
+    fn to_upstream(&self, upstream: &str, body: &[u8]) -> Option<hyper::Request<Full<Bytes>>> {
+        let mut builder = hyper::Request::builder()
+            .method(self.method.as_str())
+            .uri(format!("http://{upstream}{}", self.path));
+        for (name, value) in &self.headers {
+            if !is_framing(name) {
+                builder = builder.header(name, value);
+            }
+        }
+        builder.body(Full::new(Bytes::copy_from_slice(body))).ok()
+    }
 }
 
-/// Serves HTTP/1.1 on a free port of 127.0.0.1 with `handler`, which returns the raw response
-/// (see [`http_response`]), or `None` to drop the connection; returns `127.0.0.1:<port>`.
+/// Headers that belong to one hop's framing, not to the message.
+fn is_framing(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-length")
+        || name.eq_ignore_ascii_case("transfer-encoding")
+        || name.eq_ignore_ascii_case("connection")
+        || name.eq_ignore_ascii_case("keep-alive")
+}
+
+/// What a fake answers: a status, headers and a body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn into_hyper(self) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
+        let mut response = hyper::Response::new(Full::new(Bytes::from(self.body)));
+        *response.status_mut() = hyper::StatusCode::from_u16(self.status).map_err(|_| Dropped)?;
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Dropped)?;
+            let value = HeaderValue::from_str(value).map_err(|_| Dropped)?;
+            response.headers_mut().append(name, value);
+        }
+        Ok(response)
+    }
+}
+
+/// A reply with a JSON body; `status` as on a status line (`200 OK`, `400 Bad Request`: the
+/// code is what counts).
+pub fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut all = vec![("Content-Type".to_string(), "application/json".to_string())];
+    all.extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    Reply {
+        status: status
+            .split(' ')
+            .next()
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(500),
+        headers: all,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// A handler's "no answer": hyper closes the connection without a response.
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the fake dropped the connection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Serves HTTP/1.1 on a free port of 127.0.0.1 with `handler`, which returns the reply (see
+/// [`http_response`]), or `None` to drop the connection; returns `127.0.0.1:<port>`.
 pub async fn serve<H, F>(handler: H) -> std::io::Result<String>
 where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Option<String>> + Send,
+    F: Future<Output = Option<Reply>> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?.to_string();
@@ -47,92 +155,104 @@ where
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut reader = BufReader::new(read);
-                while let Some(request) = read_request(&mut reader).await {
-                    let Some(reply) = handler(request).await else {
-                        return;
-                    };
-                    if write.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
+            let service = service_fn(move |request| {
+                let handler = handler.clone();
+                async move {
+                    let request = Request::receive(request).await.ok_or(Dropped)?;
+                    handler(request).await.ok_or(Dropped)?.into_hyper()
                 }
             });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
         }
     });
     Ok(address)
 }
 
-/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` at end of stream or on
-/// a malformed request.
-pub async fn read_request<R: tokio::io::AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).await.ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    let mut body = Vec::new();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).await.ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; size + 2]; // data + CRLF
-            reader.read_exact(&mut chunk).await.ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = headers.get("content-length") {
-        // Zeroed memory from the allocator: `resize` fills byte by byte, which in the tests'
-        // unoptimised build took tens of milliseconds for a Lambda package.
-        body = vec![0; length.parse().ok()?];
-        reader.read_exact(&mut body).await.ok()?;
-    }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+/// A response read from an upstream: its status, its headers but the framing ones, its body.
+pub struct Response {
+    /// The status code, e.g. 200.
+    pub status: u16,
+    /// The code and its reason, as on a status line: `200 OK`.
+    pub status_line: String,
+    /// Headers other than Content-Length, Transfer-Encoding, Connection and Keep-Alive, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The Content-Length the upstream sent: a HEAD response's is that of the body it omits.
+    content_length: Option<String>,
 }
 
-/// A raw HTTP/1.1 response with a JSON body.
-pub fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\n");
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
+impl Response {
+    /// A header's value (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    out
+
+    async fn receive(response: hyper::Response<Incoming>) -> Option<Response> {
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.ok()?.to_bytes().to_vec();
+        let mut headers = Vec::new();
+        let mut content_length = None;
+        for (name, value) in &parts.headers {
+            let value = value.to_str().ok()?.to_string();
+            if name == hyper::header::CONTENT_LENGTH {
+                content_length = Some(value);
+            } else if !is_framing(name.as_str()) {
+                headers.push((name.as_str().to_string(), value));
+            }
+        }
+        Some(Response {
+            status: parts.status.as_u16(),
+            status_line: parts.status.to_string(),
+            headers,
+            body,
+            content_length,
+        })
+    }
+
+    /// The response handed on to the client: hyper frames the body; a HEAD response keeps the
+    /// length of the body it does not carry.
+    fn into_reply(self, method: &str) -> Reply {
+        let mut headers = self.headers;
+        if method.eq_ignore_ascii_case("HEAD") {
+            if let Some(length) = self.content_length {
+                headers.push(("content-length".to_string(), length));
+            }
+        }
+        Reply {
+            status: self.status,
+            headers,
+            body: self.body,
+        }
+    }
+}
+
+/// Sends `request`, with `body` in place of its own, to `upstream` (`host:port`) on a new
+/// connection and reads the response; `None` when the upstream cannot be reached or answers
+/// malformed.
+pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Response> {
+    let stream = TcpStream::connect(upstream).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(request.to_upstream(upstream, body)?)
+        .await
+        .ok()?;
+    Response::receive(response).await
 }
 
 /// A forwarding proxy on a free port of 127.0.0.1 that counts the requests passing through it
 /// by their `X-Amz-Target` header (`DynamoDB_20120810.PutItem`, …; requests without one, such
-/// as S3's, by method as `(no X-Amz-Target) GET`). Each request is read in full, sent to the
-/// upstream on a connection of its own (the emulator closes its connections after each
-/// response anyway), and the upstream's response handed back unchanged apart from its framing
-/// (re-sent with a Content-Length, over the client's keep-alive connection).
+/// as S3's, by method as `(no X-Amz-Target) GET`), and hands back the upstream's responses
+/// unchanged but for their framing. Calls go out on kept connections, as an SDK client's do.
 ///
 /// It also logs every request as a [`Call`] (its operation, and when it arrived and was
 /// answered), and can hold each request for a fixed delay before forwarding it
@@ -141,9 +261,9 @@ pub fn http_response(status: &str, headers: &[(&str, &str)], body: &str) -> Stri
 pub struct CountingProxy {
     /// `127.0.0.1:<port>`
     pub address: String,
-    counts: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
-    log: std::sync::Arc<std::sync::Mutex<Vec<Call>>>,
-    started: std::time::Instant,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    log: Arc<Mutex<Vec<Call>>>,
+    started: Instant,
 }
 
 /// One request that passed through a [`CountingProxy`].
@@ -153,72 +273,63 @@ pub struct Call {
     /// `iam:GetRole`, `s3:PUT /{bucket}?tagging`, `lambda:GET /2015-03-31/functions/{}`.
     pub operation: String,
     /// When the request had been read in full, since the proxy started.
-    pub start: std::time::Duration,
-    /// When its response had been written back (the delay included), since the proxy started.
-    pub end: std::time::Duration,
+    pub start: Duration,
+    /// When its response was ready to be written back (the delay included), since the proxy
+    /// started.
+    pub end: Duration,
 }
 
 impl CountingProxy {
     /// Starts forwarding to `upstream` (`host:port` or `http://host:port`).
     pub async fn start(upstream: &str) -> std::io::Result<CountingProxy> {
-        CountingProxy::start_with_delay(upstream, std::time::Duration::ZERO).await
+        CountingProxy::start_with_delay(upstream, Duration::ZERO).await
     }
 
     /// Like [`CountingProxy::start`], but holds every request for `delay` before forwarding it
     /// (requests on different connections are held concurrently).
     pub async fn start_with_delay(
         upstream: &str,
-        delay: std::time::Duration,
+        delay: Duration,
     ) -> std::io::Result<CountingProxy> {
-        let upstream = upstream
+        let upstream: Arc<str> = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
-            .to_string();
-        let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let started = std::time::Instant::now();
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?.to_string();
-        let (shared, shared_log) = (counts.clone(), log.clone());
-        let pool = Pool::default();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                let (upstream, counts, log, pool) = (
-                    upstream.clone(),
-                    shared.clone(),
-                    shared_log.clone(),
-                    pool.clone(),
-                );
-                tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut reader = BufReader::new(read);
-                    while let Some(request) = read_request(&mut reader).await {
-                        let start = started.elapsed();
-                        let target = match request.headers.get("x-amz-target") {
-                            Some(target) => target.clone(),
-                            None => format!("(no X-Amz-Target) {}", request.method),
-                        };
-                        *counts.lock().unwrap().entry(target).or_insert(0) += 1;
-                        if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                        let Some(reply) = pool.send(&upstream, &request).await else {
-                            return;
-                        };
-                        let written = write.write_all(&reply.to_raw()).await;
-                        log.lock().unwrap().push(Call {
-                            operation: operation_name(&request),
-                            start,
-                            end: started.elapsed(),
-                        });
-                        if written.is_err() {
-                            return;
-                        }
-                    }
+            .into();
+        let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(connector);
+        let (counts_kept, log_kept) = (counts.clone(), log.clone());
+        let address = serve(move |request: Request| {
+            let (upstream, counts, log, client) = (
+                upstream.clone(),
+                counts_kept.clone(),
+                log_kept.clone(),
+                client.clone(),
+            );
+            async move {
+                let start = started.elapsed();
+                let target = match request.headers.get("x-amz-target") {
+                    Some(target) => target.clone(),
+                    None => format!("(no X-Amz-Target) {}", request.method),
+                };
+                *counts.lock().unwrap().entry(target).or_insert(0) += 1;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let response = forward(&client, &upstream, &request).await?;
+                log.lock().unwrap().push(Call {
+                    operation: operation_name(&request),
+                    start,
+                    end: started.elapsed(),
                 });
+                Some(response.into_reply(&request.method))
             }
-        });
+        })
+        .await?;
         Ok(CountingProxy {
             address,
             counts,
@@ -233,7 +344,7 @@ impl CountingProxy {
     }
 
     /// The requests forwarded so far, by target.
-    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+    pub fn counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().unwrap().clone()
     }
 
@@ -244,7 +355,7 @@ impl CountingProxy {
     }
 
     /// The time on the log's clock (since the proxy started).
-    pub fn elapsed(&self) -> std::time::Duration {
+    pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
@@ -253,6 +364,34 @@ impl CountingProxy {
         self.counts.lock().unwrap().clear();
         self.log.lock().unwrap().clear();
     }
+}
+
+/// Forwards one request on a kept connection. A kept connection the upstream closed in the
+/// meantime answers nothing at all (hyper: "connection closed before message completed"):
+/// the call never reached the upstream, and goes out once more on a new connection.
+async fn forward(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+    request: &Request,
+) -> Option<Response> {
+    for attempt in 0..2 {
+        match client
+            .request(request.to_upstream(upstream, &request.body)?)
+            .await
+        {
+            Ok(response) => return Response::receive(response).await,
+            Err(e) if attempt == 0 && unanswered(&e) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Whether the upstream closed the connection before a byte of the response came.
+fn unanswered(err: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<hyper::Error>())
+        .is_some_and(|e| e.is_incomplete_message() || e.is_canceled())
 }
 
 /// A readable name for an AWS request: `service:Operation`, the service taken from the SigV4
@@ -338,223 +477,12 @@ const LAMBDA_PATH_WORDS: &[&str] = &[
     "url",
 ];
 
-/// A response read from an upstream: status line, headers (framing headers left out), and the
-/// de-chunked body.
-pub struct Response {
-    /// The status code, e.g. 200.
-    pub status: u16,
-    /// What follows `HTTP/1.1 ` on the status line, e.g. `200 OK`.
-    pub status_line: String,
-    /// Headers other than Content-Length, Transfer-Encoding, Connection and Keep-Alive, in order.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// The Content-Length the upstream sent (a HEAD response's is that of the body it omits).
-    content_length: Option<usize>,
-    bodiless: bool,
-}
-
-impl Response {
-    /// A header's value (name in any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The response as raw HTTP/1.1, re-framed with a Content-Length.
-    pub fn to_raw(&self) -> Vec<u8> {
-        let mut reply = format!("HTTP/1.1 {}\r\n", self.status_line);
-        for (name, value) in &self.headers {
-            reply.push_str(&format!("{name}: {value}\r\n"));
-        }
-        // A bodiless response (HEAD's) keeps the length of the body it does not carry.
-        let length = if self.bodiless {
-            self.content_length.unwrap_or(0)
-        } else {
-            self.body.len()
-        };
-        reply.push_str(&format!("Content-Length: {length}\r\n\r\n"));
-        let mut reply = reply.into_bytes();
-        reply.extend_from_slice(&self.body);
-        reply
-    }
-}
-
-/// Sends `request`, with `body` in place of its own, to `upstream` (`host:port`) on a new
-/// connection and reads the response; `None` when the upstream cannot be reached or answers
-/// malformed.
-pub async fn send(upstream: &str, request: &Request, body: &[u8]) -> Option<Response> {
-    let stream = connect(upstream).await?;
-    match exchange(stream, request, body, false).await {
-        Exchange::Answered(response, _) => Some(response),
-        Exchange::Unanswered | Exchange::Failed => None,
-    }
-}
-
-/// Connections to one upstream kept open between calls, as an SDK client keeps its own: the
-/// [`CountingProxy`] forwards call after call without a new connection (and a new thread or
-/// channel on the emulator's side) for each.
-#[derive(Clone, Default)]
-struct Pool(std::sync::Arc<std::sync::Mutex<Vec<tokio::net::TcpStream>>>);
-
-impl Pool {
-    /// Like [`send`], on an idle connection of the pool when there is one. A kept connection
-    /// the upstream has closed in the meantime (nothing came back) is dropped and the call
-    /// sent again on a new one.
-    async fn send(&self, upstream: &str, request: &Request) -> Option<Response> {
-        loop {
-            let idle = self.0.lock().unwrap().pop();
-            let (stream, kept) = match idle {
-                Some(stream) => (stream, true),
-                None => (connect(upstream).await?, false),
-            };
-            match exchange(stream, request, &request.body, true).await {
-                Exchange::Answered(response, reusable) => {
-                    if let Some(stream) = reusable {
-                        self.0.lock().unwrap().push(stream);
-                    }
-                    return Some(response);
-                }
-                Exchange::Unanswered if kept => continue,
-                Exchange::Unanswered | Exchange::Failed => return None,
-            }
-        }
-    }
-}
-
-async fn connect(upstream: &str) -> Option<tokio::net::TcpStream> {
-    let stream = tokio::net::TcpStream::connect(upstream).await.ok()?;
-    let _ = stream.set_nodelay(true);
-    Some(stream)
-}
-
-enum Exchange {
-    /// The response, and the connection when it can carry another call.
-    Answered(Response, Option<tokio::net::TcpStream>),
-    /// Not a byte came back: the connection was closed before the call reached the upstream.
-    Unanswered,
-    /// A malformed or cut-off response.
-    Failed,
-}
-
-/// One call on `stream`: the request (asking the upstream to close the connection unless
-/// `keep_alive`), then the response.
-async fn exchange(
-    stream: tokio::net::TcpStream,
-    request: &Request,
-    body: &[u8],
-    keep_alive: bool,
-) -> Exchange {
-    let (read, mut write) = stream.into_split();
-    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    for (name, value) in &request.headers {
-        if !matches!(
-            name.as_str(),
-            "content-length" | "transfer-encoding" | "connection"
-        ) {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: {}\r\n\r\n",
-        body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
-    ));
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    if write.write_all(&out).await.is_err() {
-        return Exchange::Unanswered;
-    }
-
-    let mut reader = BufReader::new(read);
-    let mut status = String::new();
-    match reader.read_line(&mut status).await {
-        Ok(0) | Err(_) => return Exchange::Unanswered,
-        Ok(_) => {}
-    }
-    let Some((response, reusable)) = read_response(&mut reader, request, &status).await else {
-        return Exchange::Failed;
-    };
-    // Reusable only when the upstream keeps it open and nothing beyond the response was read.
-    let stream = (keep_alive && reusable && reader.buffer().is_empty())
-        .then(|| reader.into_inner().reunite(write).ok())
-        .flatten();
-    Exchange::Answered(response, stream)
-}
-
-/// The rest of a response whose status line is `status`; with it, whether the connection
-/// stays open after it (HTTP/1.1, no `Connection: close`, a delimited body).
-async fn read_response<R: tokio::io::AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    request: &Request,
-    status: &str,
-) -> Option<(Response, bool)> {
-    let (version, status_line) = status.trim_end().split_once(' ')?;
-    let status_line = status_line.to_string();
-    let code: u16 = status_line.split(' ').next()?.parse().ok()?;
-    let mut reusable = version.eq_ignore_ascii_case("HTTP/1.1");
-    let mut headers = Vec::new();
-    let (mut content_length, mut chunked) = (None, false);
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).await.ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        let (lower, value) = (name.trim().to_ascii_lowercase(), value.trim());
-        match lower.as_str() {
-            "content-length" => content_length = Some(value.parse::<usize>().ok()?),
-            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            "connection" => reusable &= !value.eq_ignore_ascii_case("close"),
-            "keep-alive" => {}
-            _ => headers.push((name.trim().to_string(), value.to_string())),
-        }
-    }
-    let bodiless = request.method.eq_ignore_ascii_case("HEAD")
-        || (100..200).contains(&code)
-        || code == 204
-        || code == 304;
-    let mut response_body = Vec::new();
-    if bodiless {
-        // Nothing follows the headers.
-    } else if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).await.ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; size + 2]; // data + CRLF
-            reader.read_exact(&mut chunk).await.ok()?;
-            if size == 0 {
-                break;
-            }
-            response_body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = content_length {
-        response_body = vec![0; length];
-        reader.read_exact(&mut response_body).await.ok()?;
-    } else {
-        // Delimited by the end of the connection.
-        reader.read_to_end(&mut response_body).await.ok()?;
-        reusable = false;
-    }
-    Some((
-        Response {
-            status: code,
-            status_line,
-            headers,
-            body: response_body,
-            content_length,
-            bodiless,
-        },
-        reusable,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
@@ -580,27 +508,29 @@ mod tests {
         }
     }
 
-    /// An upstream that counts the connections it accepts and answers every call on them with
-    /// `ok`; with `close_after_each`, it then closes the connection without saying so first
-    /// (as a server closes an idle keep-alive connection).
-    async fn upstream(
-        close_after_each: bool,
-    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-        use std::sync::atomic::{AtomicUsize, Ordering};
+    /// An upstream that counts the connections it accepts and answers every bodiless call on
+    /// them with `ok`; with `close_after_each`, it then closes the connection without saying so
+    /// first (as a server closes an idle keep-alive connection). Written on the socket: hyper
+    /// would announce the close.
+    async fn upstream(close_after_each: bool) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((mut stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut reader = BufReader::new(read);
-                    while read_request(&mut reader).await.is_some() {
-                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                        if write.write_all(reply).await.is_err() || close_after_each {
-                            return;
+                    let mut seen = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while let Ok(n @ 1..) = stream.read(&mut buffer).await {
+                        seen.extend_from_slice(&buffer[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                            if stream.write_all(reply).await.is_err() || close_after_each {
+                                return;
+                            }
                         }
                     }
                 });
@@ -618,7 +548,7 @@ mod tests {
             let reply = send(&proxy.address, &call, &call.body).await.unwrap();
             assert_eq!((reply.status, reply.body.as_slice()), (200, &b"ok"[..]));
         }
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(proxy.take_log().len(), 3);
     }
 
@@ -631,9 +561,41 @@ mod tests {
             let reply = send(&proxy.address, &call, &call.body).await.unwrap();
             assert_eq!(reply.body, b"ok");
         }
-        // Each call found the kept connection closed and went out again on a new one.
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Each call found the kept connection closed and went out on a new one.
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
         assert_eq!(proxy.counts().values().sum::<u64>(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_fake_reads_whole_bodies_and_its_replies_reach_the_caller() {
+        let address = serve(|request: Request| async move {
+            let body = format!(r#"{{"got":{}}}"#, request.body.len());
+            Some(http_response(
+                "400 Bad Request",
+                &[("x-amzn-ErrorType", "Nope")],
+                &body,
+            ))
+        })
+        .await
+        .unwrap();
+        let call = request("POST", "/x?y=1", &[], &"a".repeat(100_000));
+        let reply = send(&address, &call, &call.body).await.unwrap();
+        assert_eq!(reply.status_line, "400 Bad Request");
+        assert_eq!(reply.header("x-amzn-errortype"), Some("Nope"));
+        assert_eq!(reply.body, br#"{"got":100000}"#);
+    }
+
+    #[tokio::test]
+    async fn a_head_response_keeps_the_length_of_the_body_it_omits() {
+        let upstream = serve(|_| async { Some(http_response("200 OK", &[], "0123456789")) })
+            .await
+            .unwrap();
+        let proxy = CountingProxy::start(&upstream).await.unwrap();
+        let call = request("HEAD", "/bucket", &[], "");
+        let reply = send(&proxy.address, &call, &call.body).await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.content_length.as_deref(), Some("10"));
+        assert!(reply.body.is_empty());
     }
 
     #[test]

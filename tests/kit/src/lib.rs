@@ -1,6 +1,8 @@
-//! Test harness shared by the end-to-end tests: a private emulator per test on a free port,
-//! AWS SDK clients pointed at it, and (in [`terraform`]) the real Terraform CLI with the provider
-//! installed into a throw-away filesystem mirror.
+//! The test kit shared by the end-to-end tests, the function's tests and the benchmarks: a
+//! private emulator per test on a free port, AWS SDK clients pointed at it, the real Terraform
+//! CLI with the provider installed into a throw-away filesystem mirror ([`terraform`]), the
+//! Lambda Runtime API and the function process ([`runtime_api`], [`function`]), MariaDB
+//! ([`mariadb`]), DMS records ([`dms`]) and HTTP fakes on hyper ([`http`]).
 
 pub mod dms;
 pub mod docs;
@@ -21,7 +23,8 @@ use std::path::PathBuf;
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("tests/kit is two levels down")
         .to_path_buf()
 }

@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex};
 
-use crate::http::{http_response, serve, Request};
+use crate::http::{http_response, serve, Reply, Request};
 
 /// How long [`RuntimeApi::response`] and [`RuntimeApi::init_error`] wait for the function.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -152,7 +152,7 @@ impl RuntimeApi {
     }
 }
 
-async fn answer(request: Request, shared: &Shared) -> Option<String> {
+async fn answer(request: Request, shared: &Shared) -> Option<Reply> {
     let received = Instant::now();
     let path = request
         .path

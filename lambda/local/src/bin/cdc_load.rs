@@ -115,7 +115,7 @@ async fn load_stream(options: Options) -> Result<()> {
 /// A Kinesis client for the endpoint, with the fake credentials the emulator accepts unless
 /// the environment has its own.
 async fn kinesis_client(options: &Options) -> aws_sdk_kinesis::Client {
-    let config = harness::emulator::sdk_config_at(&options.endpoint_url, &options.region).await;
+    let config = testkit::emulator::sdk_config_at(&options.endpoint_url, &options.region).await;
     let mut config = aws_sdk_kinesis::config::Builder::from(&config);
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
         config = config.credentials_provider(
@@ -167,7 +167,7 @@ fn partition_key(text: &str) -> Result<PartitionKey, String> {
 fn default_sample() -> Result<PathBuf> {
     let candidates = [
         Path::new(SAMPLE_SQL).to_path_buf(),
-        harness::repo_root().join(SAMPLE_SQL),
+        testkit::repo_root().join(SAMPLE_SQL),
     ];
     candidates
         .iter()
@@ -176,7 +176,7 @@ fn default_sample() -> Result<PathBuf> {
         .with_context(|| {
             format!(
                 "no {SAMPLE_SQL} in the current directory or in {}: pass `--sample PATH`",
-                harness::repo_root().display()
+                testkit::repo_root().display()
             )
         })
 }

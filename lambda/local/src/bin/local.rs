@@ -345,7 +345,7 @@ async fn probe_emulator(
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
     let o = parse()?;
-    let config = harness::emulator::sdk_config_at(&o.endpoint, &o.region).await;
+    let config = testkit::emulator::sdk_config_at(&o.endpoint, &o.region).await;
     let kinesis = aws_sdk_kinesis::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
     let s3 = aws_sdk_s3::Client::from_conf(
