@@ -228,23 +228,27 @@ where
 /// Retries `op` while `transient` says its error is one that goes away by itself (IAM
 /// propagation, a resource still settling from its previous change), with exponential
 /// back-off and jitter, for [`PROPAGATION_BUDGET`] at most (or until the operation's
-/// deadline).
-pub async fn retry_while<T, F, Fut>(transient: fn(&AwsError) -> bool, op: F) -> AwsResult<T>
+/// deadline). `op` is typically an SDK call's `send()`: its error becomes an [`AwsError`].
+pub async fn retry_while<T, E, F, Fut>(transient: fn(&AwsError) -> bool, mut op: F) -> AwsResult<T>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = AwsResult<T>>,
+    Fut: Future<Output = Result<T, E>>,
+    AwsError: From<E>,
 {
     let (_, budget) = deadline_for(PROPAGATION_BUDGET);
-    let retried = op
-        .retry(
-            ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(200))
-                .with_max_delay(Duration::from_secs(10))
-                .with_max_times(usize::MAX)
-                .with_total_delay(Some(budget))
-                .with_jitter(),
-        )
-        .when(transient);
+    let retried = (|| {
+        let attempt = op();
+        async move { attempt.await.map_err(AwsError::from) }
+    })
+    .retry(
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(usize::MAX)
+            .with_total_delay(Some(budget))
+            .with_jitter(),
+    )
+    .when(transient);
     if STOP.is_stopped() {
         return Err(interrupted("AWS to accept a change"));
     }

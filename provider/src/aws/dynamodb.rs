@@ -255,16 +255,13 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     let err = |e: AwsError| context("updating", COMPONENT, name, e);
     let mut current = current.clone();
     if current.capacity != spec.capacity {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .update_table()
                 .table_name(name)
                 .billing_mode(billing_mode(spec.capacity))
                 .set_provisioned_throughput(spec.capacity.map(throughput))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -275,15 +272,12 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     }
     let key_changed = spec.kms_key_arn.is_some() && current.kms_key_arn != spec.kms_key_arn;
     if current.sse != spec.sse || key_changed {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .update_table()
                 .table_name(name)
                 .sse_specification(sse_specification(spec))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -294,15 +288,12 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .untag_resource()
                 .resource_arn(&current.arn)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -318,15 +309,12 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
                     .expect("key and value are set")
             })
             .collect();
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .tag_resource()
                 .resource_arn(&current.arn)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -343,16 +331,11 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
 /// Deletes the table and waits until it is gone.
 pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
     gone(
-        wait::retry_while(is_settling, || async {
-            client
-                .delete_table()
-                .table_name(name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
+        wait::retry_while(is_settling, || {
+            client.delete_table().table_name(name).send()
         })
-        .await,
+        .await
+        .map(|_| ()),
     )
     .map_err(|e| context("deleting", COMPONENT, name, e))?;
     wait::until(

@@ -263,7 +263,7 @@ pub async fn create(
         .map_err(|e| err(build_error(e)))?;
     let tags = tag_list(&spec.tags).map_err(err)?;
     let create = || {
-        wait::retry_while(is_role_propagation, || async {
+        wait::retry_while(is_role_propagation, || {
             client
                 .create_delivery_stream()
                 .delivery_stream_name(name)
@@ -273,9 +273,6 @@ pub async fn create(
                 // At most 50 tags here, and none is not the same as an empty list (at least 1).
                 .set_tags((!tags.is_empty()).then(|| tags.clone()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
     };
     match create().await {
@@ -291,7 +288,9 @@ pub async fn create(
             wait_deleted(client, name, timeout).await.map_err(err)?;
             create().await.map_err(err)?;
         }
-        other => other.map_err(err)?,
+        other => {
+            other.map_err(err)?;
+        }
     }
     let stream = wait_active(client, name, timeout).await.map_err(err)?;
     // Its tags are the ones just given.
@@ -323,7 +322,7 @@ pub async fn update(
             .buffering_hints(buffering_hints(spec))
             .compression_format(CompressionFormat::from(spec.compression.as_str()))
             .build();
-        wait::retry_while(is_role_propagation, || async {
+        wait::retry_while(is_role_propagation, || {
             client
                 .update_destination()
                 .delivery_stream_name(name)
@@ -331,9 +330,6 @@ pub async fn update(
                 .destination_id(&fresh.destination_id)
                 .extended_s3_destination_update(update.clone())
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;

@@ -164,15 +164,12 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
 
     let want_on_demand = spec.shard_count.is_none();
     if current.on_demand != want_on_demand {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .update_stream_mode()
                 .stream_arn(&current.arn)
                 .stream_mode_details(mode_details(want_on_demand))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -180,16 +177,13 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
     }
     if let Some(shards) = spec.shard_count {
         while current.open_shards != shards {
-            wait::retry_while(is_settling, || async {
+            wait::retry_while(is_settling, || {
                 client
                     .update_shard_count()
                     .stream_name(name)
                     .target_shard_count(next_shard_step(current.open_shards, shards))
                     .scaling_type(ScalingType::UniformScaling)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
             .map_err(err)?;
@@ -198,28 +192,22 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
     }
     if current.retention_hours != spec.retention_hours {
         if spec.retention_hours > current.retention_hours {
-            wait::retry_while(is_settling, || async {
+            wait::retry_while(is_settling, || {
                 client
                     .increase_stream_retention_period()
                     .stream_name(name)
                     .retention_period_hours(spec.retention_hours)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
             .map_err(err)?;
         } else {
-            wait::retry_while(is_settling, || async {
+            wait::retry_while(is_settling, || {
                 client
                     .decrease_stream_retention_period()
                     .stream_name(name)
                     .retention_period_hours(spec.retention_hours)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
             .map_err(err)?;
@@ -228,32 +216,26 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
     }
     if current.kms_key_id != spec.kms_key_id {
         if let Some(old_key) = &current.kms_key_id {
-            wait::retry_while(is_settling, || async {
+            wait::retry_while(is_settling, || {
                 client
                     .stop_stream_encryption()
                     .stream_name(name)
                     .encryption_type(EncryptionType::Kms)
                     .key_id(old_key)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
             .map_err(err)?;
             current = wait_active_tagged(client, name, &current.tags).await?;
         }
         if let Some(key) = &spec.kms_key_id {
-            wait::retry_while(is_settling, || async {
+            wait::retry_while(is_settling, || {
                 client
                     .start_stream_encryption()
                     .stream_name(name)
                     .encryption_type(EncryptionType::Kms)
                     .key_id(key)
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
             .map_err(err)?;
@@ -262,29 +244,23 @@ pub async fn update(client: &Client, current: &Stream, spec: &StreamSpec) -> Aws
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .remove_tags_from_stream()
                 .stream_name(name)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
     }
     if !set.is_empty() {
-        wait::retry_while(is_settling, || async {
+        wait::retry_while(is_settling, || {
             client
                 .add_tags_to_stream()
                 .stream_name(name)
                 .set_tags(Some(set.clone().into_iter().collect()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;

@@ -848,7 +848,7 @@ pub async fn create(
         .collect::<AwsResult<Vec<_>>>()
         .map_err(err)?;
     let tags = tag_list(&spec.tags).map_err(err)?;
-    wait::retry_while(is_role_propagation, || async {
+    wait::retry_while(is_role_propagation, || {
         client
             .create_application()
             .application_name(name)
@@ -862,9 +862,6 @@ pub async fn create(
             // None is not the same as an empty list (at least 1).
             .set_tags((!tags.is_empty()).then(|| tags.clone()))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await
     .map_err(err)?;
@@ -965,18 +962,16 @@ pub async fn reload_references(
             }
             let update = reload_update(&app)?;
             let version = app.version_id;
-            wait::retry_while(is_role_propagation, || async {
+            wait::retry_while(is_role_propagation, || {
                 client
                     .update_application()
                     .application_name(name)
                     .current_application_version_id(version)
                     .application_update(update.clone())
                     .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
             })
             .await
+            .map(|_| ())
         }
     })
     .await

@@ -141,7 +141,7 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
     let (owned_client, owned_spec) = (client.clone(), spec.clone());
     on_own_task(async move {
         let (client, spec) = (&owned_client, &owned_spec);
-        wait::retry_while(is_role_propagation, || async {
+        wait::retry_while(is_role_propagation, || {
             client
                 .create_function()
                 .function_name(&spec.name)
@@ -160,9 +160,6 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
                 .description("unifiedetl persist function: Kinesis batches to DynamoDB")
                 .set_tags(Some(spec.tags.clone().into_iter().collect()))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(|e| context("creating", COMPONENT, &spec.name, e))
@@ -200,19 +197,9 @@ pub async fn update_function(
             .function_name(name)
             .zip_file(Blob::new(spec.zip.as_slice()))
             .architectures(Architecture::from(spec.architecture.as_str()));
-        on_own_task(async move {
-            wait::retry_while(is_settling, || async {
-                request
-                    .clone()
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(AwsError::from)
-            })
+        on_own_task(async move { wait::retry_while(is_settling, || request.clone().send()).await })
             .await
-        })
-        .await
-        .map_err(err)?;
+            .map_err(err)?;
         wait_function_ready(client, name).await?;
     }
     let runtime_differs = current.runtime.as_deref() != Some(Runtime::Providedal2023.as_str())
@@ -223,7 +210,7 @@ pub async fn update_function(
         || current.timeout != spec.timeout
         || current.environment != spec.environment
     {
-        wait::retry_while(is_role_propagation_or_settling, || async {
+        wait::retry_while(is_role_propagation_or_settling, || {
             client
                 .update_function_configuration()
                 .function_name(name)
@@ -234,9 +221,6 @@ pub async fn update_function(
                 .timeout(spec.timeout)
                 .environment(environment(spec))
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(err)?;
@@ -456,7 +440,7 @@ pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Ma
             .enabled(true)
             .send()
             .await?;
-        Ok(out.uuid().unwrap_or_default().to_string())
+        AwsResult::Ok(out.uuid().unwrap_or_default().to_string())
     })
     .await
     .map_err(err)?;
@@ -481,7 +465,7 @@ pub async fn update_mapping(
     if unchanged {
         return Ok(current.clone());
     }
-    wait::retry_while(is_mapping_busy, || async {
+    wait::retry_while(is_mapping_busy, || {
         client
             .update_event_source_mapping()
             .uuid(&current.uuid)
@@ -494,9 +478,6 @@ pub async fn update_mapping(
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
             .destination_config(destination(&spec.on_failure))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await
     .map_err(|e| context("updating", MAPPING, &spec.function_name, e))?;
@@ -508,16 +489,11 @@ pub async fn update_mapping(
 /// Deletes the mapping and waits until it is gone; not-found is success.
 pub async fn delete_mapping(client: &Client, uuid: &str) -> AwsResult<()> {
     gone(
-        wait::retry_while(is_mapping_busy, || async {
-            client
-                .delete_event_source_mapping()
-                .uuid(uuid)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
+        wait::retry_while(is_mapping_busy, || {
+            client.delete_event_source_mapping().uuid(uuid).send()
         })
-        .await,
+        .await
+        .map(|_| ()),
     )?;
     wait::until(
         &format!("event source mapping ({uuid}) to be deleted"),

@@ -116,15 +116,12 @@ pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
         .build();
     let location = (location.location_constraint().is_some() || !location.tags().is_empty())
         .then_some(location);
-    wait::retry_while(is_new_bucket_settling, || async {
+    wait::retry_while(is_new_bucket_settling, || {
         client
             .create_bucket()
             .bucket(&spec.name)
             .set_create_bucket_configuration(location.clone())
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await
     .map_err(err)?;
@@ -134,15 +131,12 @@ pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
         .ignore_public_acls(true)
         .restrict_public_buckets(true)
         .build();
-    wait::retry_while(is_new_bucket_settling, || async {
+    wait::retry_while(is_new_bucket_settling, || {
         client
             .put_public_access_block()
             .bucket(&spec.name)
             .public_access_block_configuration(public_access_block.clone())
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await
     .map_err(err)?;
@@ -159,15 +153,12 @@ pub async fn create(client: &Client, spec: &BucketSpec) -> AwsResult<Bucket> {
         )
         .build()
         .expect("rules are set");
-    wait::retry_while(is_new_bucket_settling, || async {
+    wait::retry_while(is_new_bucket_settling, || {
         client
             .put_bucket_encryption()
             .bucket(&spec.name)
             .server_side_encryption_configuration(encryption.clone())
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await
     .map_err(err)?;
@@ -198,15 +189,12 @@ pub async fn update(client: &Client, current: &Bucket, spec: &BucketSpec) -> Aws
             .set_tag_set(Some(s3_tags(&spec.tags)))
             .build()
             .expect("tag set is set");
-        wait::retry_while(is_new_bucket_settling, || async {
+        wait::retry_while(is_new_bucket_settling, || {
             client
                 .put_bucket_tagging()
                 .bucket(&spec.name)
                 .tagging(tagging.clone())
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from)
         })
         .await
         .map_err(|e| context("updating", COMPONENT, &spec.name, e))?;

@@ -306,7 +306,7 @@ pub async fn create_endpoint(client: &Client, spec: &EndpointSpec) -> AwsResult<
             }
             EndpointKind::Kinesis(target) => request.kinesis_settings(expand_kinesis(target)),
         };
-        Ok(request.send().await?.endpoint)
+        AwsResult::Ok(request.send().await?.endpoint)
     })
     .await
     .map_err(err)?;

@@ -165,10 +165,11 @@ pub async fn create_instance(
             .set_tags(to_tags(&spec.tags))
             .send()
             .await?;
-        Ok(out
-            .replication_instance
-            .and_then(|i| i.replication_instance_arn)
-            .unwrap_or_default())
+        AwsResult::Ok(
+            out.replication_instance
+                .and_then(|i| i.replication_instance_arn)
+                .unwrap_or_default(),
+        )
     })
     .await
     .map_err(err)?;

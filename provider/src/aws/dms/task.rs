@@ -350,15 +350,12 @@ pub(super) async fn start_task(client: &Client, task: &Task, timeout: Duration) 
         test_connection(client, &task.instance_arn, &task.target_arn, timeout),
     )?;
     // The target's access role may have been created moments ago.
-    wait::retry_while(is_role_propagation, || async {
+    wait::retry_while(is_role_propagation, || {
         client
             .start_replication_task()
             .replication_task_arn(&task.arn)
             .start_replication_task_type(start_type.clone())
             .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from)
     })
     .await?;
     wait_task_running(client, task, timeout).await
