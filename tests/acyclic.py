@@ -55,6 +55,8 @@ def modules(root: Path) -> dict[tuple[str, ...], Path]:
 
 def expand(tree: str) -> list[str]:
     """`a::{b, c::{d, e}}` → [`a::b`, `a::c::d`, `a::c::e`]."""
+    # A renamed import (`a::b as c`) names `a::b`.
+    tree = re.sub(r"\s+as\s+\w+", "", tree)
     tree = re.sub(r"\s+", "", tree)
     if "{" not in tree:
         return [tree]

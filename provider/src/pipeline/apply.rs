@@ -15,15 +15,15 @@ use std::collections::BTreeMap;
 use futures::FutureExt;
 use tf_provider::value::Value;
 
-use super::apply_source::{self, Source};
-use super::apply_sql::{self, SqlApp};
 use super::environment::environment_of;
 use super::lake::{self, Lake};
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted, Owner};
 use super::roles::{ensure_service_role, ServiceRole};
-use super::source_lake::{timeouts, Timeouts};
+use super::source::{self, Source};
+use super::sql::{self, SqlApp};
 use super::state::{AnalyticsBlock, PipelineState, Str};
+use super::timeouts::{timeouts, Timeouts};
 use super::values::{known, need, opt};
 use crate::artifact::{self, Artifact};
 use crate::aws::dynamodb::{self, Key, TableSpec};
@@ -735,10 +735,10 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     let sql_role = Box::pin(async {
         match &want.sql {
             Some(app) => Some(
-                apply_sql::prepare(
+                sql::prepare(
                     aws,
                     app,
-                    &apply_sql::Streams {
+                    &sql::Streams {
                         cdc: &want.cdc,
                         enriched: &want.enriched,
                     },
@@ -772,7 +772,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     let source = async {
         match &want.source {
             Some(src) => Some(
-                Box::pin(apply_source::converge_source(
+                Box::pin(source::converge_source(
                     aws,
                     src,
                     prior_source,
@@ -845,7 +845,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 if reference.as_ref().is_none_or(Result::is_ok) =>
             {
                 Some(
-                    Box::pin(apply_sql::finish(
+                    Box::pin(sql::finish(
                         aws,
                         app,
                         &role_arn,
@@ -932,7 +932,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     if let Some(p) = prior_source {
         if want.source.is_none() || out.task_arn.is_some() {
             out.errors.extend(
-                apply_source::remove_replaced_source(aws, p, want.source.as_ref(), timeout).await,
+                source::remove_replaced_source(aws, p, want.source.as_ref(), timeout).await,
             );
         }
     }
@@ -967,7 +967,7 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         }
         if want.sql.is_none() && p.analytics.sql_engine() {
             out.errors
-                .extend(apply_sql::destroy(aws, &p.analytics, timeout).await);
+                .extend(sql::destroy(aws, &p.analytics, timeout).await);
         }
     }
     // Components renamed in place: the new ones are up, so the old ones go.
@@ -1047,7 +1047,7 @@ pub async fn destroy(
     // of DMS) and the delivery stream (with the rest of the lake).
     let source = async {
         match state.source() {
-            Some(source) => apply_source::destroy_source(aws, source, timeout).await,
+            Some(source) => source::destroy_source(aws, source, timeout).await,
             None => Vec::new(),
         }
     };
@@ -1061,7 +1061,7 @@ pub async fn destroy(
         }
     };
     // The SQL application reads the CDC stream and writes the enriched one.
-    let sql = apply_sql::destroy(aws, &state.analytics, timeout);
+    let sql = sql::destroy(aws, &state.analytics, timeout);
     let (source, lake, sql) = tokio::join!(source, lake, sql);
     errors.extend(source);
     errors.extend(lake);

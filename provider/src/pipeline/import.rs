@@ -19,7 +19,7 @@ use tf_provider::value::Value;
 use super::environment::environment_into;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted};
-use super::source_lake::generated_table_mappings;
+use super::source::generated_table_mappings;
 use super::state::{
     AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL,
 };

@@ -135,9 +135,7 @@ pub async fn adopt(
         }
     }
     if let Some(name) = missing(&a.role_name, &a.role_arn) {
-        if let Some(found) =
-            iam::find_by_name(&aws.iam, &name, super::apply_sql::POLICY_NAME).await?
-        {
+        if let Some(found) = iam::find_by_name(&aws.iam, &name, super::sql::POLICY_NAME).await? {
             if ours(own::ROLE, &name, &found.tags) {
                 a.role_arn = Value::Value(found.arn);
             }

@@ -3,8 +3,6 @@
 //! modules; it never calls the SDK itself.
 
 mod apply;
-mod apply_source;
-mod apply_sql;
 mod environment;
 mod import;
 mod lake;
@@ -14,9 +12,10 @@ mod owner;
 mod plan;
 mod read;
 mod roles;
-mod source_lake;
-mod sql_engine;
+mod source;
+mod sql;
 mod state;
+mod timeouts;
 mod values;
 
 use async_trait::async_trait;
@@ -337,7 +336,7 @@ impl Resource for Pipeline {
     ) -> Option<()> {
         let aws = self.aws.get(diags)?;
         let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
-        let deadline = source_lake::timeouts(&prior.timeouts).delete;
+        let deadline = timeouts::timeouts(&prior.timeouts).delete;
         let errors = Box::pin(wait::with_deadline(deadline, async {
             // What a failed apply made but could not record goes too.
             // And what an import named, whatever the state says of it.

@@ -9,12 +9,13 @@ use tf_provider::{AttributePath, Diagnostics};
 
 use super::lake;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
-use super::source_lake;
-use super::sql_engine;
+use super::source;
+use super::sql;
 use super::state::{
     AnalyticsBlock, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags, ENGINE_LAMBDA,
     ENGINE_SQL,
 };
+use super::timeouts;
 use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
 use crate::artifact;
 use crate::aws::tags;
@@ -49,12 +50,12 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     validate_persist(&config.persist, diags);
     validate_analytics(&config.analytics, &config.sink, diags);
     if let Some(source) = config.source() {
-        source_lake::validate_source(source, diags);
+        source::validate_source(source, diags);
     }
     if let Some(lake) = config.data_lake() {
         lake::validate_lake(lake, diags);
     }
-    source_lake::validate_timeouts(&config.timeouts, diags);
+    timeouts::validate_timeouts(&config.timeouts, diags);
     if config.analytics.lambda_engine() && config.persist.version_attribute.is_value() {
         diags.error(
             "invalid persist.version_attribute",
@@ -72,7 +73,7 @@ fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnost
         Value::Value(engine) => engine.clone(),
         Value::Unknown => return,
         Value::Null => {
-            sql_engine::refuse_other_engine(a, diags);
+            sql::refuse_other_engine(a, diags);
             return;
         }
     };
@@ -80,9 +81,9 @@ fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnost
         one_of("analytics", "engine", &a.engine, &ENGINES, diags);
         return;
     }
-    sql_engine::refuse_other_engine(a, diags);
+    sql::refuse_other_engine(a, diags);
     if engine == ENGINE_SQL {
-        sql_engine::validate(a, diags);
+        sql::validate(a, diags);
         return;
     }
     if engine != ENGINE_LAMBDA {
@@ -463,7 +464,7 @@ pub fn plan(
         identity,
     );
     let analytics = if config.analytics.sql_engine() {
-        sql_engine::plan(
+        sql::plan(
             &config.analytics,
             prior.map(|p| &p.analytics),
             &name,
@@ -495,7 +496,7 @@ pub fn plan(
         identity,
         diags,
     );
-    let source = source_lake::plan_source(
+    let source = source::plan_source(
         config.source(),
         prior.and_then(|p| p.source()),
         &name,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::roles::role_arn;
-use super::source_lake::security_group_ids;
+use super::source::security_group_ids;
 use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags};
 use crate::aws::dms::{self, EndpointKind};
 use crate::aws::dynamodb::{self, Table};
@@ -115,7 +115,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         async {
             let mut sql = prior.analytics.clone();
             if prior.analytics.sql_engine() {
-                super::apply_sql::refresh(aws, &mut sql).await?;
+                super::sql::refresh(aws, &mut sql).await?;
             }
             Ok::<AnalyticsBlock, crate::aws::AwsError>(sql)
         },

@@ -1,0 +1,1053 @@
+//! The `source` block: DMS carrying a MySQL database's changes into the CDC stream. Its whole
+//! life but its schema (`state.rs`) and its import (`import.rs`):
+//!
+//! 1. plan: validation with attribute paths, defaults, the table mappings generated from `tables`
+//!    ([`validate_source`], [`plan_source`]);
+//! 2. apply: each part starts as soon as the parts it needs are up ([`converge_source`]), so the
+//!    slow replication instance is created while the streams and endpoints are;
+//! 3. parts renamed in place or a removed block: the old parts go once the new are up
+//!    ([`remove_replaced_source`]).
+//!
+//! ```text
+//!   DMS role ─┬─▶ MySQL endpoint ───┐
+//!             └─▶ Kinesis endpoint ─┤
+//!   subnet group ─▶ instance ───────┼─▶ replication task (started)
+//!   cdc stream ─────────────────────┘
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tf_provider::value::Value;
+use tf_provider::Diagnostics;
+
+use super::owner as own;
+use super::owner::Owner;
+use super::roles::{arn_in, ensure_service_role, ServiceRole};
+use super::state::{SourceBlock, Str, Strings};
+use super::values::{derive, in_range, keep, known, name_like, need, one_of, path, pick, text};
+use crate::aws::dms::{EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
+use crate::aws::{account_of, dms, iam, partition_of, Aws, AwsError, AwsResult, Expect};
+
+const SOURCE: &str = "source";
+
+/// The migration types a CDC pipeline can use (`full-load` stops once the rows are copied).
+const MIGRATION_TYPES: [&str; 2] = ["full-load-and-cdc", "cdc"];
+
+const SSL_MODES: [&str; 4] = ["require", "verify-ca", "verify-full", "none"];
+
+const PARTITION_KEY_TYPES: [&str; 2] = ["primary-key", "schema-table"];
+
+/// DMS identifiers are lowercase letters, digits and hyphens: the pipeline name with `_` as `-`.
+fn dms_name(name: &Str, suffix: &str) -> Str {
+    name.as_ref()
+        .map(|n| format!("{}-{suffix}", n.to_ascii_lowercase().replace('_', "-")))
+}
+
+fn strings(list: &Strings) -> Option<Vec<String>> {
+    list.as_ref_option().map(|l| {
+        l.iter()
+            .filter_map(|v| v.as_ref_option().cloned())
+            .collect()
+    })
+}
+
+pub fn validate_source(s: &SourceBlock, diags: &mut Diagnostics) {
+    one_of(
+        SOURCE,
+        "migration_type",
+        &s.migration_type,
+        &MIGRATION_TYPES,
+        diags,
+    );
+    if matches!(&s.migration_type, Value::Value(m) if m == "full-load") {
+        diags.error(
+            "invalid source.migration_type",
+            "`source.migration_type = \"full-load\"` copies the rows once and stops: a CDC pipeline needs `full-load-and-cdc` (rows, then changes) or `cdc` (changes only)",
+            path(SOURCE, "migration_type"),
+        );
+    }
+    one_of(SOURCE, "ssl_mode", &s.ssl_mode, &SSL_MODES, diags);
+    if matches!(&s.ssl_mode, Value::Value(m) if m.starts_with("verify-"))
+        && s.certificate_arn.is_null()
+    {
+        diags.error(
+            "missing source.certificate_arn",
+            "`source.ssl_mode` verify-ca and verify-full check the server against a certificate: set `certificate_arn` to a DMS certificate, or use `ssl_mode = \"require\"`",
+            path(SOURCE, "certificate_arn"),
+        );
+    }
+    one_of(
+        SOURCE,
+        "partition_key_type",
+        &s.partition_key_type,
+        &PARTITION_KEY_TYPES,
+        diags,
+    );
+    in_range(SOURCE, "port", &s.port, 1, 65535, diags);
+    in_range(
+        SOURCE,
+        "allocated_storage",
+        &s.allocated_storage,
+        5,
+        6144,
+        diags,
+    );
+
+    // Credentials: a password (with host and user) or a Secrets Manager secret, not both.
+    let secret = !s.secrets_manager_secret_arn.is_null();
+    if s.password.is_value() && secret {
+        diags.error(
+            "invalid source.password",
+            "`source.password` and `source.secrets_manager_secret_arn` are both set: DMS reads the credentials from one place. Remove one",
+            path(SOURCE, "password"),
+        );
+    } else if s.password.is_null() && !secret {
+        diags.error(
+            "missing source.password",
+            "the MySQL endpoint needs credentials: set `source.password` (with `server_name` and `username`; pass it from a variable marked sensitive), or `source.secrets_manager_secret_arn`",
+            path(SOURCE, "password"),
+        );
+    }
+    if !secret {
+        for attr in ["server_name", "username"] {
+            let value = if attr == "server_name" {
+                &s.server_name
+            } else {
+                &s.username
+            };
+            if value.is_null() {
+                diags.error(
+                    format!("missing source.{attr}"),
+                    format!(
+                        "`source.{attr}` is required unless `secrets_manager_secret_arn` is set"
+                    ),
+                    path(SOURCE, attr),
+                );
+            }
+        }
+    }
+
+    // The tables: a list per schema, or raw mappings, exactly one.
+    match (&s.tables, &s.table_mappings) {
+        (Value::Null, Value::Null) => diags.error(
+            "missing source.tables",
+            "say which tables DMS replicates: `tables = { orders = [\"order\", \"order_item\"] }`, or raw `table_mappings` JSON",
+            path(SOURCE, "tables"),
+        ),
+        (Value::Value(_), Value::Value(_)) => diags.error(
+            "invalid source.table_mappings",
+            "`source.tables` and `source.table_mappings` are both set: the mappings are generated from `tables`. Remove one",
+            path(SOURCE, "table_mappings"),
+        ),
+        (Value::Value(tables), _) => {
+            let empty = tables.is_empty()
+                || tables
+                    .values()
+                    .any(|t| matches!(t, Value::Value(list) if list.is_empty()));
+            if empty {
+                diags.error(
+                    "invalid source.tables",
+                    "`source.tables` must name at least one table per schema, e.g. `{ orders = [\"order\", \"order_item\"] }` (`%` matches every table)",
+                    path(SOURCE, "tables"),
+                );
+            }
+        }
+        (_, Value::Value(raw)) => {
+            if let Err(why) = check_table_mappings(raw) {
+                diags.error(
+                    "invalid source.table_mappings",
+                    format!("`source.table_mappings` is not valid DMS table mappings: {why}"),
+                    path(SOURCE, "table_mappings"),
+                );
+            }
+        }
+        _ => {}
+    }
+    if let Value::Value(raw) = &s.task_settings {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(raw);
+        match parsed {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(_) => diags.error(
+                "invalid source.task_settings",
+                "`source.task_settings` must be a JSON object, e.g. `jsonencode({ Logging = { EnableLogging = true } })`",
+                path(SOURCE, "task_settings"),
+            ),
+            Err(e) => diags.error(
+                "invalid source.task_settings",
+                format!("`source.task_settings` is not JSON: {e}"),
+                path(SOURCE, "task_settings"),
+            ),
+        }
+    }
+    for attr in [
+        "replication_instance_id",
+        "source_endpoint_id",
+        "target_endpoint_id",
+        "replication_task_id",
+    ] {
+        let value = match attr {
+            "replication_instance_id" => &s.replication_instance_id,
+            "source_endpoint_id" => &s.source_endpoint_id,
+            "target_endpoint_id" => &s.target_endpoint_id,
+            _ => &s.replication_task_id,
+        };
+        if let Value::Value(id) = value {
+            let checked = if attr == "replication_instance_id" {
+                dms::check_instance_identifier(id)
+            } else {
+                dms::check_identifier(id)
+            };
+            if let Err(why) = checked {
+                diags.error(
+                    format!("invalid source.{attr}"),
+                    format!("`source.{attr}` \"{id}\" is not a DMS identifier: {why}"),
+                    path(SOURCE, attr),
+                );
+            }
+        }
+    }
+    name_like(
+        SOURCE,
+        "role_name",
+        &s.role_name,
+        64,
+        "_+=,.@-",
+        "an IAM role name",
+        diags,
+    );
+}
+
+/// Checks raw table mappings the way DMS will: JSON, a `rules` array, at least one selection
+/// rule. Returns why not.
+fn check_table_mappings(raw: &str) -> Result<(), String> {
+    let doc: serde_json::Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    let rules = doc
+        .get("rules")
+        .and_then(|r| r.as_array())
+        .ok_or("it needs a `rules` array")?;
+    let selection = rules
+        .iter()
+        .any(|r| r.get("rule-type").and_then(|t| t.as_str()) == Some("selection"));
+    if selection {
+        Ok(())
+    } else {
+        Err("it needs at least one rule with `\"rule-type\": \"selection\"`".to_string())
+    }
+}
+
+/// The table mappings for `tables`: a selection rule per table, and an object-mapping rule per
+/// table that sets how its records are partitioned over the stream's shards.
+pub fn generated_table_mappings(
+    tables: &BTreeMap<String, Vec<String>>,
+    partition_key_type: &str,
+) -> String {
+    let mut selections = Vec::new();
+    let mut mappings = Vec::new();
+    let mut id = 0;
+    for (schema, names) in tables {
+        for table in names {
+            let locator = serde_json::json!({ "schema-name": schema, "table-name": table });
+            id += 1;
+            selections.push(serde_json::json!({
+                "rule-type": "selection",
+                "rule-id": id.to_string(),
+                "rule-name": format!("include-{schema}-{table}"),
+                "object-locator": locator,
+                "rule-action": "include",
+            }));
+            mappings.push((locator, format!("partition-{schema}-{table}")));
+        }
+    }
+    let mut rules = selections;
+    for (locator, name) in mappings {
+        id += 1;
+        rules.push(serde_json::json!({
+            "rule-type": "object-mapping",
+            "rule-id": id.to_string(),
+            "rule-name": name,
+            "rule-action": "map-record-to-record",
+            "object-locator": locator,
+            "mapping-parameters": { "partition-key-type": partition_key_type },
+        }));
+    }
+    serde_json::json!({ "rules": rules }).to_string()
+}
+
+pub fn plan_source(
+    config: Option<&SourceBlock>,
+    prior: Option<&SourceBlock>,
+    name: &Str,
+    diags: &mut Diagnostics,
+) -> Option<SourceBlock> {
+    let c = config?;
+    // Identifiers derived from the pipeline name must be DMS identifiers too (a name starting
+    // with a digit, or with `__`, is not): say which attribute to set instead.
+    for (attr, configured, suffix) in [
+        ("replication_instance_id", &c.replication_instance_id, "dms"),
+        ("source_endpoint_id", &c.source_endpoint_id, "mysql"),
+        ("target_endpoint_id", &c.target_endpoint_id, "kinesis"),
+        ("replication_task_id", &c.replication_task_id, "cdc"),
+    ] {
+        if let (Value::Null, Value::Value(derived)) = (configured, dms_name(name, suffix)) {
+            if let Err(why) = dms::check_identifier(&derived) {
+                diags.error(
+                    format!("invalid source.{attr}"),
+                    format!("the default `source.{attr}` \"{derived}\", made from the pipeline name, is not a DMS identifier ({why}): set `{attr}` to one"),
+                    path(SOURCE, attr),
+                );
+            }
+        }
+    }
+    let subnets = c.subnet_ids.is_value();
+    let replication_subnet_group_id = pick(
+        &c.replication_subnet_group_id,
+        if subnets {
+            dms_name(name, "dms")
+        } else {
+            Value::Null
+        },
+    );
+    let replication_instance_id = pick(&c.replication_instance_id, dms_name(name, "dms"));
+    let source_endpoint_id = pick(&c.source_endpoint_id, dms_name(name, "mysql"));
+    let target_endpoint_id = pick(&c.target_endpoint_id, dms_name(name, "kinesis"));
+    let replication_task_id = pick(&c.replication_task_id, dms_name(name, "cdc"));
+    let role_name = pick(&c.role_name, derive(name, "dms"));
+    let partition_key_type = pick(&c.partition_key_type, text("primary-key"));
+    let table_mappings = match (&c.table_mappings, &c.tables, &partition_key_type) {
+        (Value::Null, Value::Value(tables), Value::Value(kind)) => {
+            let mut known = BTreeMap::new();
+            let mut unknown = false;
+            for (schema, list) in tables {
+                match list {
+                    Value::Value(list) if list.iter().all(|t| t.is_value()) => {
+                        known.insert(
+                            schema.clone(),
+                            list.iter()
+                                .filter_map(|t| t.as_ref_option().cloned())
+                                .collect(),
+                        );
+                    }
+                    _ => unknown = true,
+                }
+            }
+            if unknown {
+                Value::Unknown
+            } else {
+                text(&generated_table_mappings(&known, kind))
+            }
+        }
+        (Value::Null, Value::Null, _) => Value::Null,
+        (Value::Null, _, _) => Value::Unknown,
+        (given, _, _) => given.clone(),
+    };
+    // The instance keeps the engine version AWS chose while it is the same instance.
+    let engine_version = match (&c.engine_version, prior) {
+        (Value::Null, Some(p)) if p.replication_instance_id == replication_instance_id => {
+            match &p.engine_version {
+                Value::Value(v) => text(v),
+                _ => Value::Unknown,
+            }
+        }
+        (Value::Null, _) => Value::Unknown,
+        (given, _) => given.clone(),
+    };
+    let server = c.server_name.is_value();
+    let instance_kept = |p: &SourceBlock| {
+        p.replication_instance_id == replication_instance_id
+            && p.publicly_accessible == pick(&c.publicly_accessible, Value::Value(false))
+            && p.replication_subnet_group_id == replication_subnet_group_id
+    };
+    let instance_arn = match prior {
+        Some(p) if instance_kept(p) => keep(
+            Some((&p.replication_instance_id, &p.replication_instance_arn)),
+            &replication_instance_id,
+        ),
+        _ => Value::Unknown,
+    };
+    let source_endpoint_arn = keep(
+        prior.map(|p| (&p.source_endpoint_id, &p.source_endpoint_arn)),
+        &source_endpoint_id,
+    );
+    let target_endpoint_arn = keep(
+        prior.map(|p| (&p.target_endpoint_id, &p.target_endpoint_arn)),
+        &target_endpoint_id,
+    );
+    // A task cannot move to another instance or endpoint: it is recreated with them.
+    let task_kept =
+        instance_arn.is_value() && source_endpoint_arn.is_value() && target_endpoint_arn.is_value();
+    Some(SourceBlock {
+        server_name: c.server_name.clone(),
+        port: if server {
+            pick(&c.port, Value::Value(3306))
+        } else {
+            c.port
+        },
+        database_name: c.database_name.clone(),
+        username: c.username.clone(),
+        password: c.password.clone(),
+        secrets_manager_secret_arn: c.secrets_manager_secret_arn.clone(),
+        ssl_mode: pick(&c.ssl_mode, text("require")),
+        certificate_arn: c.certificate_arn.clone(),
+        subnet_ids: c.subnet_ids.clone(),
+        replication_subnet_group_id,
+        replication_instance_class: pick(&c.replication_instance_class, text("dms.t3.medium")),
+        allocated_storage: pick(&c.allocated_storage, Value::Value(50)),
+        engine_version,
+        multi_az: pick(&c.multi_az, Value::Value(false)),
+        publicly_accessible: pick(&c.publicly_accessible, Value::Value(false)),
+        vpc_security_group_ids: c.vpc_security_group_ids.clone(),
+        partition_key_type,
+        migration_type: pick(&c.migration_type, text("full-load-and-cdc")),
+        tables: c.tables.clone(),
+        table_mappings,
+        task_settings: c.task_settings.clone(),
+        start_replication: pick(&c.start_replication, Value::Value(true)),
+        role_arn: keep(prior.map(|p| (&p.role_name, &p.role_arn)), &role_name),
+        role_name,
+        replication_instance_arn: instance_arn,
+        source_endpoint_arn,
+        target_endpoint_arn,
+        replication_task_arn: match prior {
+            Some(p) if task_kept => keep(
+                Some((&p.replication_task_id, &p.replication_task_arn)),
+                &replication_task_id,
+            ),
+            _ => Value::Unknown,
+        },
+        replication_instance_id,
+        source_endpoint_id,
+        target_endpoint_id,
+        replication_task_id,
+    })
+}
+
+/// The subnet ids the configuration gives, for the subnet group the pipeline creates.
+pub fn subnet_ids(s: &SourceBlock) -> Option<Vec<String>> {
+    strings(&s.subnet_ids)
+}
+
+/// The security groups the configuration gives (order does not matter).
+pub fn security_group_ids(s: &SourceBlock) -> Vec<String> {
+    let mut ids = strings(&s.vpc_security_group_ids).unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The `source` block, fully known.
+pub struct Source {
+    pub role_name: String,
+    pub secret_arn: Option<String>,
+    pub subnet_group: Option<dms::SubnetGroupSpec>,
+    pub instance: dms::InstanceSpec,
+    pub mysql: EndpointSpec,
+    /// The password differs from the one last applied (AWS never returns it to compare).
+    pub password_changed: bool,
+    pub target_id: String,
+    pub partition_include_schema_table: bool,
+    pub task_id: String,
+    pub migration_type: String,
+    pub table_mappings: String,
+    pub task_settings: Option<String>,
+    pub start: bool,
+}
+
+fn opt<T: Clone>(v: &Value<T>) -> Option<T> {
+    v.as_ref_option().cloned()
+}
+
+impl Source {
+    pub fn from_state(
+        s: &SourceBlock,
+        prior: Option<&SourceBlock>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Source, String> {
+        let at = |attr: &str| format!("source.{attr}");
+        let subnet_group = match (subnet_ids(s), opt(&s.replication_subnet_group_id)) {
+            (Some(subnets), Some(identifier)) => Some(dms::SubnetGroupSpec {
+                identifier,
+                description: "Managed by unifiedetl".to_string(),
+                subnet_ids: subnets,
+                tags: tags.clone(),
+            }),
+            _ => None,
+        };
+        let secret_arn = opt(&s.secrets_manager_secret_arn);
+        Ok(Source {
+            role_name: need(&s.role_name, &at("role_name"))?,
+            subnet_group,
+            instance: dms::InstanceSpec {
+                identifier: need(&s.replication_instance_id, &at("replication_instance_id"))?,
+                class: need(
+                    &s.replication_instance_class,
+                    &at("replication_instance_class"),
+                )?,
+                allocated_storage: need(&s.allocated_storage, &at("allocated_storage"))? as i32,
+                engine_version: opt(&s.engine_version),
+                multi_az: need(&s.multi_az, &at("multi_az"))?,
+                publicly_accessible: need(&s.publicly_accessible, &at("publicly_accessible"))?,
+                vpc_security_group_ids: security_group_ids(s),
+                subnet_group: opt(&s.replication_subnet_group_id),
+                tags: tags.clone(),
+            },
+            mysql: EndpointSpec {
+                identifier: need(&s.source_endpoint_id, &at("source_endpoint_id"))?,
+                kind: EndpointKind::MySql(MySqlSource {
+                    server_name: opt(&s.server_name),
+                    port: opt(&s.port).map(|p| p as i32),
+                    database_name: opt(&s.database_name),
+                    username: opt(&s.username),
+                    password: opt(&s.password),
+                    secret_arn: secret_arn.clone(),
+                    // Filled in with the DMS role's ARN once it is known.
+                    secret_role_arn: None,
+                    ssl_mode: need(&s.ssl_mode, &at("ssl_mode"))?,
+                    certificate_arn: opt(&s.certificate_arn),
+                }),
+                tags: tags.clone(),
+            },
+            password_changed: prior.is_some_and(|p| p.password != s.password),
+            secret_arn,
+            target_id: need(&s.target_endpoint_id, &at("target_endpoint_id"))?,
+            partition_include_schema_table: need(&s.partition_key_type, &at("partition_key_type"))?
+                == "primary-key",
+            task_id: need(&s.replication_task_id, &at("replication_task_id"))?,
+            migration_type: need(&s.migration_type, &at("migration_type"))?,
+            table_mappings: need(&s.table_mappings, &at("table_mappings"))?,
+            task_settings: opt(&s.task_settings),
+            start: need(&s.start_replication, &at("start_replication"))?,
+        })
+    }
+}
+
+/// The DMS parts every later part builds on: the role, the instance, the MySQL endpoint.
+#[derive(Clone)]
+pub struct SourceReady {
+    pub role_arn: String,
+    pub instance_arn: String,
+    pub engine_version: String,
+    pub mysql_arn: String,
+}
+
+/// What the CDC stream's creation gave: its ARN, its error, or nothing when another branch
+/// reports why it is missing.
+pub type CdcArn = Option<AwsResult<String>>;
+
+/// Every DMS part, each as soon as what it needs is up (no part waits for one it does not
+/// use): the role, and the subnet group then the instance, at once; the MySQL endpoint (which
+/// may read a secret) and the Kinesis endpoint after the role; the task after the instance,
+/// both endpoints and the CDC stream (`cdc_arn`, shared with the rest of the pipeline), its
+/// current state read meanwhile. The task is not attempted if the role, instance or MySQL
+/// endpoint failed (those errors are in the first result), nor if the stream is missing.
+#[allow(clippy::too_many_arguments)]
+pub async fn converge_source(
+    aws: &Aws,
+    src: &Source,
+    prior: Option<&SourceBlock>,
+    cdc: &crate::aws::kinesis::StreamSpec,
+    cdc_arn: impl std::future::Future<Output = CdcArn>,
+    owner: &Owner,
+    tags: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> (AwsResult<SourceReady>, Option<AwsResult<SourceDone>>) {
+    let role_ours = prior
+        .is_some_and(|p| known(&p.role_arn) && p.role_name.as_ref_option() == Some(&src.role_name));
+    // Reading a secret is done by DMS's regional principal.
+    let mut services = vec!["dms.amazonaws.com".to_string()];
+    if src.secret_arn.is_some() {
+        services.push(format!("dms.{}.amazonaws.com", aws.region));
+    }
+    let role = Box::pin(ensure_service_role(
+        aws,
+        ServiceRole {
+            name: &src.role_name,
+            services,
+            policy_name: "unifiedetl-dms",
+        },
+        |role_arn| {
+            iam::dms_policy(&iam::DmsScope {
+                partition: partition_of(role_arn),
+                region: &aws.region,
+                account: account_of(role_arn).unwrap_or_default(),
+                stream_arn: &arn_in(aws, role_arn, "kinesis", &format!("stream/{}", cdc.name)),
+                stream_kms_key: cdc.kms_key_id.as_deref(),
+                secret_arn: src.secret_arn.as_deref(),
+            })
+        },
+        role_ours,
+        owner,
+        tags,
+    ))
+    .shared();
+    let instance = Box::pin(async {
+        let group = async {
+            if let Some(group) = &src.subnet_group {
+                // Subnet groups are tagged by an ARN DMS never returns: it is built from the
+                // caller's account.
+                let identity = aws.identity().await?;
+                let ours = prior.is_some_and(|p| {
+                    p.replication_subnet_group_id.as_ref_option() == Some(&group.identifier)
+                });
+                let expect = Expect::from_ours(ours);
+                match dms::find_subnet_group(&aws.dms, &identity, &group.identifier, expect).await?
+                {
+                    None => {
+                        require_dms_vpc_role(
+                            aws,
+                            "creating DMS replication subnet group",
+                            &group.identifier,
+                        )
+                        .await?;
+                        dms::create_subnet_group(&aws.dms, &identity, group).await?;
+                    }
+                    Some(current) => {
+                        dms::update_subnet_group(&aws.dms, &identity, &current, group).await?;
+                    }
+                }
+            }
+            AwsResult::Ok(())
+        };
+        // The instance is looked up while its subnet group is brought up: only creating or
+        // changing the instance needs the group.
+        let (group, found) = tokio::join!(
+            group,
+            dms::find_instance_by_id(&aws.dms, &src.instance.identifier)
+        );
+        group?;
+        ensure_instance(aws, src, found?, prior, owner, timeout).await
+    })
+    .shared();
+    // Modifying an endpoint stops the running task that uses it, then resumes it: the two
+    // endpoints take turns, or the second would find the task stopping (DMS refuses to stop a
+    // task that is not running) or resumed under it.
+    let endpoint_turn = futures::lock::Mutex::new(());
+    // Each endpoint is looked up while the role is brought up: the lookup needs only its
+    // identifier, and the task waits for both endpoints.
+    let mysql = Box::pin(async {
+        let (role_arn, found) = tokio::join!(
+            role.clone(),
+            dms::find_endpoint_by_id(&aws.dms, &src.mysql.identifier)
+        );
+        let (role_arn, found) = (role_arn?, found?);
+        let mut mysql = src.mysql.clone();
+        if let EndpointKind::MySql(m) = &mut mysql.kind {
+            if m.secret_arn.is_some() {
+                m.secret_role_arn = Some(role_arn);
+            }
+        }
+        let _turn = endpoint_turn.lock().await;
+        ensure_endpoint(aws, &mysql, found, src.password_changed, owner, timeout).await
+    })
+    .shared();
+    // The Kinesis endpoint names the stream by its ARN (built from the name: DMS does not look
+    // at the stream before the task starts), so it does not wait for it. None when the role
+    // failed (reported by it).
+    let target = async {
+        let (role_arn, found) = tokio::join!(
+            role.clone(),
+            dms::find_endpoint_by_id(&aws.dms, &src.target_id)
+        );
+        let role_arn = role_arn.ok()?;
+        let target = EndpointSpec {
+            identifier: src.target_id.clone(),
+            kind: EndpointKind::Kinesis(KinesisTarget {
+                stream_arn: arn_in(aws, &role_arn, "kinesis", &format!("stream/{}", cdc.name)),
+                role_arn,
+                partition_include_schema_table: src.partition_include_schema_table,
+            }),
+            tags: tags.clone(),
+        };
+        let _turn = endpoint_turn.lock().await;
+        Some(match found {
+            Ok(found) => ensure_endpoint(aws, &target, found, false, owner, timeout).await,
+            Err(e) => Err(e),
+        })
+    };
+    // The task starts replicating into the stream: it waits for the stream too. It is looked
+    // up once both endpoints are done: modifying an endpoint stops and resumes the task, so a
+    // lookup made meanwhile could find it stopped and start it under the endpoint's resume.
+    let endpoints_then_task = async {
+        let (target_arn, mysql_arn) = tokio::join!(target, mysql.clone());
+        let current = dms::find_task_by_id(&aws.dms, &src.task_id).await;
+        (target_arn, mysql_arn, current)
+    };
+    let task = async {
+        let ((target_arn, mysql_arn, current), instance, stream) =
+            tokio::join!(endpoints_then_task, instance.clone(), cdc_arn);
+        let (Some(target_arn), Ok(instance), Ok(mysql_arn), Some(Ok(_))) =
+            (target_arn, instance, mysql_arn, stream)
+        else {
+            return None;
+        };
+        Some(
+            Box::pin(ensure_task(
+                aws,
+                src,
+                TaskParts {
+                    instance_arn: instance.arn,
+                    mysql_arn,
+                    target_arn,
+                    current,
+                },
+                owner,
+                tags,
+                timeout,
+            ))
+            .await,
+        )
+    };
+    let (role, instance, mysql, done) =
+        tokio::join!(role.clone(), instance.clone(), mysql.clone(), task);
+    let ready = (|| {
+        let instance = instance?;
+        Ok(SourceReady {
+            role_arn: role?,
+            instance_arn: instance.arn,
+            engine_version: instance.engine_version,
+            mysql_arn: mysql?,
+        })
+    })();
+    (ready, done)
+}
+
+/// What the task is made from: the ARNs of the parts it joins (the Kinesis endpoint's as it
+/// came out), and the task as it is now.
+struct TaskParts {
+    instance_arn: String,
+    mysql_arn: String,
+    target_arn: AwsResult<String>,
+    current: AwsResult<Option<dms::Task>>,
+}
+
+async fn ensure_task(
+    aws: &Aws,
+    src: &Source,
+    parts: TaskParts,
+    owner: &Owner,
+    tags: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> AwsResult<SourceDone> {
+    let target_arn = parts.target_arn?;
+    let spec = TaskSpec {
+        identifier: src.task_id.clone(),
+        instance_arn: parts.instance_arn,
+        source_arn: parts.mysql_arn,
+        target_arn: target_arn.clone(),
+        migration_type: src.migration_type.clone(),
+        table_mappings: src.table_mappings.clone(),
+        settings: src.task_settings.clone(),
+        start: src.start,
+        tags: tags.clone(),
+    };
+    let task = match parts.current? {
+        None => dms::create_task(&aws.dms, &spec, timeout).await?,
+        Some(current) => {
+            owner.check(own::TASK, &spec.identifier, &current.tags)?;
+            if dms::task_needs_replacement(&current, &spec) {
+                dms::delete_task(&aws.dms, &current.arn, timeout).await?;
+                dms::create_task(&aws.dms, &spec, timeout).await?
+            } else {
+                dms::update_task(&aws.dms, &current, &spec, timeout).await?
+            }
+        }
+    };
+    Ok(SourceDone {
+        target_arn,
+        task_arn: task.arn,
+    })
+}
+
+/// Creates the replication instance, or brings `found` (the instance by that identifier, as
+/// DMS described it) to the spec.
+/// The role DMS manages its instances' network interfaces with: one per account, made by
+/// the console when DMS is first used there, never by the API.
+pub const DMS_VPC_ROLE: &str = "dms-vpc-role";
+
+/// DMS refuses to create a subnet group or an instance without the account's `dms-vpc-role`
+/// (AccessDeniedFault, the same error as while the role still propagates). Looked for first,
+/// so that a missing role fails at once with the fix instead of after minutes of retries
+/// that cannot cure it.
+async fn require_dms_vpc_role(aws: &Aws, doing: &str, id: &str) -> AwsResult<()> {
+    if iam::exists(&aws.iam, DMS_VPC_ROLE).await? {
+        return Ok(());
+    }
+    Err(AwsError::other(format!(
+        "{doing} ({id}): the account has no `{DMS_VPC_ROLE}` IAM role, which DMS needs to manage its instances' network (the DMS console makes it on first use; the API does not). Create it once per account, then apply again:\n  aws iam create-role --role-name {DMS_VPC_ROLE} --assume-role-policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"dms.amazonaws.com\"}},\"Action\":\"sts:AssumeRole\"}}]}}'\n  aws iam attach-role-policy --role-name {DMS_VPC_ROLE} --policy-arn arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
+    )))
+}
+
+async fn ensure_instance(
+    aws: &Aws,
+    src: &Source,
+    found: Option<dms::Instance>,
+    prior: Option<&SourceBlock>,
+    owner: &Owner,
+    timeout: Duration,
+) -> AwsResult<dms::Instance> {
+    let spec = &src.instance;
+    let ours = prior.is_some_and(|p| {
+        known(&p.replication_instance_arn)
+            && p.replication_instance_id.as_ref_option() == Some(&spec.identifier)
+    });
+    match found {
+        None => {
+            require_dms_vpc_role(aws, "creating DMS replication instance", &spec.identifier)
+                .await?;
+            dms::create_instance(&aws.dms, spec, timeout).await
+        }
+        Some(current) => {
+            if !ours {
+                owner.check(own::INSTANCE, &spec.identifier, &current.tags)?;
+            }
+            if dms::instance_needs_replacement(&current, spec) {
+                // Its tasks go first (DMS refuses otherwise); the task is recreated on the
+                // new instance by `finish_source`.
+                delete_tasks_on(aws, &current.arn, timeout).await?;
+                dms::delete_instance(&aws.dms, &current.arn, timeout).await?;
+                dms::create_instance(&aws.dms, spec, timeout).await
+            } else {
+                dms::update_instance(&aws.dms, &current, spec, timeout).await
+            }
+        }
+    }
+}
+
+async fn delete_tasks_on(aws: &Aws, instance_arn: &str, timeout: Duration) -> AwsResult<()> {
+    for task in dms::find_tasks_by_instance(&aws.dms, instance_arn).await? {
+        dms::delete_task(&aws.dms, &task.arn, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Brings an endpoint to `spec`, given what its finder found (`found`).
+async fn ensure_endpoint(
+    aws: &Aws,
+    spec: &EndpointSpec,
+    found: Option<dms::Endpoint>,
+    password_changed: bool,
+    owner: &Owner,
+    timeout: Duration,
+) -> AwsResult<String> {
+    match found {
+        None => Ok(dms::create_endpoint(&aws.dms, spec).await?.arn),
+        Some(current) => {
+            owner.check(own::ENDPOINT, &spec.identifier, &current.tags)?;
+            if dms::endpoint_differs(&current, spec) || password_changed {
+                Ok(
+                    dms::update_endpoint(&aws.dms, &current, spec, password_changed, timeout)
+                        .await?
+                        .arn,
+                )
+            } else {
+                Ok(current.arn)
+            }
+        }
+    }
+}
+
+/// What the Kinesis endpoint and the task came to.
+pub struct SourceDone {
+    pub target_arn: String,
+    pub task_arn: String,
+}
+
+/// After a successful update: components the source no longer uses (renamed ones) go, the
+/// task first.
+pub async fn remove_replaced_source(
+    aws: &Aws,
+    prior: &SourceBlock,
+    src: Option<&Source>,
+    timeout: Duration,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    let renamed = |old: &Value<String>, arn: &Value<String>, new: Option<&String>| match (
+        old.as_ref_option(),
+        arn.as_ref_option(),
+    ) {
+        (Some(old), Some(arn)) if Some(old) != new => Some(arn.clone()),
+        _ => None,
+    };
+    if let Some(arn) = renamed(
+        &prior.replication_task_id,
+        &prior.replication_task_arn,
+        src.map(|s| &s.task_id),
+    ) {
+        if let Err(e) = dms::delete_task(&aws.dms, &arn, timeout).await {
+            errors.push(e.message);
+        }
+    }
+    let endpoints = [
+        renamed(
+            &prior.source_endpoint_id,
+            &prior.source_endpoint_arn,
+            src.map(|s| &s.mysql.identifier),
+        ),
+        renamed(
+            &prior.target_endpoint_id,
+            &prior.target_endpoint_arn,
+            src.map(|s| &s.target_id),
+        ),
+    ];
+    for arn in endpoints.into_iter().flatten() {
+        if let Err(e) = dms::delete_endpoint(&aws.dms, &arn, timeout).await {
+            errors.push(e.message);
+        }
+    }
+    if let Some(arn) = renamed(
+        &prior.replication_instance_id,
+        &prior.replication_instance_arn,
+        src.map(|s| &s.instance.identifier),
+    ) {
+        if let Err(e) = dms::delete_instance(&aws.dms, &arn, timeout).await {
+            errors.push(e.message);
+        }
+    }
+    let managed_group = prior.subnet_ids.is_value();
+    if let (true, Some(old)) = (
+        managed_group,
+        renamed(
+            &prior.replication_subnet_group_id,
+            &prior.replication_subnet_group_id,
+            src.and_then(|s| s.subnet_group.as_ref().map(|g| &g.identifier)),
+        ),
+    ) {
+        if let Err(e) = dms::delete_subnet_group(&aws.dms, &old).await {
+            errors.push(e.message);
+        }
+    }
+    if let Some(old) = prior.role_name.as_ref_option() {
+        if known(&prior.role_arn) && src.map(|s| &s.role_name) != Some(old) {
+            if let Err(e) = iam::delete(&aws.iam, old).await {
+                errors.push(e.message);
+            }
+        }
+    }
+    errors
+}
+
+/// Deletes every DMS component the state knows: the task, then the endpoints and the instance,
+/// then the subnet group the pipeline created and the role. Not-found is success.
+pub async fn destroy_source(aws: &Aws, prior: &SourceBlock, timeout: Duration) -> Vec<String> {
+    remove_replaced_source(aws, prior, None, timeout).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> SourceBlock {
+        SourceBlock {
+            server_name: text("db.example"),
+            username: text("dms"),
+            password: text("secret"),
+            tables: Value::Value(BTreeMap::from([(
+                "orders".to_string(),
+                Value::Value(vec![text("order"), text("order_item")]),
+            )])),
+            ..SourceBlock::default()
+        }
+    }
+
+    #[test]
+    fn source_defaults_derive_dms_identifiers_and_generate_the_mappings() {
+        let mut diags = Diagnostics::default();
+        let p = plan_source(Some(&source()), None, &text("Orders_EU"), &mut diags).unwrap();
+        assert!(diags.errors.is_empty());
+        assert_eq!(p.replication_instance_id, text("orders-eu-dms"));
+        assert_eq!(p.source_endpoint_id, text("orders-eu-mysql"));
+        assert_eq!(p.target_endpoint_id, text("orders-eu-kinesis"));
+        assert_eq!(p.replication_task_id, text("orders-eu-cdc"));
+        assert_eq!(p.role_name, text("Orders_EU-dms"));
+        assert_eq!(
+            p.replication_subnet_group_id,
+            Value::Null,
+            "no subnets: no group"
+        );
+        assert_eq!(p.port, Value::Value(3306));
+        assert_eq!(p.ssl_mode, text("require"));
+        assert_eq!(p.migration_type, text("full-load-and-cdc"));
+        assert_eq!(p.start_replication, Value::Value(true));
+        assert!(p.engine_version.is_unknown(), "AWS picks it on create");
+        assert!(p.replication_task_arn.is_unknown());
+        let mappings = p.table_mappings.as_ref_option().unwrap();
+        assert!(mappings.contains("\"order_item\""), "{mappings}");
+    }
+
+    #[test]
+    fn a_name_that_makes_no_dms_identifier_asks_for_one() {
+        let mut diags = Diagnostics::default();
+        plan_source(Some(&source()), None, &text("9lives"), &mut diags);
+        assert_eq!(diags.errors.len(), 4, "one per derived identifier");
+        assert!(diags.errors[0]
+            .detail
+            .contains("set `replication_instance_id`"));
+    }
+
+    #[test]
+    fn credentials_must_come_from_one_place() {
+        let errors = |s: &SourceBlock| {
+            let mut diags = Diagnostics::default();
+            validate_source(s, &mut diags);
+            diags
+                .errors
+                .into_iter()
+                .map(|d| d.detail)
+                .collect::<Vec<_>>()
+        };
+        assert!(errors(&source()).is_empty());
+        let neither = SourceBlock {
+            password: Value::Null,
+            ..source()
+        };
+        assert!(errors(&neither)[0].contains("needs credentials"));
+        let both = SourceBlock {
+            secrets_manager_secret_arn: text("arn:aws:secretsmanager:us-east-1:1:secret:db"),
+            ..source()
+        };
+        assert!(errors(&both)[0].contains("both set"));
+        let secret_only = SourceBlock {
+            server_name: Value::Null,
+            username: Value::Null,
+            password: Value::Null,
+            secrets_manager_secret_arn: text("arn:aws:secretsmanager:us-east-1:1:secret:db"),
+            ..source()
+        };
+        assert!(errors(&secret_only).is_empty());
+    }
+
+    #[test]
+    fn generated_mappings_select_each_table_and_set_its_partitioning() {
+        let tables = BTreeMap::from([(
+            "orders".to_string(),
+            vec!["order".to_string(), "order_item".to_string()],
+        )]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&generated_table_mappings(&tables, "primary-key")).unwrap();
+        let rules = doc["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 4);
+        assert_eq!(rules[0]["rule-type"], "selection");
+        assert_eq!(rules[1]["object-locator"]["table-name"], "order_item");
+        assert_eq!(
+            rules[3]["mapping-parameters"]["partition-key-type"],
+            "primary-key"
+        );
+        let ids: Vec<&str> = rules
+            .iter()
+            .map(|r| r["rule-id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["1", "2", "3", "4"], "rule ids are unique");
+        assert!(check_table_mappings(&doc.to_string()).is_ok());
+    }
+
+    #[test]
+    fn raw_mappings_must_have_a_selection_rule() {
+        assert!(check_table_mappings("{\"rules\": [")
+            .unwrap_err()
+            .contains("not JSON"));
+        assert!(check_table_mappings("{}").unwrap_err().contains("rules"));
+        assert!(check_table_mappings("{\"rules\": []}")
+            .unwrap_err()
+            .contains("selection"));
+    }
+}
