@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use futures::FutureExt;
 use tf_provider::value::Value;
 
+use super::block::{Core, Destroying, Record};
+use super::blocks::BLOCKS;
 use super::environment::environment_of;
-use super::lake::{self, Lake};
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted, Owner};
 use super::roles::{ensure_service_role, ServiceRole};
@@ -59,8 +60,6 @@ pub struct Desired {
     pub environment: BTreeMap<String, String>,
     /// DMS from MySQL, when the `source` block is there.
     pub source: Option<Source>,
-    /// The Firehose data lake, when the `data_lake` block is there.
-    pub lake: Option<Lake>,
     pub timeouts: Timeouts,
     pub tags: BTreeMap<String, String>,
 }
@@ -70,7 +69,6 @@ pub struct Desired {
 pub struct Managed {
     pub dead_letter: bool,
     pub reference: bool,
-    pub lake: bool,
 }
 
 /// The `lambda` analytics engine's own parts: its state table, and whether it publishes.
@@ -245,10 +243,6 @@ impl Desired {
                 )?),
                 None => None,
             },
-            lake: match s.data_lake() {
-                Some(block) => Some(Lake::from_state(block, managed.lake)?),
-                None => None,
-            },
             timeouts: timeouts(&s.timeouts),
             tags,
         })
@@ -356,12 +350,11 @@ pub struct Outcome {
     pub source_endpoint_arn: Option<String>,
     pub target_endpoint_arn: Option<String>,
     pub task_arn: Option<String>,
-    pub lake_role_arn: Option<String>,
-    pub lake_bucket_arn: Option<String>,
-    pub delivery_stream_arn: Option<String>,
     pub analytics_role_arn: Option<String>,
     pub application_arn: Option<String>,
     pub application_version_id: Option<i64>,
+    /// What the blocks ([`BLOCKS`]) record of their components.
+    pub records: Vec<Record>,
     pub errors: Vec<String>,
 }
 
@@ -648,7 +641,13 @@ async fn ensure_mapping(
 }
 
 /// Brings every component to `want`. `prior` is the state before an update (`None` on create).
-pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) -> Outcome {
+pub async fn converge(
+    aws: &Aws,
+    want: &Desired,
+    planned: &PipelineState,
+    config: &PipelineState,
+    prior: Option<&PipelineState>,
+) -> Outcome {
     let ours = |arn: Option<&Str>| arn.is_some_and(known);
     let cdc_ours = ours(prior.map(|p| &p.cdc_stream.arn));
     let enriched_ours = ours(prior.map(|p| &p.enriched_stream.arn));
@@ -758,16 +757,6 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         want.timeouts.create
     };
     let prior_source = prior.and_then(|p| p.source());
-    let prior_lake = prior.and_then(|p| p.data_lake());
-    let lake_role = Box::pin(async {
-        match &want.lake {
-            Some(lake) => Some(
-                lake::prepare_lake(aws, lake, prior_lake, &want.cdc, &want.owner, &want.tags).await,
-            ),
-            None => None,
-        }
-    })
-    .shared();
     // DMS's parts: the Kinesis endpoint waits for the CDC stream, nothing else here.
     let source = async {
         match &want.source {
@@ -811,26 +800,26 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
             _ => None,
         }
     };
-    // Firehose's source is the CDC stream.
-    let lake_done = async {
-        let (lake_role, cdc) = tokio::join!(lake_role.clone(), cdc.clone());
-        match (&want.lake, lake_role, cdc) {
-            (Some(lake), Some(Ok(role_arn)), Ok(cdc_arn)) => Some(
-                Box::pin(lake::finish_lake(
-                    aws,
-                    lake,
-                    prior_lake,
-                    &role_arn,
-                    &cdc_arn,
-                    &want.owner,
-                    &want.tags,
-                    timeout,
-                ))
-                .await,
-            ),
-            _ => None,
-        }
+    // The blocks that hang off the core: each awaits what it needs of it.
+    let account = prior
+        .and_then(|p| p.persist.role_arn.as_ref_option())
+        .and_then(|arn| account_of(arn))
+        .unwrap_or_default()
+        .to_string();
+    let core = Core {
+        aws,
+        owner: &want.owner,
+        tags: &want.tags,
+        timeout,
+        account: &account,
+        cdc: &want.cdc,
+        cdc_arn: cdc.clone().map(Result::ok).boxed().shared(),
     };
+    let blocks_done = futures::future::join_all(
+        BLOCKS
+            .iter()
+            .map(|block| block.apply(&core, planned, config, prior)),
+    );
     // The application reads the CDC stream and the reference objects, and writes its outputs
     // (the enriched stream, typically).
     let sql_done = async {
@@ -863,8 +852,8 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
     };
     let (
         (cdc, enriched, table, bucket),
-        ((role, function), (state_table, reference), sql_role, lake_role),
-        (source, mapping, lake_done, sql_done),
+        ((role, function), (state_table, reference), sql_role),
+        (source, mapping, blocks_done, sql_done),
     ) = tokio::join!(
         async {
             tokio::join!(
@@ -874,15 +863,8 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
                 bucket.clone(),
             )
         },
-        async {
-            tokio::join!(
-                role_then_function.clone(),
-                engine.clone(),
-                sql_role.clone(),
-                lake_role.clone()
-            )
-        },
-        async { tokio::join!(source, mapping, lake_done, sql_done) },
+        async { tokio::join!(role_then_function.clone(), engine.clone(), sql_role.clone()) },
+        async { tokio::join!(source, mapping, blocks_done, sql_done) },
     );
     let (source_ready, source_done) = match source {
         Some((ready, done)) => (Some(ready), done),
@@ -921,32 +903,18 @@ pub async fn converge(aws: &Aws, want: &Desired, prior: Option<&PipelineState>) 
         out.target_endpoint_arn = Some(done.target_arn);
         out.task_arn = Some(done.task_arn);
     }
-    if let Some(lake) = &want.lake {
-        out.lake_role_arn = lake_role.and_then(|r| out.take(r));
-        out.lake_bucket_arn = out.lake_role_arn.as_ref().map(|_| lake.bucket_arn.clone());
+    for applied in blocks_done {
+        out.errors.extend(applied.errors);
+        out.records.extend(applied.record);
     }
-    out.delivery_stream_arn = lake_done.and_then(|d| out.take(d));
 
-    // Source and lake parts renamed in place (or their block removed): the new ones are up,
-    // so the old ones go.
+    // Source parts renamed in place (or the block removed): the new ones are up, so the old
+    // ones go.
     if let Some(p) = prior_source {
         if want.source.is_none() || out.task_arn.is_some() {
             out.errors.extend(
                 source::remove_replaced_source(aws, p, want.source.as_ref(), timeout).await,
             );
-        }
-    }
-    if let (Some(state), Some(p)) = (prior, prior_lake) {
-        if want.lake.is_none() || out.delivery_stream_arn.is_some() {
-            let account = state
-                .persist
-                .role_arn
-                .as_ref_option()
-                .and_then(|arn| account_of(arn))
-                .unwrap_or_default();
-            let managed = lake::lake_bucket_managed(state, p, account, &want.owner.adopted);
-            out.errors
-                .extend(lake::destroy_lake(aws, p, want.lake.as_ref(), managed, timeout).await);
         }
     }
 
@@ -1038,33 +1006,34 @@ pub async fn destroy(
             Err(e) => return vec![e.message],
         }
     }
-    if let Some(refused) = lake::lake_blocks_destroy(aws, state, &identity.account, adopted).await {
-        return vec![refused];
-    }
     let timeout = timeouts(&state.timeouts).delete;
+    let destroying = Destroying {
+        aws,
+        account: &identity.account,
+        adopted,
+        timeout,
+    };
+    for block in BLOCKS {
+        if let Some(refused) = block.refuses_destroy(&destroying, state).await {
+            return vec![refused];
+        }
+    }
     let mut errors = Vec::new();
     // What reads or writes the CDC stream goes before it: the replication task (with the rest
-    // of DMS) and the delivery stream (with the rest of the lake).
+    // of DMS) and the blocks' parts (the lake's delivery stream).
     let source = async {
         match state.source() {
             Some(source) => source::destroy_source(aws, source, timeout).await,
             None => Vec::new(),
         }
     };
-    let lake = async {
-        match state.data_lake() {
-            Some(lake) => {
-                let managed = lake::lake_bucket_managed(state, lake, &identity.account, adopted);
-                lake::destroy_lake(aws, lake, None, managed, timeout).await
-            }
-            None => Vec::new(),
-        }
-    };
+    let blocks =
+        futures::future::join_all(BLOCKS.iter().map(|block| block.destroy(&destroying, state)));
     // The SQL application reads the CDC stream and writes the enriched one.
     let sql = sql::destroy(aws, &state.analytics, timeout);
-    let (source, lake, sql) = tokio::join!(source, lake, sql);
+    let (source, blocks, sql) = tokio::join!(source, blocks, sql);
     errors.extend(source);
-    errors.extend(lake);
+    errors.extend(blocks.into_iter().flatten());
     errors.extend(sql);
     if let Value::Value(uuid) = &p.event_source_mapping_id {
         if let Err(e) = lambda::delete_mapping(&aws.lambda, uuid).await {

@@ -16,20 +16,22 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::block::{ImportId, ImportKey, Importing};
+use super::blocks::BLOCKS;
 use super::environment::environment_into;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted};
 use super::source::generated_table_mappings;
-use super::state::{
-    AnalyticsBlock, DataLakeBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL,
-};
+use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL};
+use super::values::arn_name;
 use crate::aws::dms::{self, EndpointKind};
 use crate::aws::tags::PIPELINE_TAG;
-use crate::aws::{dynamodb, firehose, kinesis, kinesisanalytics as kda, lambda, s3};
+use crate::aws::{dynamodb, kinesis, kinesisanalytics as kda, lambda, s3};
 use crate::aws::{Aws, Identity};
 
 /// The keys of a component map, with what each names.
-pub const KEYS: [(&str, &str); 20] = [
+/// The core's; the blocks list their own ([`Block::import_keys`]).
+pub const KEYS: [(&str, &str); 17] = [
     ("name", "the pipeline's name (required)"),
     ("cdc_stream", "the CDC Kinesis stream"),
     ("enriched_stream", "the enriched Kinesis stream"),
@@ -50,12 +52,6 @@ pub const KEYS: [(&str, &str); 20] = [
     ("analytics_role", "the SQL application's IAM role"),
     ("reference_bucket", "the reference data S3 bucket"),
     ("state_table", "the analytics engine's DynamoDB state table"),
-    (
-        "delivery_stream",
-        "the data lake's Firehose delivery stream",
-    ),
-    ("lake_bucket", "the data lake's S3 bucket"),
-    ("firehose_role", "the delivery stream's IAM role"),
 ];
 
 /// The kind of component each key of a map names (all but `name`).
@@ -64,14 +60,16 @@ fn kind_of(key: &str) -> &'static str {
         "cdc_stream" | "enriched_stream" => own::STREAM,
         "sink" | "state_table" => own::TABLE,
         "function" => own::FUNCTION,
-        "role" | "dms_role" | "analytics_role" | "firehose_role" => own::ROLE,
-        "dead_letter_bucket" | "reference_bucket" | "lake_bucket" => own::BUCKET,
+        "role" | "dms_role" | "analytics_role" => own::ROLE,
+        "dead_letter_bucket" | "reference_bucket" => own::BUCKET,
         "replication_subnet_group" => own::SUBNET_GROUP,
         "replication_instance" => own::INSTANCE,
         "source_endpoint" | "target_endpoint" => own::ENDPOINT,
         "replication_task" => own::TASK,
         "application" => own::APPLICATION,
-        _ => own::DELIVERY_STREAM,
+        _ => block_keys()
+            .find(|k| k.key == key)
+            .map_or("component", |k| k.kind),
     }
 }
 
@@ -84,27 +82,16 @@ const DMS_KEYS: [&str; 6] = [
     "dms_role",
 ];
 
-/// A parsed import ID.
-#[derive(Debug, PartialEq)]
-pub struct ImportId {
-    pub name: String,
-    /// Component names given in a map (empty for an import by name).
-    pub components: BTreeMap<String, String>,
-}
-
-impl ImportId {
-    fn by_map(&self) -> bool {
-        !self.components.is_empty()
-    }
-
-    fn get(&self, key: &str, default: impl FnOnce() -> String) -> String {
-        self.components.get(key).cloned().unwrap_or_else(default)
-    }
+/// The keys the blocks read.
+fn block_keys() -> impl Iterator<Item = &'static ImportKey> {
+    BLOCKS.iter().flat_map(|block| block.import_keys())
 }
 
 fn usage() -> String {
     let keys = KEYS
         .iter()
+        .copied()
+        .chain(block_keys().map(|k| (k.key, k.what)))
         .map(|(k, what)| format!("  {k}: {what}"))
         .collect::<Vec<_>>()
         .join("\n");
@@ -129,7 +116,7 @@ pub fn parse_id(id: &str) -> Result<ImportId, String> {
             ));
         };
         let (key, value) = (key.trim(), value.trim());
-        if !KEYS.iter().any(|(k, _)| *k == key) {
+        if !KEYS.iter().any(|(k, _)| *k == key) && !block_keys().any(|k| k.key == key) {
             return Err(format!(
                 "unknown component `{key}` in the import ID; {}",
                 usage()
@@ -184,37 +171,6 @@ fn dms_default(name: &str, suffix: &str) -> String {
     format!("{}-{suffix}", name.to_ascii_lowercase().replace('_', "-"))
 }
 
-/// The last path segment of an ARN (`…:role/orders-dms` → `orders-dms`).
-fn arn_name(arn: &str) -> String {
-    arn.rsplit(['/', ':']).next().unwrap_or(arn).to_string()
-}
-
-/// What was looked for, for the error when nothing is found.
-struct Looked(Vec<String>);
-
-impl Looked {
-    fn note(&mut self, what: &str, name: &str) {
-        self.0.push(format!("{what} \"{name}\""));
-    }
-}
-
-/// Checks that a component found by its default name belongs to the pipeline.
-fn owned(
-    id: &ImportId,
-    what: &str,
-    name: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), String> {
-    if id.by_map() {
-        return Ok(());
-    }
-    match tags.get(PIPELINE_TAG) {
-        Some(owner) if *owner == id.name => Ok(()),
-        Some(owner) => Err(format!("{what} \"{name}\" belongs to pipeline \"{owner}\", not \"{}\": import that pipeline, or name this one's components in a map", id.name)),
-        None => Err(format!("{what} \"{name}\" has no `{PIPELINE_TAG}` tag, so it was not made as part of pipeline \"{}\": import it with a component map (`name={},cdc_stream=…`), which adopts components whatever their tags", id.name, id.name)),
-    }
-}
-
 fn err(e: crate::aws::AwsError) -> String {
     e.message
 }
@@ -256,17 +212,12 @@ async fn found_components(
             }
         }
     };
-    let (persist_role, dms_role, analytics_role, lake_role) = tokio::join!(
+    let (persist_role, dms_role, analytics_role) = tokio::join!(
         role(&state.persist.role_name),
         role(&state.source().map_or(Value::Null, |s| s.role_name.clone())),
         role(&state.analytics.role_name),
-        role(
-            &state
-                .data_lake()
-                .map_or(Value::Null, |l| l.role_name.clone())
-        ),
     );
-    for found in [persist_role, dms_role, analytics_role, lake_role] {
+    for found in [persist_role, dms_role, analytics_role] {
         if let Some((name, _)) = found.map_err(err)? {
             adopted.add(own::ROLE, &name);
         }
@@ -320,13 +271,8 @@ async fn found_components(
             adopted.add(own::SUBNET_GROUP, group);
         }
     }
-    if let Some(l) = state.data_lake() {
-        if let Some(name) = named(&l.delivery_stream_name, &l.delivery_stream_arn) {
-            adopted.add(own::DELIVERY_STREAM, &name);
-        }
-        if let Some(bucket) = named(&l.bucket, &l.bucket_arn) {
-            adopted.add(own::BUCKET, &bucket);
-        }
+    for block in BLOCKS {
+        block.adopted(aws, state, adopted).await?;
     }
     Ok(())
 }
@@ -337,13 +283,16 @@ async fn adopt_state(
     id: &ImportId,
 ) -> Result<PipelineState, String> {
     let name = id.name.as_str();
-    let mut looked = Looked(Vec::new());
+    let mut importing = Importing {
+        aws,
+        id,
+        looked: Vec::new(),
+    };
     let mut found_any = false;
     let mut state = PipelineState {
         id: text(name),
         name: text(name),
         source: some(Vec::new()),
-        data_lake: some(Vec::new()),
         ..PipelineState::default()
     };
     state.analytics.reference = some(Vec::new());
@@ -354,10 +303,10 @@ async fn adopt_state(
     let enriched = id.get("enriched_stream", || format!("{name}-enriched"));
     let sink = id.get("sink", || format!("{name}-sink"));
     let function_name = id.get("function", || format!("{name}-persist"));
-    looked.note("Kinesis stream", &cdc);
-    looked.note("Kinesis stream", &enriched);
-    looked.note("DynamoDB table", &sink);
-    looked.note("Lambda function", &function_name);
+    importing.note("Kinesis stream", &cdc);
+    importing.note("Kinesis stream", &enriched);
+    importing.note("DynamoDB table", &sink);
+    importing.note("Lambda function", &function_name);
     let (cdc_seen, enriched_seen, table, function) = tokio::join!(
         kinesis::find_by_name(&aws.kinesis, &cdc),
         kinesis::find_by_name(&aws.kinesis, &enriched),
@@ -385,7 +334,7 @@ async fn adopt_state(
         ),
     ] {
         if let Some(tags) = tags {
-            owned(id, what, n, tags)?;
+            importing.owned(what, n, tags)?;
             found_any = true;
         }
     }
@@ -484,13 +433,13 @@ async fn adopt_state(
 
     // The SQL application.
     let application = id.get("application", || format!("{name}-analytics"));
-    looked.note("Kinesis Analytics application", &application);
+    importing.note("Kinesis Analytics application", &application);
     if !lambda_engine {
         let app = kda::find_by_name(&aws.kinesisanalytics, &application)
             .await
             .map_err(err)?;
         if let Some(app) = &app {
-            owned(id, "Kinesis Analytics application", &application, &app.tags)?;
+            importing.owned("Kinesis Analytics application", &application, &app.tags)?;
             found_any = true;
         }
         if app.is_some() || id.components.contains_key("application") {
@@ -509,44 +458,22 @@ async fn adopt_state(
     // DMS.
     let dms_named = DMS_KEYS.iter().any(|k| id.components.contains_key(*k));
     if dms_named || !id.by_map() {
-        if let Some(source) = adopt_source(aws, identity, id, &mut looked).await? {
+        if let Some(source) = adopt_source(aws, identity, id, &mut importing).await? {
             found_any = true;
             state.source = some(vec![some(source)]);
         }
     }
 
-    // The data lake.
-    let delivery_stream = id.get("delivery_stream", || format!("{name}-lake"));
-    looked.note("Firehose delivery stream", &delivery_stream);
-    if id.components.contains_key("delivery_stream") || !id.by_map() {
-        if let Some(d) = firehose::find_by_name(&aws.firehose, &delivery_stream)
-            .await
-            .map_err(err)?
-        {
-            owned(id, "Firehose delivery stream", &delivery_stream, &d.tags)?;
-            found_any = true;
-            let bucket = arn_name(&d.bucket_arn);
-            state.data_lake = some(vec![some(DataLakeBlock {
-                delivery_stream_name: some(d.name.clone()),
-                bucket: some(bucket.clone()),
-                force_destroy: some(false),
-                role_name: some(
-                    id.components
-                        .get("firehose_role")
-                        .cloned()
-                        .unwrap_or_else(|| arn_name(&d.role_arn)),
-                ),
-                bucket_arn: some(d.bucket_arn.clone()),
-                ..DataLakeBlock::default()
-            })]);
-        }
+    // The blocks.
+    for block in BLOCKS {
+        found_any |= block.import(&mut importing, &mut state).await?;
     }
 
     if !found_any {
         return Err(format!(
             "no pipeline \"{name}\" to import in {}: looked for {} and found none of them{}",
             aws.region,
-            looked.0.join(", "),
+            importing.looked.join(", "),
             if id.by_map() {
                 ""
             } else {
@@ -669,15 +596,15 @@ async fn adopt_source(
     aws: &Aws,
     identity: &Identity,
     id: &ImportId,
-    looked: &mut Looked,
+    importing: &mut Importing<'_>,
 ) -> Result<Option<SourceBlock>, String> {
     let name = id.name.as_str();
     let task_id = id.get("replication_task", || dms_default(name, "cdc"));
     let instance_id = id.get("replication_instance", || dms_default(name, "dms"));
     let source_id = id.get("source_endpoint", || dms_default(name, "mysql"));
     let target_id = id.get("target_endpoint", || dms_default(name, "kinesis"));
-    looked.note("DMS replication task", &task_id);
-    looked.note("DMS replication instance", &instance_id);
+    importing.note("DMS replication task", &task_id);
+    importing.note("DMS replication instance", &instance_id);
     let (task, instance, mysql, target) = tokio::join!(
         dms::find_task_by_id(&aws.dms, &task_id),
         dms::find_instance_by_id(&aws.dms, &instance_id),
@@ -694,10 +621,10 @@ async fn adopt_source(
         return Ok(None);
     }
     if let Some(t) = &task {
-        owned(id, "DMS replication task", &task_id, &t.tags)?;
+        importing.owned("DMS replication task", &task_id, &t.tags)?;
     }
     if let Some(i) = &instance {
-        owned(id, "DMS replication instance", &instance_id, &i.tags)?;
+        importing.owned("DMS replication instance", &instance_id, &i.tags)?;
     }
     let mut s = SourceBlock {
         replication_instance_id: some(instance_id),

@@ -23,11 +23,12 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::blocks::BLOCKS;
 use super::owner::{self as own, Adopted};
 use super::state::PipelineState;
 use super::values::known;
 use crate::aws::tags::PIPELINE_TAG;
-use crate::aws::{dms, dynamodb, firehose, iam, kinesis, kinesisanalytics, lambda, s3};
+use crate::aws::{dms, dynamodb, iam, kinesis, kinesisanalytics, lambda, s3};
 use crate::aws::{Aws, AwsResult, Identity};
 
 /// `state` with the ARNs of the pipeline's unrecorded components filled in (by name and tag).
@@ -180,32 +181,8 @@ pub async fn adopt(
         }
     }
 
-    if let Value::Value(blocks) = &mut state.data_lake {
-        if let Some(Value::Value(l)) = blocks.first_mut() {
-            if let Some(name) = missing(&l.delivery_stream_name, &l.delivery_stream_arn) {
-                if let Some(found) = firehose::find_by_name(&aws.firehose, &name).await? {
-                    if ours(own::DELIVERY_STREAM, &name, &found.tags) {
-                        l.delivery_stream_arn = Value::Value(found.arn);
-                    }
-                }
-            }
-            if let Some(name) = missing(&l.bucket, &l.bucket_arn) {
-                if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-                    if ours(own::BUCKET, &name, &found.tags) {
-                        l.bucket_arn = Value::Value(bucket_arn(&name));
-                    }
-                }
-            }
-            if let Some(name) = missing(&l.role_name, &l.role_arn) {
-                if let Some(found) =
-                    iam::find_by_name(&aws.iam, &name, "unifiedetl-firehose").await?
-                {
-                    if ours(own::ROLE, &name, &found.tags) {
-                        l.role_arn = Value::Value(found.arn);
-                    }
-                }
-            }
-        }
+    for block in BLOCKS {
+        block.leftovers(aws, identity, &mut state, &ours).await?;
     }
     Ok(state)
 }

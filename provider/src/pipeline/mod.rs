@@ -3,9 +3,10 @@
 //! modules; it never calls the SDK itself.
 
 mod apply;
+mod block;
+mod blocks;
 mod environment;
 mod import;
-mod lake;
 mod leftovers;
 mod names;
 mod owner;
@@ -74,7 +75,6 @@ impl Pipeline {
         let managed = apply::Managed {
             dead_letter: config.persist.dead_letter_bucket.is_null(),
             reference: config.analytics.reference_bucket.is_null(),
-            lake: config.data_lake().is_some_and(|l| l.bucket.is_null()),
         };
         match Desired::from_state(&planned, prior, &managed) {
             Ok(desired) => Some((aws, planned, desired)),
@@ -119,7 +119,7 @@ impl Pipeline {
 /// The state after an apply: the planned settings with the ids of what exists. A component
 /// that could not be brought up keeps a null id, so the next plan shows it and the next apply
 /// converges instead of leaking what was created.
-fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
+fn applied_state(mut state: PipelineState, out: &mut Outcome) -> PipelineState {
     let id = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Value);
     state.cdc_stream.arn = id(&out.cdc_arn);
     state.enriched_stream.arn = id(&out.enriched_arn);
@@ -142,13 +142,6 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
             source.replication_task_arn = id(&out.task_arn);
         }
     }
-    if let Value::Value(blocks) = &mut state.data_lake {
-        if let Some(Value::Value(lake)) = blocks.first_mut() {
-            lake.role_arn = id(&out.lake_role_arn);
-            lake.bucket_arn = id(&out.lake_bucket_arn);
-            lake.delivery_stream_arn = id(&out.delivery_stream_arn);
-        }
-    }
     if state.analytics.lambda_engine() {
         state.analytics.state_table_arn = id(&out.state_table_arn);
     }
@@ -169,6 +162,9 @@ fn applied_state(mut state: PipelineState, out: &Outcome) -> PipelineState {
             ),
             None => Value::Null,
         };
+    }
+    for record in out.records.drain(..) {
+        record(&mut state);
     }
     state
 }
@@ -288,16 +284,15 @@ impl Resource for Pipeline {
         // worker thread's stack in debug builds.
         // Every wait and retry inside ends by the `timeouts` block's `create`.
         let deadline = desired.timeouts.create;
-        let out = Box::pin(wait::with_deadline(
+        let mut out = Box::pin(wait::with_deadline(
             deadline,
-            apply::converge(&aws, &desired, None),
+            apply::converge(&aws, &desired, &planned, &config, None),
         ))
         .await;
         report(diags, "creating", &planned.name, &out.errors);
         warn(diags, &planned.name, &desired.owner.take_warnings());
-        let state =
-            Self::record_what_exists(&aws, applied_state(planned, &out), &out, &desired.owner)
-                .await;
+        let applied = applied_state(planned, &mut out);
+        let state = Self::record_what_exists(&aws, applied, &out, &desired.owner).await;
         Some((state, planned_private))
     }
 
@@ -314,16 +309,15 @@ impl Resource for Pipeline {
             self.resolve(diags, &planned, &config, Some(&prior)).await?;
         desired.owner.adopted = planned_private.clone().unwrap_or_default();
         let deadline = desired.timeouts.update;
-        let out = Box::pin(wait::with_deadline(
+        let mut out = Box::pin(wait::with_deadline(
             deadline,
-            apply::converge(&aws, &desired, Some(&prior)),
+            apply::converge(&aws, &desired, &planned, &config, Some(&prior)),
         ))
         .await;
         report(diags, "updating", &planned.name, &out.errors);
         warn(diags, &planned.name, &desired.owner.take_warnings());
-        let state =
-            Self::record_what_exists(&aws, applied_state(planned, &out), &out, &desired.owner)
-                .await;
+        let applied = applied_state(planned, &mut out);
+        let state = Self::record_what_exists(&aws, applied, &out, &desired.owner).await;
         Some((state, planned_private))
     }
 

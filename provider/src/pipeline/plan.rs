@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::lake;
+use super::blocks::BLOCKS;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::source;
 use super::sql;
@@ -52,8 +52,8 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     if let Some(source) = config.source() {
         source::validate_source(source, diags);
     }
-    if let Some(lake) = config.data_lake() {
-        lake::validate_lake(lake, diags);
+    for block in BLOCKS {
+        block.validate(config, diags);
     }
     timeouts::validate_timeouts(&config.timeouts, diags);
     if config.analytics.lambda_engine() && config.persist.version_attribute.is_value() {
@@ -502,16 +502,9 @@ pub fn plan(
         &name,
         diags,
     );
-    let data_lake = lake::plan_lake(
-        config.data_lake(),
-        prior.and_then(|p| p.data_lake()),
-        &name,
-        identity,
-    );
-    PipelineState {
+    let mut planned = PipelineState {
         id: name.clone(),
         source: one(source),
-        data_lake: one(data_lake),
         timeouts: config.timeouts.clone(),
         tags_all: plan_tags(&config.tags, &name, default_tags),
         tags: config.tags.clone(),
@@ -521,7 +514,13 @@ pub fn plan(
         sink,
         persist,
         analytics,
+        // The blocks' fields: each block plans its own.
+        ..PipelineState::default()
+    };
+    for block in BLOCKS {
+        block.plan(config, prior, identity, &mut planned);
     }
+    planned
 }
 
 /// A block nested as a list of at most one element.

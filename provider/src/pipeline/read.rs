@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
+use super::blocks::BLOCKS;
 use super::roles::role_arn;
 use super::source::security_group_ids;
 use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags};
@@ -44,7 +45,6 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     // The CDC stream's ARN they compare with is the state's (deterministic from its name).
     let cdc_known = prior.cdc_stream.arn.as_ref_option().cloned();
     let mut source = prior.source().cloned();
-    let mut lake = prior.data_lake().cloned();
     let mut analytics = prior.analytics.clone();
     let blocks = async {
         let source_read = async {
@@ -53,21 +53,17 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
                 None => Ok(()),
             }
         };
-        let lake_read = async {
-            match &mut lake {
-                Some(lake) => super::lake::refresh_lake(aws, lake, cdc_known.as_deref()).await,
-                None => Ok(()),
-            }
-        };
+        let blocks_read =
+            futures::future::join_all(BLOCKS.iter().map(|block| block.refresh(aws, prior)));
         let analytics_read = async {
             if prior.analytics.engine.is_value() {
                 refresh_analytics(aws, &mut analytics).await?;
             }
             Ok::<(), crate::aws::AwsError>(())
         };
-        tokio::join!(source_read, lake_read, analytics_read)
+        tokio::join!(source_read, blocks_read, analytics_read)
     };
-    let (core, (source_read, lake_read, analytics_read), sql_read) = tokio::join!(
+    let (core, (source_read, blocks_read, analytics_read), sql_read) = tokio::join!(
         async {
             tokio::join!(
                 find_stream(aws, &prior.cdc_stream.name),
@@ -122,7 +118,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     );
     let (cdc, enriched, table, role, function, mapping, bucket) = core;
     source_read?;
-    lake_read?;
+    let blocks_read = blocks_read.into_iter().collect::<AwsResult<Vec<_>>>()?;
     analytics_read?;
     let sql = sql_read?;
     let seen = Observed {
@@ -145,11 +141,8 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         .iter()
         .any(|arn| arn.is_value())
     });
-    let lake_left = lake
-        .as_ref()
-        .is_some_and(|l| l.delivery_stream_arn.is_value() || l.role_arn.is_value());
     let nothing_left = !source_left
-        && !lake_left
+        && !blocks_read.iter().any(|b| b.exists)
         && seen.cdc.is_none()
         && seen.enriched.is_none()
         && seen.table.is_none()
@@ -163,7 +156,9 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     let mut fresh = flatten(prior, seen);
     // Blocks nest as lists: a state written before they existed holds null, read as none.
     fresh.source = Value::Value(source.map(Value::Value).into_iter().collect());
-    fresh.data_lake = Value::Value(lake.map(Value::Value).into_iter().collect());
+    for block in blocks_read {
+        (block.record)(&mut fresh);
+    }
     // The analytics block as each part read it: the SQL application's settings, or the
     // function's environment (in `fresh`), then the state table and reference data.
     if prior.analytics.sql_engine() {

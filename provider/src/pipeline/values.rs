@@ -129,3 +129,8 @@ pub fn opt<T: Clone>(value: &Value<T>) -> Option<T> {
 pub fn known(value: &Str) -> bool {
     value.is_value()
 }
+
+/// The last path segment of an ARN (`…:role/orders-dms` → `orders-dms`).
+pub fn arn_name(arn: &str) -> String {
+    arn.rsplit(['/', ':']).next().unwrap_or(arn).to_string()
+}

@@ -1,7 +1,8 @@
 //! The `data_lake` block: a Firehose delivery stream forking the raw CDC records into an S3
-//! bucket, with its own role. Its whole life but its schema (`state.rs`) and its import
-//! (`import.rs`): plan-time validation and defaults, apply (role and bucket first, the
-//! delivery stream once the CDC stream is up), destroy, and refresh.
+//! bucket, with its own role. Its whole life but its schema (`state.rs`), as a
+//! [`Block`]: plan-time validation and defaults, apply (role and bucket first, the delivery
+//! stream once the CDC stream is up; parts renamed or a removed block go once the new ones
+//! are up), refresh, import, what a failed apply left, and destroy.
 //!
 //! ```text
 //!   Firehose role, lake bucket ─┬─▶ delivery stream
@@ -11,17 +12,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
-use super::owner::{self as own, Adopted, Owner};
-use super::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
-use super::state::{DataLakeBlock, PipelineState, Str};
-use super::values::{arn_of, derive, in_range, known, name_like, need, one_of, path, pick, text};
 use crate::aws::firehose::{self, DeliveryStreamSpec};
 use crate::aws::iam;
 use crate::aws::s3::{self, BucketSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
+use crate::pipeline::block::{
+    Applied, Block, Core, Destroying, ImportKey, Importing, Ours, Refreshed,
+};
+use crate::pipeline::owner::{self as own, Adopted, Owner};
+use crate::pipeline::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
+use crate::pipeline::state::{DataLakeBlock, PipelineState, Str};
+use crate::pipeline::values::{
+    arn_name, arn_of, derive, in_range, known, name_like, need, one_of, path, pick, text,
+};
 
 fn some<T>(v: T) -> Value<T> {
     Value::Value(v)
@@ -34,9 +41,265 @@ pub const DEFAULT_LAKE_PREFIX: &str =
 pub const DEFAULT_LAKE_ERROR_PREFIX: &str =
     "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/";
 
+/// The `data_lake` block.
+pub struct DataLake;
+
+const IMPORT_KEYS: &[ImportKey] = &[
+    ImportKey {
+        key: "delivery_stream",
+        what: "the data lake's Firehose delivery stream",
+        kind: own::DELIVERY_STREAM,
+    },
+    ImportKey {
+        key: "lake_bucket",
+        what: "the data lake's S3 bucket",
+        kind: own::BUCKET,
+    },
+    ImportKey {
+        key: "firehose_role",
+        what: "the delivery stream's IAM role",
+        kind: own::ROLE,
+    },
+];
+
+/// The block nests as a list of at most one element.
+fn set(state: &mut PipelineState, lake: Option<DataLakeBlock>) {
+    state.data_lake = Value::Value(lake.map(Value::Value).into_iter().collect());
+}
+
+fn block_mut(state: &mut PipelineState) -> Option<&mut DataLakeBlock> {
+    match &mut state.data_lake {
+        Value::Value(blocks) => blocks.first_mut().and_then(|b| b.as_mut_option()),
+        _ => None,
+    }
+}
+
+fn id(value: Option<String>) -> Str {
+    value.map_or(Value::Null, Value::Value)
+}
+
+#[async_trait]
+impl Block for DataLake {
+    fn import_keys(&self) -> &'static [ImportKey] {
+        IMPORT_KEYS
+    }
+
+    fn validate(&self, config: &PipelineState, diags: &mut Diagnostics) {
+        if let Some(lake) = config.data_lake() {
+            validate_lake(lake, diags);
+        }
+    }
+
+    fn plan(
+        &self,
+        config: &PipelineState,
+        prior: Option<&PipelineState>,
+        identity: &Identity,
+        planned: &mut PipelineState,
+    ) {
+        let lake = plan_lake(
+            config.data_lake(),
+            prior.and_then(|p| p.data_lake()),
+            &planned.name,
+            identity,
+        );
+        set(planned, lake);
+    }
+
+    async fn apply(
+        &self,
+        core: &Core<'_>,
+        planned: &PipelineState,
+        config: &PipelineState,
+        prior: Option<&PipelineState>,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let prior_lake = prior.and_then(|p| p.data_lake());
+        let want = match planned.data_lake() {
+            Some(block) => {
+                let bucket_managed = config.data_lake().is_some_and(|l| l.bucket.is_null());
+                match Lake::from_state(block, bucket_managed) {
+                    Ok(lake) => Some(lake),
+                    Err(message) => {
+                        applied.errors.push(message);
+                        return applied;
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut stream_arn = None;
+        if let Some(lake) = &want {
+            // The role and the bucket do not wait for the CDC stream; Firehose's source does.
+            let (role, cdc_arn) = tokio::join!(
+                prepare_lake(core.aws, lake, prior_lake, core.cdc, core.owner, core.tags),
+                core.cdc_arn.clone()
+            );
+            let role_arn = role.map_err(|e| applied.errors.push(e.message)).ok();
+            if let (Some(role_arn), Some(cdc_arn)) = (&role_arn, cdc_arn) {
+                let done = Box::pin(finish_lake(
+                    core.aws,
+                    lake,
+                    prior_lake,
+                    role_arn,
+                    &cdc_arn,
+                    core.owner,
+                    core.tags,
+                    core.timeout,
+                ))
+                .await;
+                stream_arn = done.map_err(|e| applied.errors.push(e.message)).ok();
+            }
+            let bucket_arn = role_arn.as_ref().map(|_| lake.bucket_arn.clone());
+            let delivery_stream_arn = stream_arn.clone();
+            applied.record = Some(Box::new(move |state| {
+                if let Some(l) = block_mut(state) {
+                    l.role_arn = id(role_arn);
+                    l.bucket_arn = id(bucket_arn);
+                    l.delivery_stream_arn = id(delivery_stream_arn);
+                }
+            }));
+        }
+        // Parts renamed in place (or the block removed): the new ones are up, the old ones go.
+        if let (Some(state), Some(p)) = (prior, prior_lake) {
+            if want.is_none() || stream_arn.is_some() {
+                let managed = lake_bucket_managed(state, p, core.account, &core.owner.adopted);
+                applied
+                    .errors
+                    .extend(destroy_lake(core.aws, p, want.as_ref(), managed, core.timeout).await);
+            }
+        }
+        applied
+    }
+
+    async fn refresh(&self, aws: &Aws, prior: &PipelineState) -> AwsResult<Refreshed> {
+        let mut lake = prior.data_lake().cloned();
+        if let Some(l) = &mut lake {
+            // The CDC stream's ARN it reads is the state's (deterministic from its name).
+            let cdc_arn = prior.cdc_stream.arn.as_ref_option().map(String::as_str);
+            refresh_lake(aws, l, cdc_arn).await?;
+        }
+        let exists = lake
+            .as_ref()
+            .is_some_and(|l| l.delivery_stream_arn.is_value() || l.role_arn.is_value());
+        Ok(Refreshed {
+            exists,
+            record: Box::new(move |state| set(state, lake)),
+        })
+    }
+
+    async fn import(
+        &self,
+        importing: &mut Importing<'_>,
+        state: &mut PipelineState,
+    ) -> Result<bool, String> {
+        set(state, None);
+        let id = importing.id;
+        let delivery_stream = id.get("delivery_stream", || format!("{}-lake", id.name));
+        importing.note("Firehose delivery stream", &delivery_stream);
+        if id.by_map() && !id.components.contains_key("delivery_stream") {
+            return Ok(false);
+        }
+        let found = firehose::find_by_name(&importing.aws.firehose, &delivery_stream)
+            .await
+            .map_err(|e| e.message)?;
+        let Some(d) = found else {
+            return Ok(false);
+        };
+        importing.owned("Firehose delivery stream", &delivery_stream, &d.tags)?;
+        let role_name = id.get("firehose_role", || arn_name(&d.role_arn));
+        set(
+            state,
+            Some(DataLakeBlock {
+                delivery_stream_name: some(d.name.clone()),
+                bucket: some(arn_name(&d.bucket_arn)),
+                force_destroy: some(false),
+                role_name: some(role_name),
+                bucket_arn: some(d.bucket_arn.clone()),
+                ..DataLakeBlock::default()
+            }),
+        );
+        Ok(true)
+    }
+
+    async fn adopted(
+        &self,
+        aws: &Aws,
+        state: &PipelineState,
+        adopted: &mut Adopted,
+    ) -> Result<(), String> {
+        let Some(l) = state.data_lake() else {
+            return Ok(());
+        };
+        if let Some(name) = l.role_name.as_ref_option() {
+            let role = iam::find_by_name(&aws.iam, name, "unifiedetl-firehose").await;
+            if role.map_err(|e| e.message)?.is_some() {
+                adopted.add(own::ROLE, name);
+            }
+        }
+        let named = |v: &Str, arn: &Str| v.as_ref_option().filter(|_| arn.is_value()).cloned();
+        if let Some(name) = named(&l.delivery_stream_name, &l.delivery_stream_arn) {
+            adopted.add(own::DELIVERY_STREAM, &name);
+        }
+        if let Some(bucket) = named(&l.bucket, &l.bucket_arn) {
+            adopted.add(own::BUCKET, &bucket);
+        }
+        Ok(())
+    }
+
+    async fn leftovers(
+        &self,
+        aws: &Aws,
+        identity: &Identity,
+        state: &mut PipelineState,
+        ours: &Ours<'_>,
+    ) -> AwsResult<()> {
+        let Some(l) = block_mut(state) else {
+            return Ok(());
+        };
+        let missing = |name: &Str, arn: &Str| name.as_ref_option().filter(|_| !known(arn)).cloned();
+        if let Some(name) = missing(&l.delivery_stream_name, &l.delivery_stream_arn) {
+            if let Some(found) = firehose::find_by_name(&aws.firehose, &name).await? {
+                if ours(own::DELIVERY_STREAM, &name, &found.tags) {
+                    l.delivery_stream_arn = Value::Value(found.arn);
+                }
+            }
+        }
+        if let Some(name) = missing(&l.bucket, &l.bucket_arn) {
+            if let Some(found) = s3::find(&aws.s3, &name, Expect::Present).await? {
+                if ours(own::BUCKET, &name, &found.tags) {
+                    l.bucket_arn = Value::Value(format!("arn:{}:s3:::{name}", identity.partition));
+                }
+            }
+        }
+        if let Some(name) = missing(&l.role_name, &l.role_arn) {
+            if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-firehose").await? {
+                if ours(own::ROLE, &name, &found.tags) {
+                    l.role_arn = Value::Value(found.arn);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refuses_destroy(&self, d: &Destroying<'_>, state: &PipelineState) -> Option<String> {
+        lake_blocks_destroy(d.aws, state, d.account, d.adopted).await
+    }
+
+    async fn destroy(&self, d: &Destroying<'_>, state: &PipelineState) -> Vec<String> {
+        match state.data_lake() {
+            Some(lake) => {
+                let managed = lake_bucket_managed(state, lake, d.account, d.adopted);
+                destroy_lake(d.aws, lake, None, managed, d.timeout).await
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------ plan
 
-pub fn validate_lake(l: &DataLakeBlock, diags: &mut Diagnostics) {
+fn validate_lake(l: &DataLakeBlock, diags: &mut Diagnostics) {
     name_like(
         LAKE,
         "delivery_stream_name",
@@ -105,14 +368,14 @@ pub fn validate_lake(l: &DataLakeBlock, diags: &mut Diagnostics) {
 }
 
 /// The lake bucket a pipeline creates when none is named.
-pub fn default_lake_bucket(pipeline: &str, account: &str) -> String {
+fn default_lake_bucket(pipeline: &str, account: &str) -> String {
     format!(
         "{}-lake-{account}",
         pipeline.to_ascii_lowercase().replace('_', "-")
     )
 }
 
-pub fn plan_lake(
+fn plan_lake(
     config: Option<&DataLakeBlock>,
     prior: Option<&DataLakeBlock>,
     name: &Str,
@@ -155,7 +418,7 @@ pub fn plan_lake(
 // ------------------------------------------------------------------------------ apply
 
 /// The `data_lake` block, fully known.
-pub struct Lake {
+struct Lake {
     pub role_name: String,
     pub bucket: String,
     pub bucket_arn: String,
@@ -170,7 +433,7 @@ pub struct Lake {
 }
 
 impl Lake {
-    pub fn from_state(l: &DataLakeBlock, bucket_managed: bool) -> Result<Lake, String> {
+    fn from_state(l: &DataLakeBlock, bucket_managed: bool) -> Result<Lake, String> {
         let at = |attr: &str| format!("data_lake.{attr}");
         Ok(Lake {
             role_name: need(&l.role_name, &at("role_name"))?,
@@ -191,7 +454,7 @@ impl Lake {
 }
 
 /// What [`prepare_lake`] brought up: the role's ARN.
-pub async fn prepare_lake(
+async fn prepare_lake(
     aws: &Aws,
     lake: &Lake,
     prior: Option<&DataLakeBlock>,
@@ -261,7 +524,7 @@ pub async fn prepare_lake(
 
 /// The delivery stream from the (now existing) CDC stream into the lake bucket.
 #[allow(clippy::too_many_arguments)]
-pub async fn finish_lake(
+async fn finish_lake(
     aws: &Aws,
     lake: &Lake,
     prior: Option<&DataLakeBlock>,
@@ -308,7 +571,7 @@ pub async fn finish_lake(
 /// when the pipeline created it. A bucket that holds objects stops here unless `force_destroy`:
 /// checked by [`lake_blocks_destroy`] before anything is deleted. `renamed_only`: after an
 /// update, only what the new configuration no longer names.
-pub async fn destroy_lake(
+async fn destroy_lake(
     aws: &Aws,
     prior: &DataLakeBlock,
     now: Option<&Lake>,
@@ -342,7 +605,7 @@ pub async fn destroy_lake(
 }
 
 /// Whether the pipeline created the lake bucket it names (the default name).
-pub fn lake_bucket_managed(
+fn lake_bucket_managed(
     state: &PipelineState,
     lake: &DataLakeBlock,
     account: &str,
@@ -358,7 +621,7 @@ pub fn lake_bucket_managed(
 
 /// A lake bucket the pipeline created that still holds objects stops the destroy (nothing is
 /// deleted), unless `force_destroy` allows emptying it.
-pub async fn lake_blocks_destroy(
+async fn lake_blocks_destroy(
     aws: &Aws,
     state: &PipelineState,
     account: &str,
@@ -384,11 +647,7 @@ pub async fn lake_blocks_destroy(
 // ------------------------------------------------------------------------------ refresh
 
 /// The lake: its role, bucket and delivery stream, each compared with the state.
-pub async fn refresh_lake(
-    aws: &Aws,
-    l: &mut DataLakeBlock,
-    cdc_arn: Option<&str>,
-) -> AwsResult<()> {
+async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
     let (role, bucket, stream) = tokio::join!(
         role_arn(aws, &l.role_name, &l.role_arn, "unifiedetl-firehose"),
         async {
@@ -425,4 +684,79 @@ pub async fn refresh_lake(
         _ => l.delivery_stream_arn = Value::Null,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            account: "123456789012".into(),
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn with_lake(lake: DataLakeBlock) -> PipelineState {
+        PipelineState {
+            name: text("Orders_1"),
+            data_lake: some(vec![some(lake)]),
+            ..Default::default()
+        }
+    }
+
+    fn planned(config: &PipelineState) -> PipelineState {
+        let mut planned = PipelineState {
+            name: config.name.clone(),
+            ..Default::default()
+        };
+        DataLake.plan(config, None, &identity(), &mut planned);
+        planned
+    }
+
+    #[test]
+    fn defaults_derive_every_name_and_arn_from_the_pipeline() {
+        let planned = planned(&with_lake(DataLakeBlock::default()));
+        let l = planned.data_lake().expect("the block is planned");
+        let value = |v: &Str| v.as_ref_option().cloned().unwrap_or_default();
+        assert_eq!(value(&l.delivery_stream_name), "Orders_1-lake");
+        assert_eq!(value(&l.role_name), "Orders_1-firehose");
+        assert_eq!(value(&l.bucket), "orders-1-lake-123456789012");
+        assert_eq!(
+            value(&l.bucket_arn),
+            "arn:aws:s3:::orders-1-lake-123456789012"
+        );
+        assert_eq!(
+            value(&l.delivery_stream_arn),
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/Orders_1-lake"
+        );
+        assert_eq!(value(&l.prefix), DEFAULT_LAKE_PREFIX);
+        assert_eq!(value(&l.compression), "GZIP");
+    }
+
+    #[test]
+    fn no_block_plans_none() {
+        let planned = planned(&PipelineState {
+            name: text("orders"),
+            ..Default::default()
+        });
+        // An empty list, as Terraform sends a configuration without the block.
+        assert!(matches!(&planned.data_lake, Value::Value(blocks) if blocks.is_empty()));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_on_their_attribute() {
+        let config = with_lake(DataLakeBlock {
+            buffering_size_mb: some(500),
+            compression: text("LZ4"),
+            ..DataLakeBlock::default()
+        });
+        let mut diags = Diagnostics::default();
+        DataLake.validate(&config, &mut diags);
+        let on = |attr: &str| diags.errors.iter().any(|e| e.attribute == path(LAKE, attr));
+        assert!(on("buffering_size_mb"), "{:?}", diags.errors);
+        assert!(on("compression"), "{:?}", diags.errors);
+        assert_eq!(diags.errors.len(), 2);
+    }
 }
