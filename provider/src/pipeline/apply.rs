@@ -21,7 +21,6 @@ use super::environment::environment_of;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted, Owner};
 use super::roles::{ensure_service_role, ServiceRole};
-use super::source::{self, Source};
 use super::sql::{self, SqlApp};
 use super::state::{AnalyticsBlock, PipelineState, Str};
 use super::timeouts::{timeouts, Timeouts};
@@ -58,8 +57,6 @@ pub struct Desired {
     pub sql: Option<SqlApp>,
     /// The function's environment (see [`environment_of`]).
     pub environment: BTreeMap<String, String>,
-    /// DMS from MySQL, when the `source` block is there.
-    pub source: Option<Source>,
     pub timeouts: Timeouts,
     pub tags: BTreeMap<String, String>,
 }
@@ -235,14 +232,6 @@ impl Desired {
             reference: reference_from_state(s, reference_managed, &tags)?,
             sql: SqlApp::from_state(&s.analytics, prior.map(|p| &p.analytics))?,
             environment: environment_of(s)?,
-            source: match s.source() {
-                Some(block) => Some(Source::from_state(
-                    block,
-                    prior.and_then(|p| p.source()),
-                    &tags,
-                )?),
-                None => None,
-            },
             timeouts: timeouts(&s.timeouts),
             tags,
         })
@@ -344,12 +333,6 @@ pub struct Outcome {
     pub reference_bucket_arn: Option<String>,
     /// Object key → hash of what is now in the reference bucket.
     pub reference_objects: Option<BTreeMap<String, String>>,
-    pub dms_role_arn: Option<String>,
-    pub instance_arn: Option<String>,
-    pub engine_version: Option<String>,
-    pub source_endpoint_arn: Option<String>,
-    pub target_endpoint_arn: Option<String>,
-    pub task_arn: Option<String>,
     pub analytics_role_arn: Option<String>,
     pub application_arn: Option<String>,
     pub application_version_id: Option<i64>,
@@ -756,26 +739,6 @@ pub async fn converge(
     } else {
         want.timeouts.create
     };
-    let prior_source = prior.and_then(|p| p.source());
-    // DMS's parts: the Kinesis endpoint waits for the CDC stream, nothing else here.
-    let source = async {
-        match &want.source {
-            Some(src) => Some(
-                Box::pin(source::converge_source(
-                    aws,
-                    src,
-                    prior_source,
-                    &want.cdc,
-                    cdc.clone().map(Some),
-                    &want.owner,
-                    &want.tags,
-                    timeout,
-                ))
-                .await,
-            ),
-            None => None,
-        }
-    };
     // The mapping reads its stream, invokes the function and sends what it gives up on to the
     // dead-letter bucket: it needs all three (and the engine its state and reference data).
     let mapping = async {
@@ -853,7 +816,7 @@ pub async fn converge(
     let (
         (cdc, enriched, table, bucket),
         ((role, function), (state_table, reference), sql_role),
-        (source, mapping, blocks_done, sql_done),
+        (mapping, blocks_done, sql_done),
     ) = tokio::join!(
         async {
             tokio::join!(
@@ -864,12 +827,8 @@ pub async fn converge(
             )
         },
         async { tokio::join!(role_then_function.clone(), engine.clone(), sql_role.clone()) },
-        async { tokio::join!(source, mapping, blocks_done, sql_done) },
+        async { tokio::join!(mapping, blocks_done, sql_done) },
     );
-    let (source_ready, source_done) = match source {
-        Some((ready, done)) => (Some(ready), done),
-        None => (None, None),
-    };
 
     let mut out = Outcome::default();
     out.cdc_arn = out.take(cdc);
@@ -893,29 +852,9 @@ pub async fn converge(
         out.application_arn = Some(done.application_arn);
         out.application_version_id = Some(done.version_id);
     }
-    if let Some(ready) = source_ready.and_then(|r| out.take(r)) {
-        out.dms_role_arn = Some(ready.role_arn);
-        out.instance_arn = Some(ready.instance_arn);
-        out.engine_version = Some(ready.engine_version);
-        out.source_endpoint_arn = Some(ready.mysql_arn);
-    }
-    if let Some(done) = source_done.and_then(|d| out.take(d)) {
-        out.target_endpoint_arn = Some(done.target_arn);
-        out.task_arn = Some(done.task_arn);
-    }
     for applied in blocks_done {
         out.errors.extend(applied.errors);
         out.records.extend(applied.record);
-    }
-
-    // Source parts renamed in place (or the block removed): the new ones are up, so the old
-    // ones go.
-    if let Some(p) = prior_source {
-        if want.source.is_none() || out.task_arn.is_some() {
-            out.errors.extend(
-                source::remove_replaced_source(aws, p, want.source.as_ref(), timeout).await,
-            );
-        }
     }
 
     // An engine turned off: its parts go (the reference data when nothing uses it any more).
@@ -1019,20 +958,13 @@ pub async fn destroy(
         }
     }
     let mut errors = Vec::new();
-    // What reads or writes the CDC stream goes before it: the replication task (with the rest
-    // of DMS) and the blocks' parts (the lake's delivery stream).
-    let source = async {
-        match state.source() {
-            Some(source) => source::destroy_source(aws, source, timeout).await,
-            None => Vec::new(),
-        }
-    };
+    // What reads or writes the CDC stream goes before it: the blocks' parts (the replication
+    // task with the rest of DMS, the lake's delivery stream).
     let blocks =
         futures::future::join_all(BLOCKS.iter().map(|block| block.destroy(&destroying, state)));
     // The SQL application reads the CDC stream and writes the enriched one.
     let sql = sql::destroy(aws, &state.analytics, timeout);
-    let (source, blocks, sql) = tokio::join!(source, blocks, sql);
-    errors.extend(source);
+    let (blocks, sql) = tokio::join!(blocks, sql);
     errors.extend(blocks.into_iter().flatten());
     errors.extend(sql);
     if let Value::Value(uuid) = &p.event_source_mapping_id {

@@ -104,6 +104,7 @@ impl ImportId {
 /// nothing is found).
 pub struct Importing<'a> {
     pub aws: &'a Aws,
+    pub identity: &'a Identity,
     pub id: &'a ImportId,
     pub looked: Vec<String>,
 }
@@ -144,13 +145,15 @@ pub trait Block: Sync {
     /// Plan-time checks of the block's configuration, each error on its attribute.
     fn validate(&self, config: &PipelineState, diags: &mut Diagnostics);
 
-    /// The block as planned (defaults, derived names, ARNs) into `planned`.
+    /// The block as planned (defaults, derived names, ARNs) into `planned`; what cannot be
+    /// planned is an error on its attribute.
     fn plan(
         &self,
         config: &PipelineState,
         prior: Option<&PipelineState>,
         identity: &Identity,
         planned: &mut PipelineState,
+        diags: &mut Diagnostics,
     );
 
     /// Brings the block's components to `planned` (`config` tells what the user left to the

@@ -3,8 +3,9 @@
 //! module here and one line in the list.
 
 mod lake;
+mod source;
 
 use super::block::Block;
 
 /// Every block, in the order the docs list them.
-pub const BLOCKS: &[&dyn Block] = &[&lake::DataLake];
+pub const BLOCKS: &[&dyn Block] = &[&source::DmsSource, &lake::DataLake];

@@ -21,17 +21,15 @@ use super::blocks::BLOCKS;
 use super::environment::environment_into;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted};
-use super::source::generated_table_mappings;
-use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, ENGINE_LAMBDA, ENGINE_SQL};
+use super::state::{AnalyticsBlock, PipelineState, Str, ENGINE_LAMBDA, ENGINE_SQL};
 use super::values::arn_name;
-use crate::aws::dms::{self, EndpointKind};
 use crate::aws::tags::PIPELINE_TAG;
 use crate::aws::{dynamodb, kinesis, kinesisanalytics as kda, lambda, s3};
 use crate::aws::{Aws, Identity};
 
 /// The keys of a component map, with what each names.
-/// The core's; the blocks list their own ([`Block::import_keys`]).
-pub const KEYS: [(&str, &str); 17] = [
+/// The core's; the blocks list their own (`Block::import_keys`).
+pub const KEYS: [(&str, &str); 11] = [
     ("name", "the pipeline's name (required)"),
     ("cdc_stream", "the CDC Kinesis stream"),
     ("enriched_stream", "the enriched Kinesis stream"),
@@ -39,15 +37,6 @@ pub const KEYS: [(&str, &str); 17] = [
     ("function", "the persist Lambda function"),
     ("role", "the persist function's IAM role"),
     ("dead_letter_bucket", "the dead-letter S3 bucket"),
-    (
-        "replication_subnet_group",
-        "the DMS replication subnet group",
-    ),
-    ("replication_instance", "the DMS replication instance"),
-    ("source_endpoint", "the DMS MySQL endpoint"),
-    ("target_endpoint", "the DMS Kinesis endpoint"),
-    ("replication_task", "the DMS replication task"),
-    ("dms_role", "the DMS IAM role"),
     ("application", "the Kinesis Data Analytics SQL application"),
     ("analytics_role", "the SQL application's IAM role"),
     ("reference_bucket", "the reference data S3 bucket"),
@@ -60,27 +49,14 @@ fn kind_of(key: &str) -> &'static str {
         "cdc_stream" | "enriched_stream" => own::STREAM,
         "sink" | "state_table" => own::TABLE,
         "function" => own::FUNCTION,
-        "role" | "dms_role" | "analytics_role" => own::ROLE,
+        "role" | "analytics_role" => own::ROLE,
         "dead_letter_bucket" | "reference_bucket" => own::BUCKET,
-        "replication_subnet_group" => own::SUBNET_GROUP,
-        "replication_instance" => own::INSTANCE,
-        "source_endpoint" | "target_endpoint" => own::ENDPOINT,
-        "replication_task" => own::TASK,
         "application" => own::APPLICATION,
         _ => block_keys()
             .find(|k| k.key == key)
             .map_or("component", |k| k.kind),
     }
 }
-
-const DMS_KEYS: [&str; 6] = [
-    "replication_subnet_group",
-    "replication_instance",
-    "source_endpoint",
-    "target_endpoint",
-    "replication_task",
-    "dms_role",
-];
 
 /// The keys the blocks read.
 fn block_keys() -> impl Iterator<Item = &'static ImportKey> {
@@ -167,10 +143,6 @@ fn text(s: &str) -> Str {
     Value::Value(s.to_string())
 }
 
-fn dms_default(name: &str, suffix: &str) -> String {
-    format!("{}-{suffix}", name.to_ascii_lowercase().replace('_', "-"))
-}
-
 fn err(e: crate::aws::AwsError) -> String {
     e.message
 }
@@ -212,12 +184,11 @@ async fn found_components(
             }
         }
     };
-    let (persist_role, dms_role, analytics_role) = tokio::join!(
+    let (persist_role, analytics_role) = tokio::join!(
         role(&state.persist.role_name),
-        role(&state.source().map_or(Value::Null, |s| s.role_name.clone())),
         role(&state.analytics.role_name),
     );
-    for found in [persist_role, dms_role, analytics_role] {
+    for found in [persist_role, analytics_role] {
         if let Some((name, _)) = found.map_err(err)? {
             adopted.add(own::ROLE, &name);
         }
@@ -252,25 +223,6 @@ async fn found_components(
     if let Some(uuid) = state.persist.event_source_mapping_id.as_ref_option() {
         adopted.add(own::MAPPING, uuid);
     }
-    if let Some(s) = state.source() {
-        for (kind, id, arn) in [
-            (
-                own::INSTANCE,
-                &s.replication_instance_id,
-                &s.replication_instance_arn,
-            ),
-            (own::ENDPOINT, &s.source_endpoint_id, &s.source_endpoint_arn),
-            (own::ENDPOINT, &s.target_endpoint_id, &s.target_endpoint_arn),
-            (own::TASK, &s.replication_task_id, &s.replication_task_arn),
-        ] {
-            if let Some(id) = named(id, arn) {
-                adopted.add(kind, &id);
-            }
-        }
-        if let Some(group) = s.replication_subnet_group_id.as_ref_option() {
-            adopted.add(own::SUBNET_GROUP, group);
-        }
-    }
     for block in BLOCKS {
         block.adopted(aws, state, adopted).await?;
     }
@@ -285,6 +237,7 @@ async fn adopt_state(
     let name = id.name.as_str();
     let mut importing = Importing {
         aws,
+        identity,
         id,
         looked: Vec::new(),
     };
@@ -292,7 +245,6 @@ async fn adopt_state(
     let mut state = PipelineState {
         id: text(name),
         name: text(name),
-        source: some(Vec::new()),
         ..PipelineState::default()
     };
     state.analytics.reference = some(Vec::new());
@@ -455,15 +407,6 @@ async fn adopt_state(
         }
     }
 
-    // DMS.
-    let dms_named = DMS_KEYS.iter().any(|k| id.components.contains_key(*k));
-    if dms_named || !id.by_map() {
-        if let Some(source) = adopt_source(aws, identity, id, &mut importing).await? {
-            found_any = true;
-            state.source = some(vec![some(source)]);
-        }
-    }
-
     // The blocks.
     for block in BLOCKS {
         found_any |= block.import(&mut importing, &mut state).await?;
@@ -591,138 +534,6 @@ async fn adopt_sql_engine(
     Ok(())
 }
 
-/// DMS: the task first (it names the instance and both endpoints), else each by its id.
-async fn adopt_source(
-    aws: &Aws,
-    identity: &Identity,
-    id: &ImportId,
-    importing: &mut Importing<'_>,
-) -> Result<Option<SourceBlock>, String> {
-    let name = id.name.as_str();
-    let task_id = id.get("replication_task", || dms_default(name, "cdc"));
-    let instance_id = id.get("replication_instance", || dms_default(name, "dms"));
-    let source_id = id.get("source_endpoint", || dms_default(name, "mysql"));
-    let target_id = id.get("target_endpoint", || dms_default(name, "kinesis"));
-    importing.note("DMS replication task", &task_id);
-    importing.note("DMS replication instance", &instance_id);
-    let (task, instance, mysql, target) = tokio::join!(
-        dms::find_task_by_id(&aws.dms, &task_id),
-        dms::find_instance_by_id(&aws.dms, &instance_id),
-        dms::find_endpoint_by_id(&aws.dms, &source_id),
-        dms::find_endpoint_by_id(&aws.dms, &target_id),
-    );
-    let (task, instance, mysql, target) = (
-        task.map_err(err)?,
-        instance.map_err(err)?,
-        mysql.map_err(err)?,
-        target.map_err(err)?,
-    );
-    if task.is_none() && instance.is_none() && mysql.is_none() && target.is_none() {
-        return Ok(None);
-    }
-    if let Some(t) = &task {
-        importing.owned("DMS replication task", &task_id, &t.tags)?;
-    }
-    if let Some(i) = &instance {
-        importing.owned("DMS replication instance", &instance_id, &i.tags)?;
-    }
-    let mut s = SourceBlock {
-        replication_instance_id: some(instance_id),
-        source_endpoint_id: some(source_id),
-        target_endpoint_id: some(target_id),
-        replication_task_id: some(task_id),
-        start_replication: some(true),
-        ..SourceBlock::default()
-    };
-    if let Some(i) = &instance {
-        s.replication_instance_arn = some(i.arn.clone());
-        if !i.subnet_group.is_empty() && !i.subnet_group.starts_with("default") {
-            s.replication_subnet_group_id = some(i.subnet_group.clone());
-            if let Some(group) = dms::find_subnet_group_by_id(&aws.dms, identity, &i.subnet_group)
-                .await
-                .map_err(err)?
-            {
-                // A group the pipeline made from `subnet_ids` carries its tag.
-                if group.tags.get(PIPELINE_TAG).map(String::as_str) == Some(name) {
-                    s.subnet_ids = some(group.subnet_ids.iter().map(|v| text(v)).collect());
-                }
-            }
-        }
-        // Security groups stay unset: AWS reports the VPC's default group for an instance
-        // given none, so they cannot be told apart (documented with import).
-    }
-    if let Some(dms::Endpoint {
-        kind: EndpointKind::MySql(m),
-        arn,
-        ..
-    }) = &mysql
-    {
-        s.source_endpoint_arn = some(arn.clone());
-        s.port = m.port.map_or(Value::Null, |p| some(p as i64));
-        s.database_name = m.database_name.clone().map_or(Value::Null, some);
-        s.username = m.username.clone().map_or(Value::Null, some);
-        s.server_name = m.server_name.clone().map_or(Value::Null, some);
-    }
-    if let Some(dms::Endpoint {
-        kind: EndpointKind::Kinesis(k),
-        arn,
-        ..
-    }) = &target
-    {
-        s.target_endpoint_arn = some(arn.clone());
-        s.role_arn = some(k.role_arn.clone());
-        s.role_name = some(
-            id.components
-                .get("dms_role")
-                .cloned()
-                .unwrap_or_else(|| arn_name(&k.role_arn)),
-        );
-        s.partition_key_type = text(if k.partition_include_schema_table {
-            "primary-key"
-        } else {
-            "schema-table"
-        });
-    }
-    if let Some(t) = &task {
-        s.replication_task_arn = some(t.arn.clone());
-        s.table_mappings =
-            some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings.clone()));
-        if let Some(tables) = tables_of(&t.table_mappings, &s.partition_key_type) {
-            s.tables = some(tables);
-        }
-    }
-    Ok(Some(s))
-}
-
-/// The `tables` map whose generated mappings are exactly `mappings`, if there is one.
-fn tables_of(
-    mappings: &str,
-    partition_key_type: &Str,
-) -> Option<BTreeMap<String, Value<Vec<Value<String>>>>> {
-    let doc: serde_json::Value = serde_json::from_str(mappings).ok()?;
-    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for rule in doc["rules"].as_array()? {
-        if rule["rule-type"] == "selection" {
-            let schema = rule["object-locator"]["schema-name"].as_str()?;
-            let table = rule["object-locator"]["table-name"].as_str()?;
-            tables
-                .entry(schema.to_string())
-                .or_default()
-                .push(table.to_string());
-        }
-    }
-    let kind = partition_key_type.as_ref_option()?;
-    if tables.is_empty() {
-        return None;
-    }
-    dms::json_equal(&generated_table_mappings(&tables, kind), mappings).then(|| {
-        tables
-            .into_iter()
-            .map(|(schema, names)| (schema, some(names.into_iter().map(some).collect())))
-            .collect()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,23 +569,5 @@ mod tests {
         let e = parse_id("name=a,sink=x,sink=y").unwrap_err();
         assert!(e.contains("`sink` appears twice"), "{e}");
         assert!(parse_id("not a name").is_err());
-    }
-
-    #[test]
-    fn generated_mappings_are_read_back_as_tables() {
-        let tables = BTreeMap::from([(
-            "orders".to_string(),
-            vec!["order".to_string(), "order_item".to_string()],
-        )]);
-        let mappings = generated_table_mappings(&tables, "primary-key");
-        let back = tables_of(&mappings, &text("primary-key")).unwrap();
-        assert_eq!(
-            back["orders"],
-            some(vec![text("order"), text("order_item")])
-        );
-        // Hand-written mappings (a transformation rule, say) stay as mappings.
-        assert!(tables_of(r#"{"rules":[]}"#, &text("primary-key")).is_none());
-        assert_eq!(arn_name("arn:aws:iam::1:role/orders-dms"), "orders-dms");
-        assert_eq!(arn_name("arn:aws:s3:::bucket"), "bucket");
     }
 }

@@ -28,7 +28,7 @@ use super::owner::{self as own, Adopted};
 use super::state::PipelineState;
 use super::values::known;
 use crate::aws::tags::PIPELINE_TAG;
-use crate::aws::{dms, dynamodb, iam, kinesis, kinesisanalytics, lambda, s3};
+use crate::aws::{dynamodb, iam, kinesis, kinesisanalytics, lambda, s3};
 use crate::aws::{Aws, AwsResult, Identity};
 
 /// `state` with the ARNs of the pipeline's unrecorded components filled in (by name and tag).
@@ -139,44 +139,6 @@ pub async fn adopt(
         if let Some(found) = iam::find_by_name(&aws.iam, &name, super::sql::POLICY_NAME).await? {
             if ours(own::ROLE, &name, &found.tags) {
                 a.role_arn = Value::Value(found.arn);
-            }
-        }
-    }
-
-    if let Value::Value(blocks) = &mut state.source {
-        if let Some(Value::Value(s)) = blocks.first_mut() {
-            if let Some(id) = missing(&s.replication_task_id, &s.replication_task_arn) {
-                if let Some(found) = dms::find_task_by_id(&aws.dms, &id).await? {
-                    if ours(own::TASK, &id, &found.tags) {
-                        s.replication_task_arn = Value::Value(found.arn);
-                    }
-                }
-            }
-            for (id, arn) in [
-                (&s.source_endpoint_id, &mut s.source_endpoint_arn),
-                (&s.target_endpoint_id, &mut s.target_endpoint_arn),
-            ] {
-                if let Some(id) = missing(id, &*arn) {
-                    if let Some(found) = dms::find_endpoint_by_id(&aws.dms, &id).await? {
-                        if ours(own::ENDPOINT, &id, &found.tags) {
-                            *arn = Value::Value(found.arn);
-                        }
-                    }
-                }
-            }
-            if let Some(id) = missing(&s.replication_instance_id, &s.replication_instance_arn) {
-                if let Some(found) = dms::find_instance_by_id(&aws.dms, &id).await? {
-                    if ours(own::INSTANCE, &id, &found.tags) {
-                        s.replication_instance_arn = Value::Value(found.arn);
-                    }
-                }
-            }
-            if let Some(name) = missing(&s.role_name, &s.role_arn) {
-                if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-dms").await? {
-                    if ours(own::ROLE, &name, &found.tags) {
-                        s.role_arn = Value::Value(found.arn);
-                    }
-                }
             }
         }
     }

@@ -13,7 +13,6 @@ mod owner;
 mod plan;
 mod read;
 mod roles;
-mod source;
 mod sql;
 mod state;
 mod timeouts;
@@ -128,20 +127,6 @@ fn applied_state(mut state: PipelineState, out: &mut Outcome) -> PipelineState {
     state.persist.function_arn = id(&out.function_arn);
     state.persist.event_source_mapping_id = id(&out.mapping_uuid);
     state.persist.dead_letter_bucket_arn = id(&out.dead_letter_arn);
-    if let Value::Value(blocks) = &mut state.source {
-        if let Some(Value::Value(source)) = blocks.first_mut() {
-            source.role_arn = id(&out.dms_role_arn);
-            source.replication_instance_arn = id(&out.instance_arn);
-            if let Some(version) = &out.engine_version {
-                source.engine_version = Value::Value(version.clone());
-            } else if source.engine_version.is_unknown() {
-                source.engine_version = Value::Null;
-            }
-            source.source_endpoint_arn = id(&out.source_endpoint_arn);
-            source.target_endpoint_arn = id(&out.target_endpoint_arn);
-            source.replication_task_arn = id(&out.task_arn);
-        }
-    }
     if state.analytics.lambda_engine() {
         state.analytics.state_table_arn = id(&out.state_table_arn);
     }

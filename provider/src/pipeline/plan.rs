@@ -9,7 +9,6 @@ use tf_provider::{AttributePath, Diagnostics};
 
 use super::blocks::BLOCKS;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
-use super::source;
 use super::sql;
 use super::state::{
     AnalyticsBlock, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags, ENGINE_LAMBDA,
@@ -49,9 +48,6 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     validate_sink(&config.sink, diags);
     validate_persist(&config.persist, diags);
     validate_analytics(&config.analytics, &config.sink, diags);
-    if let Some(source) = config.source() {
-        source::validate_source(source, diags);
-    }
     for block in BLOCKS {
         block.validate(config, diags);
     }
@@ -496,15 +492,8 @@ pub fn plan(
         identity,
         diags,
     );
-    let source = source::plan_source(
-        config.source(),
-        prior.and_then(|p| p.source()),
-        &name,
-        diags,
-    );
     let mut planned = PipelineState {
         id: name.clone(),
-        source: one(source),
         timeouts: config.timeouts.clone(),
         tags_all: plan_tags(&config.tags, &name, default_tags),
         tags: config.tags.clone(),
@@ -518,14 +507,9 @@ pub fn plan(
         ..PipelineState::default()
     };
     for block in BLOCKS {
-        block.plan(config, prior, identity, &mut planned);
+        block.plan(config, prior, identity, &mut planned, diags);
     }
     planned
-}
-
-/// A block nested as a list of at most one element.
-fn one<T>(block: Option<T>) -> Value<Vec<Value<T>>> {
-    Value::Value(block.map(Value::Value).into_iter().collect())
 }
 
 /// Lambda allows 4 KB of environment variables in all (names and values).

@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::blocks::BLOCKS;
-use super::roles::role_arn;
-use super::source::security_group_ids;
-use super::state::{AnalyticsBlock, PipelineState, SourceBlock, Str, StreamBlock, Tags};
-use crate::aws::dms::{self, EndpointKind};
+use super::state::{AnalyticsBlock, PipelineState, Str, StreamBlock, Tags};
 use crate::aws::dynamodb::{self, Table};
 use crate::aws::iam::{self, Role};
 use crate::aws::kinesis::{self, Stream};
@@ -43,16 +40,8 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     let p = &prior.persist;
     // The blocks' components are named in the state too: read with the core ones, at once.
     // The CDC stream's ARN they compare with is the state's (deterministic from its name).
-    let cdc_known = prior.cdc_stream.arn.as_ref_option().cloned();
-    let mut source = prior.source().cloned();
     let mut analytics = prior.analytics.clone();
     let blocks = async {
-        let source_read = async {
-            match &mut source {
-                Some(source) => refresh_source(aws, source, cdc_known.as_deref()).await,
-                None => Ok(()),
-            }
-        };
         let blocks_read =
             futures::future::join_all(BLOCKS.iter().map(|block| block.refresh(aws, prior)));
         let analytics_read = async {
@@ -61,9 +50,9 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
             }
             Ok::<(), crate::aws::AwsError>(())
         };
-        tokio::join!(source_read, blocks_read, analytics_read)
+        tokio::join!(blocks_read, analytics_read)
     };
-    let (core, (source_read, blocks_read, analytics_read), sql_read) = tokio::join!(
+    let (core, (blocks_read, analytics_read), sql_read) = tokio::join!(
         async {
             tokio::join!(
                 find_stream(aws, &prior.cdc_stream.name),
@@ -117,7 +106,6 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         },
     );
     let (cdc, enriched, table, role, function, mapping, bucket) = core;
-    source_read?;
     let blocks_read = blocks_read.into_iter().collect::<AwsResult<Vec<_>>>()?;
     analytics_read?;
     let sql = sql_read?;
@@ -130,19 +118,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         mapping: mapping?,
         bucket: bucket?,
     };
-    let source_left = source.as_ref().is_some_and(|s| {
-        [
-            &s.role_arn,
-            &s.replication_instance_arn,
-            &s.source_endpoint_arn,
-            &s.target_endpoint_arn,
-            &s.replication_task_arn,
-        ]
-        .iter()
-        .any(|arn| arn.is_value())
-    });
-    let nothing_left = !source_left
-        && !blocks_read.iter().any(|b| b.exists)
+    let nothing_left = !blocks_read.iter().any(|b| b.exists)
         && seen.cdc.is_none()
         && seen.enriched.is_none()
         && seen.table.is_none()
@@ -155,7 +131,6 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     }
     let mut fresh = flatten(prior, seen);
     // Blocks nest as lists: a state written before they existed holds null, read as none.
-    fresh.source = Value::Value(source.map(Value::Value).into_iter().collect());
     for block in blocks_read {
         (block.record)(&mut fresh);
     }
@@ -226,142 +201,6 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
         }
     }
     analytics.reference_objects = some(objects);
-    Ok(())
-}
-
-/// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
-/// of band shows on its attribute. The password is never returned by AWS, so never compared.
-async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
-    let by_id = |v: &Str| v.as_ref_option().cloned();
-    // Every component at once (each is named in the state); then compared in order.
-    let endpoint = |id: Option<String>| async move {
-        match id {
-            Some(id) => dms::describe_endpoint_by_id(&aws.dms, &id).await,
-            None => Ok(None),
-        }
-    };
-    let (role, instance, mysql, target, task) = tokio::join!(
-        role_arn(aws, &s.role_name, &s.role_arn, "unifiedetl-dms"),
-        async {
-            match by_id(&s.replication_instance_id) {
-                Some(id) => dms::describe_instance_by_id(&aws.dms, &id).await,
-                None => Ok(None),
-            }
-        },
-        endpoint(by_id(&s.source_endpoint_id)),
-        endpoint(by_id(&s.target_endpoint_id)),
-        async {
-            match by_id(&s.replication_task_id) {
-                Some(id) => dms::describe_task_by_id(&aws.dms, &id).await,
-                None => Ok(None),
-            }
-        },
-    );
-    let (instance, mysql, target, task) = (instance?, mysql?, target?, task?);
-    // The role the endpoint should name, by its name: a role that lacks the pipeline's policy
-    // reads as a null ARN (to show the update), yet it is the same role.
-    let role_named = s.role_name.as_ref_option().cloned();
-    s.role_arn = role?;
-    // The ARNs the components have: the task is compared with these, so a component that is
-    // only to be updated (its ARN shown as null for that) does not make the task look replaced.
-    let instance_seen = instance.as_ref().map(|i| i.arn.clone());
-    let mysql_seen = mysql.as_ref().map(|e| e.arn.clone());
-    let target_seen = target.as_ref().map(|e| e.arn.clone());
-    match instance {
-        None => s.replication_instance_arn = Value::Null,
-        Some(i) => {
-            s.replication_instance_class = some(i.class);
-            s.allocated_storage = some(i.allocated_storage as i64);
-            s.engine_version = some(i.engine_version);
-            s.multi_az = some(i.multi_az);
-            s.publicly_accessible = some(i.publicly_accessible);
-            // Without a configured list AWS reports the VPC's default group: not managed then.
-            if s.vpc_security_group_ids.is_value()
-                && security_group_ids(s) != i.vpc_security_group_ids
-            {
-                s.vpc_security_group_ids =
-                    some(i.vpc_security_group_ids.into_iter().map(some).collect());
-            }
-            if s.replication_instance_arn.as_ref_option() != Some(&i.arn) {
-                s.replication_instance_arn = Value::Null;
-            }
-        }
-    }
-    match mysql {
-        Some(dms::Endpoint {
-            kind: EndpointKind::MySql(m),
-            arn,
-            ..
-        }) => {
-            let opt_text = |v: Option<String>| v.map_or(Value::Null, some);
-            if s.server_name.is_value() || m.server_name.is_some() {
-                s.server_name = opt_text(m.server_name);
-            }
-            if s.port.is_value() {
-                s.port = m.port.map_or(Value::Null, |p| some(p as i64));
-            }
-            if s.database_name.is_value() || m.database_name.is_some() {
-                s.database_name = opt_text(m.database_name);
-            }
-            if s.username.is_value() || m.username.is_some() {
-                s.username = opt_text(m.username);
-            }
-            s.secrets_manager_secret_arn = opt_text(m.secret_arn);
-            s.ssl_mode = some(m.ssl_mode);
-            s.certificate_arn = opt_text(m.certificate_arn);
-            if s.source_endpoint_arn.as_ref_option() != Some(&arn) {
-                s.source_endpoint_arn = Value::Null;
-            }
-        }
-        _ => s.source_endpoint_arn = Value::Null,
-    }
-    let wanted_schema_table =
-        matches!(&s.partition_key_type, Value::Value(t) if t == "primary-key");
-    match target {
-        // Writing to another stream, with another role or another partitioning: an update.
-        Some(dms::Endpoint {
-            kind: EndpointKind::Kinesis(k),
-            arn,
-            ..
-        }) if Some(k.stream_arn.as_str()) == cdc_arn
-            && role_named
-                .as_deref()
-                .is_some_and(|name| k.role_arn.rsplit('/').next() == Some(name))
-            && k.partition_include_schema_table == wanted_schema_table
-            && s.target_endpoint_arn.as_ref_option() == Some(&arn) => {}
-        _ => s.target_endpoint_arn = Value::Null,
-    }
-    match task {
-        Some(t)
-            if s.replication_task_arn.as_ref_option() == Some(&t.arn)
-                && instance_seen.as_ref() == Some(&t.instance_arn)
-                && mysql_seen.as_ref() == Some(&t.source_arn)
-                && target_seen.as_ref() == Some(&t.target_arn) =>
-        {
-            s.migration_type = some(t.migration_type);
-            let same_mappings = s
-                .table_mappings
-                .as_ref_option()
-                .is_some_and(|m| dms::json_equal(m, &t.table_mappings));
-            if !same_mappings {
-                // Shown in the plan as jsonencode would write it, so the difference reads.
-                s.table_mappings =
-                    some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings));
-            }
-            if let (Value::Value(given), Some(actual)) = (&s.task_settings, &t.settings) {
-                if !dms::settings_match(given, actual) {
-                    s.task_settings = some(dms::project_settings(given, actual));
-                }
-            }
-            // A task meant to run that was stopped (or failed) out of band shows as not started.
-            if matches!(s.start_replication, Value::Value(true))
-                && matches!(t.status.as_str(), "stopped" | "failed" | "ready")
-            {
-                s.start_replication = some(false);
-            }
-        }
-        _ => s.replication_task_arn = Value::Null,
-    }
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use crate::aws::iam;
 use crate::aws::s3::{self, BucketSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
 use crate::pipeline::block::{
-    Applied, Block, Core, Destroying, ImportKey, Importing, Ours, Refreshed,
+    Applied, Block, Core, Destroying, ImportKey, Importing, Ours, Record, Refreshed,
 };
 use crate::pipeline::owner::{self as own, Adopted, Owner};
 use crate::pipeline::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
@@ -78,6 +78,22 @@ fn id(value: Option<String>) -> Str {
     value.map_or(Value::Null, Value::Value)
 }
 
+/// The ids an apply came to, recorded in the planned block: null where a part could not be
+/// brought up (the next plan shows it).
+fn record(
+    role_arn: Option<String>,
+    bucket_arn: Option<String>,
+    stream_arn: Option<String>,
+) -> Record {
+    Box::new(move |state| {
+        if let Some(l) = block_mut(state) {
+            l.role_arn = id(role_arn);
+            l.bucket_arn = id(bucket_arn);
+            l.delivery_stream_arn = id(stream_arn);
+        }
+    })
+}
+
 #[async_trait]
 impl Block for DataLake {
     fn import_keys(&self) -> &'static [ImportKey] {
@@ -96,6 +112,7 @@ impl Block for DataLake {
         prior: Option<&PipelineState>,
         identity: &Identity,
         planned: &mut PipelineState,
+        _diags: &mut Diagnostics,
     ) {
         let lake = plan_lake(
             config.data_lake(),
@@ -115,16 +132,16 @@ impl Block for DataLake {
     ) -> Applied {
         let mut applied = Applied::default();
         let prior_lake = prior.and_then(|p| p.data_lake());
-        let want = match planned.data_lake() {
-            Some(block) => {
-                let bucket_managed = config.data_lake().is_some_and(|l| l.bucket.is_null());
-                match Lake::from_state(block, bucket_managed) {
-                    Ok(lake) => Some(lake),
-                    Err(message) => {
-                        applied.errors.push(message);
-                        return applied;
-                    }
-                }
+        let bucket_managed = config.data_lake().is_some_and(|l| l.bucket.is_null());
+        let want = match planned
+            .data_lake()
+            .map(|b| Lake::from_state(b, bucket_managed))
+        {
+            Some(Ok(lake)) => Some(lake),
+            Some(Err(message)) => {
+                applied.errors.push(message);
+                applied.record = Some(record(None, None, None));
+                return applied;
             }
             None => None,
         };
@@ -151,14 +168,7 @@ impl Block for DataLake {
                 stream_arn = done.map_err(|e| applied.errors.push(e.message)).ok();
             }
             let bucket_arn = role_arn.as_ref().map(|_| lake.bucket_arn.clone());
-            let delivery_stream_arn = stream_arn.clone();
-            applied.record = Some(Box::new(move |state| {
-                if let Some(l) = block_mut(state) {
-                    l.role_arn = id(role_arn);
-                    l.bucket_arn = id(bucket_arn);
-                    l.delivery_stream_arn = id(delivery_stream_arn);
-                }
-            }));
+            applied.record = Some(record(role_arn, bucket_arn, stream_arn.clone()));
         }
         // Parts renamed in place (or the block removed): the new ones are up, the old ones go.
         if let (Some(state), Some(p)) = (prior, prior_lake) {
@@ -711,7 +721,13 @@ mod tests {
             name: config.name.clone(),
             ..Default::default()
         };
-        DataLake.plan(config, None, &identity(), &mut planned);
+        DataLake.plan(
+            config,
+            None,
+            &identity(),
+            &mut planned,
+            &mut Diagnostics::default(),
+        );
         planned
     }
 

@@ -1,12 +1,14 @@
 //! The `source` block: DMS carrying a MySQL database's changes into the CDC stream. Its whole
-//! life but its schema (`state.rs`) and its import (`import.rs`):
+//! life but its schema (`state.rs`), as a [`Block`]:
 //!
 //! 1. plan: validation with attribute paths, defaults, the table mappings generated from `tables`
 //!    ([`validate_source`], [`plan_source`]);
 //! 2. apply: each part starts as soon as the parts it needs are up ([`converge_source`]), so the
 //!    slow replication instance is created while the streams and endpoints are;
 //! 3. parts renamed in place or a removed block: the old parts go once the new are up
-//!    ([`remove_replaced_source`]).
+//!    ([`remove_replaced_source`]);
+//! 4. refresh ([`refresh_source`]), import (the task first: it names the rest,
+//!    [`adopt_source`]), what a failed apply left, destroy.
 //!
 //! ```text
 //!   DMS role ─┬─▶ MySQL endpoint ───┐
@@ -18,19 +20,614 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures::FutureExt;
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
-use super::owner as own;
-use super::owner::Owner;
-use super::roles::{arn_in, ensure_service_role, ServiceRole};
-use super::state::{SourceBlock, Str, Strings};
-use super::values::{derive, in_range, keep, known, name_like, need, one_of, path, pick, text};
 use crate::aws::dms::{EndpointKind, EndpointSpec, KinesisTarget, MySqlSource, TaskSpec};
-use crate::aws::{account_of, dms, iam, partition_of, Aws, AwsError, AwsResult, Expect};
+use crate::aws::tags::PIPELINE_TAG;
+use crate::aws::{account_of, dms, iam, partition_of, Aws, AwsError, AwsResult, Expect, Identity};
+use crate::pipeline::block::{
+    Applied, Block, Core, Destroying, ImportId, ImportKey, Importing, Ours, Record, Refreshed,
+};
+use crate::pipeline::owner::{self as own, Adopted, Owner};
+use crate::pipeline::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
+use crate::pipeline::state::{PipelineState, SourceBlock, Str, Strings};
+use crate::pipeline::values::{
+    arn_name, derive, in_range, keep, known, name_like, need, one_of, path, pick, text,
+};
 
 const SOURCE: &str = "source";
+
+/// The `source` block.
+pub struct DmsSource;
+
+/// The block nests as a list of at most one element.
+fn set(state: &mut PipelineState, source: Option<SourceBlock>) {
+    state.source = Value::Value(source.map(Value::Value).into_iter().collect());
+}
+
+fn block_mut(state: &mut PipelineState) -> Option<&mut SourceBlock> {
+    match &mut state.source {
+        Value::Value(blocks) => blocks.first_mut().and_then(|b| b.as_mut_option()),
+        _ => None,
+    }
+}
+
+fn some<T>(v: T) -> Value<T> {
+    Value::Value(v)
+}
+
+fn err(e: AwsError) -> String {
+    e.message
+}
+
+fn id_of(value: Option<String>) -> Str {
+    value.map_or(Value::Null, Value::Value)
+}
+
+/// The ids an apply came to, recorded in the planned block: null where a part could not be
+/// brought up (the next plan shows it).
+fn record(ready: Option<SourceReady>, done: Option<SourceDone>) -> Record {
+    Box::new(move |state| {
+        let Some(s) = block_mut(state) else {
+            return;
+        };
+        let (role, instance, version, mysql) = match ready {
+            Some(r) => (
+                Some(r.role_arn),
+                Some(r.instance_arn),
+                Some(r.engine_version),
+                Some(r.mysql_arn),
+            ),
+            None => (None, None, None, None),
+        };
+        s.role_arn = id_of(role);
+        s.replication_instance_arn = id_of(instance);
+        if let Some(version) = version {
+            s.engine_version = Value::Value(version);
+        } else if s.engine_version.is_unknown() {
+            s.engine_version = Value::Null;
+        }
+        s.source_endpoint_arn = id_of(mysql);
+        let (target, task) = match done {
+            Some(d) => (Some(d.target_arn), Some(d.task_arn)),
+            None => (None, None),
+        };
+        s.target_endpoint_arn = id_of(target);
+        s.replication_task_arn = id_of(task);
+    })
+}
+
+#[async_trait]
+impl Block for DmsSource {
+    fn import_keys(&self) -> &'static [ImportKey] {
+        IMPORT_KEYS
+    }
+
+    fn validate(&self, config: &PipelineState, diags: &mut Diagnostics) {
+        if let Some(source) = config.source() {
+            validate_source(source, diags);
+        }
+    }
+
+    fn plan(
+        &self,
+        config: &PipelineState,
+        prior: Option<&PipelineState>,
+        _identity: &Identity,
+        planned: &mut PipelineState,
+        diags: &mut Diagnostics,
+    ) {
+        let source = plan_source(
+            config.source(),
+            prior.and_then(|p| p.source()),
+            &planned.name,
+            diags,
+        );
+        set(planned, source);
+    }
+
+    async fn apply(
+        &self,
+        core: &Core<'_>,
+        planned: &PipelineState,
+        _config: &PipelineState,
+        prior: Option<&PipelineState>,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let prior_source = prior.and_then(|p| p.source());
+        let want = match planned
+            .source()
+            .map(|b| Source::from_state(b, prior_source, core.tags))
+        {
+            Some(Ok(source)) => Some(source),
+            Some(Err(message)) => {
+                applied.errors.push(message);
+                applied.record = Some(record(None, None));
+                return applied;
+            }
+            None => None,
+        };
+        let mut task_arn = None;
+        if let Some(src) = &want {
+            // The Kinesis endpoint and the task wait for the CDC stream; when it is missing
+            // its own error says why.
+            let cdc_arn = core.cdc_arn.clone().map(|arn| arn.map(Ok));
+            let (ready, done) = Box::pin(converge_source(
+                core.aws,
+                src,
+                prior_source,
+                core.cdc,
+                cdc_arn,
+                core.owner,
+                core.tags,
+                core.timeout,
+            ))
+            .await;
+            let ready = ready.map_err(|e| applied.errors.push(e.message)).ok();
+            let done = done.and_then(|d| d.map_err(|e| applied.errors.push(e.message)).ok());
+            task_arn = done.as_ref().map(|d| d.task_arn.clone());
+            applied.record = Some(record(ready, done));
+        }
+        // Parts renamed in place (or the block removed): the new ones are up, the old ones go.
+        if let Some(p) = prior_source {
+            if want.is_none() || task_arn.is_some() {
+                applied
+                    .errors
+                    .extend(remove_replaced_source(core.aws, p, want.as_ref(), core.timeout).await);
+            }
+        }
+        applied
+    }
+
+    async fn refresh(&self, aws: &Aws, prior: &PipelineState) -> AwsResult<Refreshed> {
+        let mut source = prior.source().cloned();
+        if let Some(s) = &mut source {
+            // The CDC stream's ARN it writes is the state's (deterministic from its name).
+            let cdc_arn = prior.cdc_stream.arn.as_ref_option().map(String::as_str);
+            refresh_source(aws, s, cdc_arn).await?;
+        }
+        let exists = source.as_ref().is_some_and(|s| {
+            [
+                &s.role_arn,
+                &s.replication_instance_arn,
+                &s.source_endpoint_arn,
+                &s.target_endpoint_arn,
+                &s.replication_task_arn,
+            ]
+            .iter()
+            .any(|arn| arn.is_value())
+        });
+        Ok(Refreshed {
+            exists,
+            record: Box::new(move |state| set(state, source)),
+        })
+    }
+
+    async fn import(
+        &self,
+        importing: &mut Importing<'_>,
+        state: &mut PipelineState,
+    ) -> Result<bool, String> {
+        set(state, None);
+        let id = importing.id;
+        let named = IMPORT_KEYS
+            .iter()
+            .any(|k| id.components.contains_key(k.key));
+        if id.by_map() && !named {
+            return Ok(false);
+        }
+        let (aws, identity) = (importing.aws, importing.identity);
+        match adopt_source(aws, identity, id, importing).await? {
+            Some(source) => {
+                set(state, Some(source));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn adopted(
+        &self,
+        aws: &Aws,
+        state: &PipelineState,
+        adopted: &mut Adopted,
+    ) -> Result<(), String> {
+        let Some(s) = state.source() else {
+            return Ok(());
+        };
+        if let Some(name) = s.role_name.as_ref_option() {
+            let role = iam::find_by_name(&aws.iam, name, "unifiedetl-dms").await;
+            if role.map_err(err)?.is_some() {
+                adopted.add(own::ROLE, name);
+            }
+        }
+        let named = |v: &Str, arn: &Str| v.as_ref_option().filter(|_| arn.is_value()).cloned();
+        for (kind, id, arn) in [
+            (
+                own::INSTANCE,
+                &s.replication_instance_id,
+                &s.replication_instance_arn,
+            ),
+            (own::ENDPOINT, &s.source_endpoint_id, &s.source_endpoint_arn),
+            (own::ENDPOINT, &s.target_endpoint_id, &s.target_endpoint_arn),
+            (own::TASK, &s.replication_task_id, &s.replication_task_arn),
+        ] {
+            if let Some(id) = named(id, arn) {
+                adopted.add(kind, &id);
+            }
+        }
+        if let Some(group) = s.replication_subnet_group_id.as_ref_option() {
+            adopted.add(own::SUBNET_GROUP, group);
+        }
+        Ok(())
+    }
+
+    async fn leftovers(
+        &self,
+        aws: &Aws,
+        _identity: &Identity,
+        state: &mut PipelineState,
+        ours: &Ours<'_>,
+    ) -> AwsResult<()> {
+        let Some(s) = block_mut(state) else {
+            return Ok(());
+        };
+        let missing = |name: &Str, arn: &Str| name.as_ref_option().filter(|_| !known(arn)).cloned();
+        if let Some(id) = missing(&s.replication_task_id, &s.replication_task_arn) {
+            if let Some(found) = dms::find_task_by_id(&aws.dms, &id).await? {
+                if ours(own::TASK, &id, &found.tags) {
+                    s.replication_task_arn = Value::Value(found.arn);
+                }
+            }
+        }
+        for (id, arn) in [
+            (&s.source_endpoint_id, &mut s.source_endpoint_arn),
+            (&s.target_endpoint_id, &mut s.target_endpoint_arn),
+        ] {
+            if let Some(id) = missing(id, &*arn) {
+                if let Some(found) = dms::find_endpoint_by_id(&aws.dms, &id).await? {
+                    if ours(own::ENDPOINT, &id, &found.tags) {
+                        *arn = Value::Value(found.arn);
+                    }
+                }
+            }
+        }
+        if let Some(id) = missing(&s.replication_instance_id, &s.replication_instance_arn) {
+            if let Some(found) = dms::find_instance_by_id(&aws.dms, &id).await? {
+                if ours(own::INSTANCE, &id, &found.tags) {
+                    s.replication_instance_arn = Value::Value(found.arn);
+                }
+            }
+        }
+        if let Some(name) = missing(&s.role_name, &s.role_arn) {
+            if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-dms").await? {
+                if ours(own::ROLE, &name, &found.tags) {
+                    s.role_arn = Value::Value(found.arn);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refuses_destroy(&self, _d: &Destroying<'_>, _state: &PipelineState) -> Option<String> {
+        None
+    }
+
+    async fn destroy(&self, d: &Destroying<'_>, state: &PipelineState) -> Vec<String> {
+        match state.source() {
+            Some(source) => destroy_source(d.aws, source, d.timeout).await,
+            None => Vec::new(),
+        }
+    }
+}
+
+const IMPORT_KEYS: &[ImportKey] = &[
+    ImportKey {
+        key: "replication_subnet_group",
+        what: "the DMS replication subnet group",
+        kind: own::SUBNET_GROUP,
+    },
+    ImportKey {
+        key: "replication_instance",
+        what: "the DMS replication instance",
+        kind: own::INSTANCE,
+    },
+    ImportKey {
+        key: "source_endpoint",
+        what: "the DMS MySQL endpoint",
+        kind: own::ENDPOINT,
+    },
+    ImportKey {
+        key: "target_endpoint",
+        what: "the DMS Kinesis endpoint",
+        kind: own::ENDPOINT,
+    },
+    ImportKey {
+        key: "replication_task",
+        what: "the DMS replication task",
+        kind: own::TASK,
+    },
+    ImportKey {
+        key: "dms_role",
+        what: "the DMS IAM role",
+        kind: own::ROLE,
+    },
+];
+
+fn dms_default(name: &str, suffix: &str) -> String {
+    format!("{}-{suffix}", name.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// DMS: the task first (it names the instance and both endpoints), else each by its id.
+async fn adopt_source(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+    importing: &mut Importing<'_>,
+) -> Result<Option<SourceBlock>, String> {
+    let name = id.name.as_str();
+    let task_id = id.get("replication_task", || dms_default(name, "cdc"));
+    let instance_id = id.get("replication_instance", || dms_default(name, "dms"));
+    let source_id = id.get("source_endpoint", || dms_default(name, "mysql"));
+    let target_id = id.get("target_endpoint", || dms_default(name, "kinesis"));
+    importing.note("DMS replication task", &task_id);
+    importing.note("DMS replication instance", &instance_id);
+    let (task, instance, mysql, target) = tokio::join!(
+        dms::find_task_by_id(&aws.dms, &task_id),
+        dms::find_instance_by_id(&aws.dms, &instance_id),
+        dms::find_endpoint_by_id(&aws.dms, &source_id),
+        dms::find_endpoint_by_id(&aws.dms, &target_id),
+    );
+    let (task, instance, mysql, target) = (
+        task.map_err(err)?,
+        instance.map_err(err)?,
+        mysql.map_err(err)?,
+        target.map_err(err)?,
+    );
+    if task.is_none() && instance.is_none() && mysql.is_none() && target.is_none() {
+        return Ok(None);
+    }
+    if let Some(t) = &task {
+        importing.owned("DMS replication task", &task_id, &t.tags)?;
+    }
+    if let Some(i) = &instance {
+        importing.owned("DMS replication instance", &instance_id, &i.tags)?;
+    }
+    let mut s = SourceBlock {
+        replication_instance_id: some(instance_id),
+        source_endpoint_id: some(source_id),
+        target_endpoint_id: some(target_id),
+        replication_task_id: some(task_id),
+        start_replication: some(true),
+        ..SourceBlock::default()
+    };
+    if let Some(i) = &instance {
+        s.replication_instance_arn = some(i.arn.clone());
+        if !i.subnet_group.is_empty() && !i.subnet_group.starts_with("default") {
+            s.replication_subnet_group_id = some(i.subnet_group.clone());
+            if let Some(group) = dms::find_subnet_group_by_id(&aws.dms, identity, &i.subnet_group)
+                .await
+                .map_err(err)?
+            {
+                // A group the pipeline made from `subnet_ids` carries its tag.
+                if group.tags.get(PIPELINE_TAG).map(String::as_str) == Some(name) {
+                    s.subnet_ids = some(group.subnet_ids.iter().map(|v| text(v)).collect());
+                }
+            }
+        }
+        // Security groups stay unset: AWS reports the VPC's default group for an instance
+        // given none, so they cannot be told apart (documented with import).
+    }
+    if let Some(dms::Endpoint {
+        kind: EndpointKind::MySql(m),
+        arn,
+        ..
+    }) = &mysql
+    {
+        s.source_endpoint_arn = some(arn.clone());
+        s.port = m.port.map_or(Value::Null, |p| some(p as i64));
+        s.database_name = m.database_name.clone().map_or(Value::Null, some);
+        s.username = m.username.clone().map_or(Value::Null, some);
+        s.server_name = m.server_name.clone().map_or(Value::Null, some);
+    }
+    if let Some(dms::Endpoint {
+        kind: EndpointKind::Kinesis(k),
+        arn,
+        ..
+    }) = &target
+    {
+        s.target_endpoint_arn = some(arn.clone());
+        s.role_arn = some(k.role_arn.clone());
+        s.role_name = some(
+            id.components
+                .get("dms_role")
+                .cloned()
+                .unwrap_or_else(|| arn_name(&k.role_arn)),
+        );
+        s.partition_key_type = text(if k.partition_include_schema_table {
+            "primary-key"
+        } else {
+            "schema-table"
+        });
+    }
+    if let Some(t) = &task {
+        s.replication_task_arn = some(t.arn.clone());
+        s.table_mappings =
+            some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings.clone()));
+        if let Some(tables) = tables_of(&t.table_mappings, &s.partition_key_type) {
+            s.tables = some(tables);
+        }
+    }
+    Ok(Some(s))
+}
+
+/// The `tables` map whose generated mappings are exactly `mappings`, if there is one.
+fn tables_of(
+    mappings: &str,
+    partition_key_type: &Str,
+) -> Option<BTreeMap<String, Value<Vec<Value<String>>>>> {
+    let doc: serde_json::Value = serde_json::from_str(mappings).ok()?;
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rule in doc["rules"].as_array()? {
+        if rule["rule-type"] == "selection" {
+            let schema = rule["object-locator"]["schema-name"].as_str()?;
+            let table = rule["object-locator"]["table-name"].as_str()?;
+            tables
+                .entry(schema.to_string())
+                .or_default()
+                .push(table.to_string());
+        }
+    }
+    let kind = partition_key_type.as_ref_option()?;
+    if tables.is_empty() {
+        return None;
+    }
+    dms::json_equal(&generated_table_mappings(&tables, kind), mappings).then(|| {
+        tables
+            .into_iter()
+            .map(|(schema, names)| (schema, some(names.into_iter().map(some).collect())))
+            .collect()
+    })
+}
+
+/// DMS: a component gone shows as its ARN becoming "known after apply"; a setting changed out
+/// of band shows on its attribute. The password is never returned by AWS, so never compared.
+async fn refresh_source(aws: &Aws, s: &mut SourceBlock, cdc_arn: Option<&str>) -> AwsResult<()> {
+    let by_id = |v: &Str| v.as_ref_option().cloned();
+    // Every component at once (each is named in the state); then compared in order.
+    let endpoint = |id: Option<String>| async move {
+        match id {
+            Some(id) => dms::describe_endpoint_by_id(&aws.dms, &id).await,
+            None => Ok(None),
+        }
+    };
+    let (role, instance, mysql, target, task) = tokio::join!(
+        role_arn(aws, &s.role_name, &s.role_arn, "unifiedetl-dms"),
+        async {
+            match by_id(&s.replication_instance_id) {
+                Some(id) => dms::describe_instance_by_id(&aws.dms, &id).await,
+                None => Ok(None),
+            }
+        },
+        endpoint(by_id(&s.source_endpoint_id)),
+        endpoint(by_id(&s.target_endpoint_id)),
+        async {
+            match by_id(&s.replication_task_id) {
+                Some(id) => dms::describe_task_by_id(&aws.dms, &id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    let (instance, mysql, target, task) = (instance?, mysql?, target?, task?);
+    // The role the endpoint should name, by its name: a role that lacks the pipeline's policy
+    // reads as a null ARN (to show the update), yet it is the same role.
+    let role_named = s.role_name.as_ref_option().cloned();
+    s.role_arn = role?;
+    // The ARNs the components have: the task is compared with these, so a component that is
+    // only to be updated (its ARN shown as null for that) does not make the task look replaced.
+    let instance_seen = instance.as_ref().map(|i| i.arn.clone());
+    let mysql_seen = mysql.as_ref().map(|e| e.arn.clone());
+    let target_seen = target.as_ref().map(|e| e.arn.clone());
+    match instance {
+        None => s.replication_instance_arn = Value::Null,
+        Some(i) => {
+            s.replication_instance_class = some(i.class);
+            s.allocated_storage = some(i.allocated_storage as i64);
+            s.engine_version = some(i.engine_version);
+            s.multi_az = some(i.multi_az);
+            s.publicly_accessible = some(i.publicly_accessible);
+            // Without a configured list AWS reports the VPC's default group: not managed then.
+            if s.vpc_security_group_ids.is_value()
+                && security_group_ids(s) != i.vpc_security_group_ids
+            {
+                s.vpc_security_group_ids =
+                    some(i.vpc_security_group_ids.into_iter().map(some).collect());
+            }
+            if s.replication_instance_arn.as_ref_option() != Some(&i.arn) {
+                s.replication_instance_arn = Value::Null;
+            }
+        }
+    }
+    match mysql {
+        Some(dms::Endpoint {
+            kind: EndpointKind::MySql(m),
+            arn,
+            ..
+        }) => {
+            let opt_text = |v: Option<String>| v.map_or(Value::Null, some);
+            if s.server_name.is_value() || m.server_name.is_some() {
+                s.server_name = opt_text(m.server_name);
+            }
+            if s.port.is_value() {
+                s.port = m.port.map_or(Value::Null, |p| some(p as i64));
+            }
+            if s.database_name.is_value() || m.database_name.is_some() {
+                s.database_name = opt_text(m.database_name);
+            }
+            if s.username.is_value() || m.username.is_some() {
+                s.username = opt_text(m.username);
+            }
+            s.secrets_manager_secret_arn = opt_text(m.secret_arn);
+            s.ssl_mode = some(m.ssl_mode);
+            s.certificate_arn = opt_text(m.certificate_arn);
+            if s.source_endpoint_arn.as_ref_option() != Some(&arn) {
+                s.source_endpoint_arn = Value::Null;
+            }
+        }
+        _ => s.source_endpoint_arn = Value::Null,
+    }
+    let wanted_schema_table =
+        matches!(&s.partition_key_type, Value::Value(t) if t == "primary-key");
+    match target {
+        // Writing to another stream, with another role or another partitioning: an update.
+        Some(dms::Endpoint {
+            kind: EndpointKind::Kinesis(k),
+            arn,
+            ..
+        }) if Some(k.stream_arn.as_str()) == cdc_arn
+            && role_named
+                .as_deref()
+                .is_some_and(|name| k.role_arn.rsplit('/').next() == Some(name))
+            && k.partition_include_schema_table == wanted_schema_table
+            && s.target_endpoint_arn.as_ref_option() == Some(&arn) => {}
+        _ => s.target_endpoint_arn = Value::Null,
+    }
+    match task {
+        Some(t)
+            if s.replication_task_arn.as_ref_option() == Some(&t.arn)
+                && instance_seen.as_ref() == Some(&t.instance_arn)
+                && mysql_seen.as_ref() == Some(&t.source_arn)
+                && target_seen.as_ref() == Some(&t.target_arn) =>
+        {
+            s.migration_type = some(t.migration_type);
+            let same_mappings = s
+                .table_mappings
+                .as_ref_option()
+                .is_some_and(|m| dms::json_equal(m, &t.table_mappings));
+            if !same_mappings {
+                // Shown in the plan as jsonencode would write it, so the difference reads.
+                s.table_mappings =
+                    some(dms::normalize_json(&t.table_mappings).unwrap_or(t.table_mappings));
+            }
+            if let (Value::Value(given), Some(actual)) = (&s.task_settings, &t.settings) {
+                if !dms::settings_match(given, actual) {
+                    s.task_settings = some(dms::project_settings(given, actual));
+                }
+            }
+            // A task meant to run that was stopped (or failed) out of band shows as not started.
+            if matches!(s.start_replication, Value::Value(true))
+                && matches!(t.status.as_str(), "stopped" | "failed" | "ready")
+            {
+                s.start_replication = some(false);
+            }
+        }
+        _ => s.replication_task_arn = Value::Null,
+    }
+    Ok(())
+}
 
 /// The migration types a CDC pipeline can use (`full-load` stops once the rows are copied).
 const MIGRATION_TYPES: [&str; 2] = ["full-load-and-cdc", "cdc"];
@@ -1049,5 +1646,23 @@ mod tests {
         assert!(check_table_mappings("{\"rules\": []}")
             .unwrap_err()
             .contains("selection"));
+    }
+
+    #[test]
+    fn generated_mappings_are_read_back_as_tables() {
+        let tables = BTreeMap::from([(
+            "orders".to_string(),
+            vec!["order".to_string(), "order_item".to_string()],
+        )]);
+        let mappings = generated_table_mappings(&tables, "primary-key");
+        let back = tables_of(&mappings, &text("primary-key")).unwrap();
+        assert_eq!(
+            back["orders"],
+            some(vec![text("order"), text("order_item")])
+        );
+        // Hand-written mappings (a transformation rule, say) stay as mappings.
+        assert!(tables_of(r#"{"rules":[]}"#, &text("primary-key")).is_none());
+        assert_eq!(arn_name("arn:aws:iam::1:role/orders-dms"), "orders-dms");
+        assert_eq!(arn_name("arn:aws:s3:::bucket"), "bucket");
     }
 }
