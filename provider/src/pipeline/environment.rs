@@ -11,11 +11,7 @@ use tf_provider::value::Value;
 
 use super::names::reference_key;
 use super::state::{AnalyticsBlock, ChildTable, LookupSource, PipelineState, Str};
-use super::values::{need, opt};
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
-}
+use super::values::{need, opt, some};
 
 fn text(s: &str) -> Str {
     Value::Value(s.to_string())

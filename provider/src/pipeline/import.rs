@@ -22,7 +22,7 @@ use super::environment::environment_into;
 use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
 use super::owner::{self as own, Adopted};
 use super::state::{AnalyticsBlock, PipelineState, Str, ENGINE_LAMBDA, ENGINE_SQL};
-use super::values::arn_name;
+use super::values::{arn_name, some};
 use crate::aws::tags::PIPELINE_TAG;
 use crate::aws::{dynamodb, kinesis, kinesisanalytics as kda, lambda, s3};
 use crate::aws::{Aws, Identity};
@@ -133,10 +133,6 @@ fn check_name(name: &str) -> Result<String, String> {
             usage()
         ))
     }
-}
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
 }
 
 fn text(s: &str) -> Str {

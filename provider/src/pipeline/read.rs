@@ -8,6 +8,7 @@ use tf_provider::value::Value;
 
 use super::blocks::BLOCKS;
 use super::state::{AnalyticsBlock, PipelineState, Str, StreamBlock, Tags};
+use super::values::some;
 use crate::aws::dynamodb::{self, Table};
 use crate::aws::iam::{self, Role};
 use crate::aws::kinesis::{self, Stream};
@@ -202,10 +203,6 @@ async fn refresh_analytics(aws: &Aws, analytics: &mut AnalyticsBlock) -> AwsResu
     }
     analytics.reference_objects = some(objects);
     Ok(())
-}
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
 }
 
 fn flatten_stream(prior: &StreamBlock, seen: Option<Stream>) -> StreamBlock {

@@ -8,12 +8,9 @@ use tf_provider::value::Value;
 
 use super::owner::{self as own, Owner};
 use super::state::Str;
+use super::values::some;
 use crate::aws::iam::{self, RoleSpec};
 use crate::aws::{account_of, partition_of, Aws, AwsResult, Expect};
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
-}
 
 /// A service's role: its name, the service's principals, its one inline policy's name.
 pub struct ServiceRole<'a> {

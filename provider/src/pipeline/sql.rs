@@ -30,7 +30,7 @@ use super::state::{
     AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
     Tags, ENGINE_LAMBDA, ENGINE_SQL,
 };
-use super::values::{arn_of, derive, known, need, pick, text};
+use super::values::{arn_of, derive, known, need, pick, some, text};
 use crate::artifact::content_hash;
 use crate::aws::kinesis::StreamSpec;
 use crate::aws::kinesisanalytics::{
@@ -1005,10 +1005,6 @@ pub async fn destroy(aws: &Aws, a: &AnalyticsBlock, timeout: Duration) -> Vec<St
         }
     }
     errors
-}
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
 }
 
 fn recorded_columns(columns: &[Column]) -> SqlColumns {

@@ -69,6 +69,19 @@ fn first<T>(blocks: &Value<Vec<Value<T>>>) -> Option<&T> {
     blocks.as_ref_option()?.first()?.as_ref_option()
 }
 
+/// A block nesting as a list of at most one element: its element, to change.
+pub fn first_mut<T>(blocks: &mut Value<Vec<Value<T>>>) -> Option<&mut T> {
+    match blocks {
+        Value::Value(list) => list.first_mut().and_then(|b| b.as_mut_option()),
+        _ => None,
+    }
+}
+
+/// A block nesting as a list of at most one element, from the block or its absence.
+pub fn one<T>(block: Option<T>) -> Value<Vec<Value<T>>> {
+    Value::Value(block.map(Value::Value).into_iter().collect())
+}
+
 pub type Strings = Value<Vec<Value<String>>>;
 
 /// `source`: DMS from MySQL into the CDC stream.

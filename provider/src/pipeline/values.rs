@@ -134,3 +134,12 @@ pub fn known(value: &Str) -> bool {
 pub fn arn_name(arn: &str) -> String {
     arn.rsplit(['/', ':']).next().unwrap_or(arn).to_string()
 }
+
+pub fn some<T>(v: T) -> Value<T> {
+    Value::Value(v)
+}
+
+/// An id as the state records it: null where there is none.
+pub fn nullable(value: Option<String>) -> Str {
+    value.map_or(Value::Null, Value::Value)
+}

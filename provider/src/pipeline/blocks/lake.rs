@@ -25,14 +25,11 @@ use crate::pipeline::block::{
 };
 use crate::pipeline::owner::{self as own, Adopted, Owner};
 use crate::pipeline::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
-use crate::pipeline::state::{DataLakeBlock, PipelineState, Str};
+use crate::pipeline::state::{first_mut, one, DataLakeBlock, PipelineState, Str};
 use crate::pipeline::values::{
-    arn_name, arn_of, derive, in_range, known, name_like, need, one_of, path, pick, text,
+    arn_name, arn_of, derive, in_range, known, name_like, need, nullable, one_of, path, pick, some,
+    text,
 };
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
-}
 
 const LAKE: &str = "data_lake";
 const COMPRESSIONS: [&str; 5] = ["GZIP", "UNCOMPRESSED", "ZIP", "Snappy", "HADOOP_SNAPPY"];
@@ -62,22 +59,6 @@ const IMPORT_KEYS: &[ImportKey] = &[
     },
 ];
 
-/// The block nests as a list of at most one element.
-fn set(state: &mut PipelineState, lake: Option<DataLakeBlock>) {
-    state.data_lake = Value::Value(lake.map(Value::Value).into_iter().collect());
-}
-
-fn block_mut(state: &mut PipelineState) -> Option<&mut DataLakeBlock> {
-    match &mut state.data_lake {
-        Value::Value(blocks) => blocks.first_mut().and_then(|b| b.as_mut_option()),
-        _ => None,
-    }
-}
-
-fn id(value: Option<String>) -> Str {
-    value.map_or(Value::Null, Value::Value)
-}
-
 /// The ids an apply came to, recorded in the planned block: null where a part could not be
 /// brought up (the next plan shows it).
 fn record(
@@ -86,10 +67,10 @@ fn record(
     stream_arn: Option<String>,
 ) -> Record {
     Box::new(move |state| {
-        if let Some(l) = block_mut(state) {
-            l.role_arn = id(role_arn);
-            l.bucket_arn = id(bucket_arn);
-            l.delivery_stream_arn = id(stream_arn);
+        if let Some(l) = first_mut(&mut state.data_lake) {
+            l.role_arn = nullable(role_arn);
+            l.bucket_arn = nullable(bucket_arn);
+            l.delivery_stream_arn = nullable(stream_arn);
         }
     })
 }
@@ -120,7 +101,7 @@ impl Block for DataLake {
             &planned.name,
             identity,
         );
-        set(planned, lake);
+        planned.data_lake = one(lake);
     }
 
     async fn apply(
@@ -194,7 +175,7 @@ impl Block for DataLake {
             .is_some_and(|l| l.delivery_stream_arn.is_value() || l.role_arn.is_value());
         Ok(Refreshed {
             exists,
-            record: Box::new(move |state| set(state, lake)),
+            record: Box::new(move |state| state.data_lake = one(lake)),
         })
     }
 
@@ -203,7 +184,7 @@ impl Block for DataLake {
         importing: &mut Importing<'_>,
         state: &mut PipelineState,
     ) -> Result<bool, String> {
-        set(state, None);
+        state.data_lake = one(None);
         let id = importing.id;
         let delivery_stream = id.get("delivery_stream", || format!("{}-lake", id.name));
         importing.note("Firehose delivery stream", &delivery_stream);
@@ -218,17 +199,14 @@ impl Block for DataLake {
         };
         importing.owned("Firehose delivery stream", &delivery_stream, &d.tags)?;
         let role_name = id.get("firehose_role", || arn_name(&d.role_arn));
-        set(
-            state,
-            Some(DataLakeBlock {
-                delivery_stream_name: some(d.name.clone()),
-                bucket: some(arn_name(&d.bucket_arn)),
-                force_destroy: some(false),
-                role_name: some(role_name),
-                bucket_arn: some(d.bucket_arn.clone()),
-                ..DataLakeBlock::default()
-            }),
-        );
+        state.data_lake = one(Some(DataLakeBlock {
+            delivery_stream_name: some(d.name.clone()),
+            bucket: some(arn_name(&d.bucket_arn)),
+            force_destroy: some(false),
+            role_name: some(role_name),
+            bucket_arn: some(d.bucket_arn.clone()),
+            ..DataLakeBlock::default()
+        }));
         Ok(true)
     }
 
@@ -264,7 +242,7 @@ impl Block for DataLake {
         state: &mut PipelineState,
         ours: &Ours<'_>,
     ) -> AwsResult<()> {
-        let Some(l) = block_mut(state) else {
+        let Some(l) = first_mut(&mut state.data_lake) else {
             return Ok(());
         };
         let missing = |name: &Str, arn: &Str| name.as_ref_option().filter(|_| !known(arn)).cloned();

@@ -33,9 +33,10 @@ use crate::pipeline::block::{
 };
 use crate::pipeline::owner::{self as own, Adopted, Owner};
 use crate::pipeline::roles::{arn_in, ensure_service_role, role_arn, ServiceRole};
-use crate::pipeline::state::{PipelineState, SourceBlock, Str, Strings};
+use crate::pipeline::state::{first_mut, one, PipelineState, SourceBlock, Str, Strings};
 use crate::pipeline::values::{
-    arn_name, derive, in_range, keep, known, name_like, need, one_of, path, pick, text,
+    arn_name, derive, in_range, keep, known, name_like, need, nullable, one_of, path, pick, some,
+    text,
 };
 
 const SOURCE: &str = "source";
@@ -43,35 +44,15 @@ const SOURCE: &str = "source";
 /// The `source` block.
 pub struct DmsSource;
 
-/// The block nests as a list of at most one element.
-fn set(state: &mut PipelineState, source: Option<SourceBlock>) {
-    state.source = Value::Value(source.map(Value::Value).into_iter().collect());
-}
-
-fn block_mut(state: &mut PipelineState) -> Option<&mut SourceBlock> {
-    match &mut state.source {
-        Value::Value(blocks) => blocks.first_mut().and_then(|b| b.as_mut_option()),
-        _ => None,
-    }
-}
-
-fn some<T>(v: T) -> Value<T> {
-    Value::Value(v)
-}
-
 fn err(e: AwsError) -> String {
     e.message
-}
-
-fn id_of(value: Option<String>) -> Str {
-    value.map_or(Value::Null, Value::Value)
 }
 
 /// The ids an apply came to, recorded in the planned block: null where a part could not be
 /// brought up (the next plan shows it).
 fn record(ready: Option<SourceReady>, done: Option<SourceDone>) -> Record {
     Box::new(move |state| {
-        let Some(s) = block_mut(state) else {
+        let Some(s) = first_mut(&mut state.source) else {
             return;
         };
         let (role, instance, version, mysql) = match ready {
@@ -83,20 +64,20 @@ fn record(ready: Option<SourceReady>, done: Option<SourceDone>) -> Record {
             ),
             None => (None, None, None, None),
         };
-        s.role_arn = id_of(role);
-        s.replication_instance_arn = id_of(instance);
+        s.role_arn = nullable(role);
+        s.replication_instance_arn = nullable(instance);
         if let Some(version) = version {
             s.engine_version = Value::Value(version);
         } else if s.engine_version.is_unknown() {
             s.engine_version = Value::Null;
         }
-        s.source_endpoint_arn = id_of(mysql);
+        s.source_endpoint_arn = nullable(mysql);
         let (target, task) = match done {
             Some(d) => (Some(d.target_arn), Some(d.task_arn)),
             None => (None, None),
         };
-        s.target_endpoint_arn = id_of(target);
-        s.replication_task_arn = id_of(task);
+        s.target_endpoint_arn = nullable(target);
+        s.replication_task_arn = nullable(task);
     })
 }
 
@@ -126,7 +107,7 @@ impl Block for DmsSource {
             &planned.name,
             diags,
         );
-        set(planned, source);
+        planned.source = one(source);
     }
 
     async fn apply(
@@ -202,7 +183,7 @@ impl Block for DmsSource {
         });
         Ok(Refreshed {
             exists,
-            record: Box::new(move |state| set(state, source)),
+            record: Box::new(move |state| state.source = one(source)),
         })
     }
 
@@ -211,7 +192,7 @@ impl Block for DmsSource {
         importing: &mut Importing<'_>,
         state: &mut PipelineState,
     ) -> Result<bool, String> {
-        set(state, None);
+        state.source = one(None);
         let id = importing.id;
         let named = IMPORT_KEYS
             .iter()
@@ -222,7 +203,7 @@ impl Block for DmsSource {
         let (aws, identity) = (importing.aws, importing.identity);
         match adopt_source(aws, identity, id, importing).await? {
             Some(source) => {
-                set(state, Some(source));
+                state.source = one(Some(source));
                 Ok(true)
             }
             None => Ok(false),
@@ -272,7 +253,7 @@ impl Block for DmsSource {
         state: &mut PipelineState,
         ours: &Ours<'_>,
     ) -> AwsResult<()> {
-        let Some(s) = block_mut(state) else {
+        let Some(s) = first_mut(&mut state.source) else {
             return Ok(());
         };
         let missing = |name: &Str, arn: &Str| name.as_ref_option().filter(|_| !known(arn)).cloned();
