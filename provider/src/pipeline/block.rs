@@ -13,14 +13,16 @@
 //!    could not record ([`Block::leftovers`]);
 //! 5. destroy ([`Block::refuses_destroy`] before anything goes, then [`Block::destroy`]).
 //!
-//! Adding a block touches, besides its own module: `blocks.rs` (its registration), `state.rs`
-//! (its field and schema) and the docs template.
+//! Adding a block touches, besides its own module (schema included, [`Block::schema`]):
+//! `blocks.rs` (its registration), `state.rs` (its field and state struct) and the docs
+//! template.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::{BoxFuture, Shared};
+use tf_provider::schema::NestedBlock;
 use tf_provider::Diagnostics;
 
 use super::owner::{Adopted, Owner};
@@ -106,12 +108,20 @@ pub struct Importing<'a> {
     pub aws: &'a Aws,
     pub identity: &'a Identity,
     pub id: &'a ImportId,
-    pub looked: Vec<String>,
+    pub looked: std::sync::Mutex<Vec<String>>,
 }
 
 impl Importing<'_> {
-    pub fn note(&mut self, what: &str, name: &str) {
-        self.looked.push(format!("{what} \"{name}\""));
+    /// Notes a component looked for (finders run at once: they note before their first call).
+    pub fn note(&self, what: &str, name: &str) {
+        if let Ok(mut looked) = self.looked.lock() {
+            looked.push(format!("{what} \"{name}\""));
+        }
+    }
+
+    /// What was looked for, in the order noted.
+    pub fn looked(&self) -> String {
+        self.looked.lock().map(|l| l.join(", ")).unwrap_or_default()
     }
 
     /// Checks that a component found by its default name belongs to the pipeline (one a map
@@ -139,6 +149,12 @@ pub type Ours<'a> = dyn Fn(&str, &str, &BTreeMap<String, String>) -> bool + Sync
 
 #[async_trait]
 pub trait Block: Sync {
+    /// The block's name in the configuration (`source`, …).
+    fn name(&self) -> &'static str;
+
+    /// The block's schema: every attribute, its default and what a change to it does.
+    fn schema(&self) -> NestedBlock;
+
     /// The keys of an import's component map that name this block's components.
     fn import_keys(&self) -> &'static [ImportKey];
 

@@ -17,14 +17,13 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::block::{ImportId, ImportKey, Importing};
-use super::blocks::BLOCKS;
-use super::environment::environment_into;
-use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
+use super::blocks::{analytics, persist, sink, streams, BLOCKS};
+
 use super::owner::{self as own, Adopted};
-use super::state::{AnalyticsBlock, PipelineState, Str, ENGINE_LAMBDA, ENGINE_SQL};
-use super::values::{arn_name, some};
+use super::state::{PipelineState, SinkBlock, Str, StreamBlock};
+use super::values::some;
+use crate::aws::lambda;
 use crate::aws::tags::PIPELINE_TAG;
-use crate::aws::{dynamodb, kinesis, kinesisanalytics as kda, lambda, s3};
 use crate::aws::{Aws, Identity};
 
 /// The keys of a component map, with what each names.
@@ -235,7 +234,7 @@ async fn adopt_state(
         aws,
         identity,
         id,
-        looked: Vec::new(),
+        looked: Default::default(),
     };
     let mut found_any = false;
     let mut state = PipelineState {
@@ -247,61 +246,42 @@ async fn adopt_state(
     state.analytics.output = some(Vec::new());
 
     // Streams and table: refresh fills in every setting from the name.
-    let cdc = id.get("cdc_stream", || format!("{name}-cdc"));
-    let enriched = id.get("enriched_stream", || format!("{name}-enriched"));
-    let sink = id.get("sink", || format!("{name}-sink"));
     let function_name = id.get("function", || format!("{name}-persist"));
-    importing.note("Kinesis stream", &cdc);
-    importing.note("Kinesis stream", &enriched);
-    importing.note("DynamoDB table", &sink);
-    importing.note("Lambda function", &function_name);
+    let mut cdc_block = StreamBlock::default();
+    let mut enriched_block = StreamBlock::default();
+    let mut sink_block = SinkBlock::default();
     let (cdc_seen, enriched_seen, table, function) = tokio::join!(
-        kinesis::find_by_name(&aws.kinesis, &cdc),
-        kinesis::find_by_name(&aws.kinesis, &enriched),
-        dynamodb::find_by_name(&aws.dynamodb, &sink, None),
-        lambda::find_function_by_name(&aws.lambda, &function_name),
-    );
-    let (cdc_seen, enriched_seen, table, function) = (
-        cdc_seen.map_err(err)?,
-        enriched_seen.map_err(err)?,
-        table.map_err(err)?,
-        function.map_err(err)?,
-    );
-    for (what, n, tags) in [
-        ("Kinesis stream", &cdc, cdc_seen.as_ref().map(|s| &s.tags)),
-        (
-            "Kinesis stream",
-            &enriched,
-            enriched_seen.as_ref().map(|s| &s.tags),
+        streams::import(
+            &importing,
+            &mut cdc_block,
+            id.get("cdc_stream", || format!("{name}-cdc"))
         ),
-        ("DynamoDB table", &sink, table.as_ref().map(|t| &t.tags)),
-        (
-            "Lambda function",
-            &function_name,
-            function.as_ref().map(|f| &f.tags),
+        streams::import(
+            &importing,
+            &mut enriched_block,
+            id.get("enriched_stream", || format!("{name}-enriched"))
         ),
-    ] {
-        if let Some(tags) = tags {
-            importing.owned(what, n, tags)?;
-            found_any = true;
-        }
+        sink::import(
+            &importing,
+            &mut sink_block,
+            id.get("sink", || format!("{name}-sink"))
+        ),
+        async {
+            importing.note(own::FUNCTION, &function_name);
+            lambda::find_function_by_name(&aws.lambda, &function_name)
+                .await
+                .map_err(err)
+        },
+    );
+    let (cdc_seen, enriched_seen, table, function) = (cdc_seen?, enriched_seen?, table?, function?);
+    if let Some(f) = &function {
+        importing.owned(own::FUNCTION, &function_name, &f.tags)?;
     }
-    state.cdc_stream.name = some(cdc.clone());
-    state.enriched_stream.name = some(enriched.clone());
-    // Refresh compares what reads or writes the CDC stream (DMS, Firehose) with its ARN.
-    state.cdc_stream.arn = cdc_seen
-        .as_ref()
-        .map_or(Value::Null, |s| some(s.arn.clone()));
-    state.enriched_stream.arn = enriched_seen
-        .as_ref()
-        .map_or(Value::Null, |s| some(s.arn.clone()));
-    state.sink.name = some(sink);
-    state.sink.arn = table.as_ref().map_or(Value::Null, |t| some(t.arn.clone()));
-    state.persist.function_name = some(function_name.clone());
-    state.persist.function_arn = function
-        .as_ref()
-        .map_or(Value::Null, |f| some(f.arn.clone()));
-    state.persist.dead_letter_force_destroy = some(false);
+    found_any |=
+        cdc_seen.is_some() || enriched_seen.is_some() || table.is_some() || function.is_some();
+    state.cdc_stream = cdc_block;
+    state.enriched_stream = enriched_block;
+    state.sink = sink_block;
     // Tags: what the components carry beyond the provider's default tags and the marker.
     let seen_tags = cdc_seen
         .as_ref()
@@ -331,77 +311,11 @@ async fn adopt_state(
     );
 
     // The function: its role, its environment (the sink keys, the dead letters, the engine's
-    // correlation), and its mapping on the stream it reads.
-    let environment = function
-        .as_ref()
-        .map(|f| f.environment.clone())
-        .unwrap_or_default();
-    let p = &mut state.persist;
-    p.role_name = some(match (id.components.get("role"), &function) {
-        (Some(role), _) => role.clone(),
-        (None, Some(f)) => arn_name(&f.role_arn),
-        (None, None) => format!("{name}-persist"),
-    });
-    p.dead_letter_bucket = some(
-        match (
-            id.components.get("dead_letter_bucket"),
-            environment.get("DEAD_LETTER_BUCKET"),
-        ) {
-            (Some(b), _) | (None, Some(b)) => b.clone(),
-            (None, None) => default_dead_letter_bucket(name, &identity.account),
-        },
-    );
-    p.dead_letter_bucket_arn = p
-        .dead_letter_bucket
-        .as_ref()
-        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
-    let lambda_engine =
-        environment.contains_key("CORRELATION") || id.components.contains_key("state_table");
-    if lambda_engine {
-        state.analytics.engine = text(ENGINE_LAMBDA);
-    }
-    environment_into(&mut state, &environment);
-    if lambda_engine {
-        adopt_lambda_engine(aws, identity, id, &environment, &mut state.analytics).await?;
-    }
-    let mapping_source = if lambda_engine {
-        cdc_seen.as_ref().map(|s| s.arn.clone())
-    } else {
-        enriched_seen.as_ref().map(|s| s.arn.clone())
-    };
-    if let (Some(_), Some(source)) = (&function, mapping_source) {
-        if let Some(m) =
-            lambda::find_mapping_by_function_and_source(&aws.lambda, &function_name, &source)
-                .await
-                .map_err(err)?
-        {
-            state.persist.event_source_mapping_id = some(m.uuid);
-        }
-    }
-
-    // The SQL application.
-    let application = id.get("application", || format!("{name}-analytics"));
-    importing.note("Kinesis Analytics application", &application);
-    if !lambda_engine {
-        let app = kda::find_by_name(&aws.kinesisanalytics, &application)
-            .await
-            .map_err(err)?;
-        if let Some(app) = &app {
-            importing.owned("Kinesis Analytics application", &application, &app.tags)?;
-            found_any = true;
-        }
-        if app.is_some() || id.components.contains_key("application") {
-            adopt_sql_engine(
-                aws,
-                identity,
-                id,
-                &application,
-                app.as_ref(),
-                &mut state.analytics,
-            )
-            .await?;
-        }
-    }
+    // correlation), the analytics engine it shows (or the SQL application), and its mapping on
+    // the stream it reads.
+    let environment = persist::import(&importing, &mut state, function_name, function.as_ref());
+    found_any |= analytics::import(&importing, &mut state.analytics, &environment).await?;
+    persist::import_mapping(aws, &mut state).await?;
 
     // The blocks.
     for block in BLOCKS {
@@ -412,7 +326,7 @@ async fn adopt_state(
         return Err(format!(
             "no pipeline \"{name}\" to import in {}: looked for {} and found none of them{}",
             aws.region,
-            importing.looked.join(", "),
+            importing.looked(),
             if id.by_map() {
                 ""
             } else {
@@ -421,113 +335,6 @@ async fn adopt_state(
         ));
     }
     Ok(state)
-}
-
-/// The `lambda` engine's parts import alone can find: its state table, its reference bucket
-/// and objects, and the local file each object was uploaded from (when recorded).
-async fn adopt_lambda_engine(
-    aws: &Aws,
-    identity: &Identity,
-    id: &ImportId,
-    environment: &BTreeMap<String, String>,
-    a: &mut AnalyticsBlock,
-) -> Result<(), String> {
-    if a.state_table.is_null() {
-        a.state_table = some(id.get("state_table", || format!("{}-state", id.name)));
-    }
-    let lookups: Vec<serde_json::Value> = environment
-        .get("CORRELATION")
-        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
-        .and_then(|c| c["lookups"].as_array().cloned())
-        .unwrap_or_default();
-    let mut bucket = None;
-    let mut objects = BTreeMap::new();
-    let mut files = BTreeMap::new();
-    for l in &lookups {
-        let lookup_name = l["name"].as_str().unwrap_or_default().to_string();
-        let key = l["object_key"]
-            .as_str()
-            .map_or_else(|| reference_key(&lookup_name), str::to_string);
-        let b = l["bucket"].as_str().unwrap_or_default().to_string();
-        let file = s3::object_source_file(&aws.s3, &b, &key)
-            .await
-            .map_err(err)?;
-        files.insert(lookup_name, file);
-        objects.insert(key, Value::Null);
-        bucket = Some(b);
-    }
-    if let Value::Value(lookups) = &mut a.lookups {
-        for lookup in lookups.iter_mut() {
-            if let Value::Value(lookup) = lookup {
-                if let Some(Some(file)) = lookup.name.as_ref_option().and_then(|n| files.get(n)) {
-                    lookup.file = some(file.clone());
-                }
-            }
-        }
-    }
-    let bucket = bucket
-        .or_else(|| id.components.get("reference_bucket").cloned())
-        .unwrap_or_else(|| default_reference_bucket(&id.name, &identity.account));
-    a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
-    a.reference_bucket = some(bucket);
-    // Refresh fills in each object's hash.
-    a.reference_objects = some(objects);
-    Ok(())
-}
-
-/// The SQL engine: the application's name, role and reference bucket (refresh fills in the
-/// rest); an application that no longer exists keeps only its name, to be created.
-async fn adopt_sql_engine(
-    aws: &Aws,
-    identity: &Identity,
-    id: &ImportId,
-    application: &str,
-    app: Option<&kda::Application>,
-    a: &mut AnalyticsBlock,
-) -> Result<(), String> {
-    a.engine = text(ENGINE_SQL);
-    a.application_name = text(application);
-    a.start = some(true);
-    a.input.starting_position = text("NOW");
-    let role = app
-        .and_then(|app| app.input.as_ref().map(|i| arn_name(&i.role_arn)))
-        .or_else(|| id.components.get("analytics_role").cloned())
-        .unwrap_or_else(|| format!("{}-analytics", id.name));
-    a.role_name = some(role);
-    if let Some(bucket) = id.components.get("reference_bucket") {
-        // Named in the map: kept when the application is gone (refresh checks it exists).
-        a.reference_bucket = some(bucket.clone());
-        if s3::exists(&aws.s3, bucket).await.map_err(err)? {
-            a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
-        }
-    }
-    let Some(app) = app else {
-        // Gone (AWS deleted SQL applications in January 2026): to be created.
-        return Ok(());
-    };
-    a.application_arn = some(app.arn.clone());
-    let mut objects = BTreeMap::new();
-    let mut references = Vec::new();
-    for r in &app.references {
-        let bucket = arn_name(&r.spec.bucket_arn);
-        let file = s3::object_source_file(&aws.s3, &bucket, &r.spec.key)
-            .await
-            .map_err(err)?;
-        objects.insert(r.spec.key.clone(), Value::Null);
-        references.push(some(super::state::SqlReferenceBlock {
-            table_name: some(r.spec.table_name.clone()),
-            file: file.map_or(Value::Null, some),
-            key: some(r.spec.key.clone()),
-            ..Default::default()
-        }));
-        a.reference_bucket = some(bucket);
-        a.reference_bucket_arn = some(r.spec.bucket_arn.clone());
-    }
-    if !references.is_empty() {
-        a.reference = some(references);
-        a.reference_objects = some(objects);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -21,14 +21,10 @@
 
 use std::collections::BTreeMap;
 
-use tf_provider::value::Value;
-
-use super::blocks::BLOCKS;
-use super::owner::{self as own, Adopted};
+use super::blocks::{analytics, persist, sink, streams, BLOCKS};
+use super::owner::Adopted;
 use super::state::PipelineState;
-use super::values::known;
 use crate::aws::tags::PIPELINE_TAG;
-use crate::aws::{dynamodb, iam, kinesis, kinesisanalytics, lambda, s3};
 use crate::aws::{Aws, AwsResult, Identity};
 
 /// `state` with the ARNs of the pipeline's unrecorded components filled in (by name and tag).
@@ -45,104 +41,11 @@ pub async fn adopt(
     let ours = |kind: &str, name: &str, tags: &BTreeMap<String, String>| {
         tags.get(PIPELINE_TAG) == Some(&pipeline) || adopted.contains(kind, name)
     };
-    // The name of a component whose ARN the state lacks.
-    let missing = |name: &Value<String>, arn: &Value<String>| {
-        name.as_ref_option().filter(|_| !known(arn)).cloned()
-    };
-    let bucket_arn = |name: &str| format!("arn:{}:s3:::{name}", identity.partition);
-
-    for stream in [&mut state.cdc_stream, &mut state.enriched_stream] {
-        if let Some(name) = missing(&stream.name, &stream.arn) {
-            if let Some(found) = kinesis::find_by_name(&aws.kinesis, &name).await? {
-                if ours(own::STREAM, &name, &found.tags) {
-                    stream.arn = Value::Value(found.arn);
-                }
-            }
-        }
-    }
-    if let Some(name) = missing(&state.sink.name, &state.sink.arn) {
-        if let Some(found) = dynamodb::find_by_name(&aws.dynamodb, &name, None).await? {
-            if ours(own::TABLE, &name, &found.tags) {
-                state.sink.arn = Value::Value(found.arn);
-            }
-        }
-    }
-
-    let p = &mut state.persist;
-    let mut function_ours = known(&p.function_arn);
-    if let Some(name) = missing(&p.function_name, &p.function_arn) {
-        if let Some(found) = lambda::find_function_by_name(&aws.lambda, &name).await? {
-            if ours(own::FUNCTION, &name, &found.tags) {
-                p.function_arn = Value::Value(found.arn);
-                function_ours = true;
-            }
-        }
-    }
-    if let Some(name) = missing(&p.role_name, &p.role_arn) {
-        if let Some(found) = iam::find_by_name(&aws.iam, &name, "unifiedetl-persist").await? {
-            if ours(own::ROLE, &name, &found.tags) {
-                p.role_arn = Value::Value(found.arn);
-            }
-        }
-    }
-    let function = p.function_name.as_ref_option().cloned();
-    if let (true, Some(function), false) =
-        (function_ours, function, known(&p.event_source_mapping_id))
-    {
-        // The function reads the CDC stream (the engine) or the enriched one: either mapping
-        // of the pipeline's function is the pipeline's.
-        let sources = [&state.cdc_stream.arn, &state.enriched_stream.arn]
-            .into_iter()
-            .filter_map(|arn| arn.as_ref_option().cloned())
-            .collect::<Vec<_>>();
-        for source in sources {
-            if let Some(found) =
-                lambda::find_mapping_by_function_and_source(&aws.lambda, &function, &source).await?
-            {
-                state.persist.event_source_mapping_id = Value::Value(found.uuid);
-                break;
-            }
-        }
-    }
-    let p = &mut state.persist;
-    if let Some(name) = missing(&p.dead_letter_bucket, &p.dead_letter_bucket_arn) {
-        if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-            if ours(own::BUCKET, &name, &found.tags) {
-                p.dead_letter_bucket_arn = Value::Value(bucket_arn(&name));
-            }
-        }
-    }
-
-    let a = &mut state.analytics;
-    if let Some(name) = missing(&a.state_table, &a.state_table_arn) {
-        if let Some(found) = dynamodb::find_by_name(&aws.dynamodb, &name, None).await? {
-            if ours(own::TABLE, &name, &found.tags) {
-                a.state_table_arn = Value::Value(found.arn);
-            }
-        }
-    }
-    if let Some(name) = missing(&a.reference_bucket, &a.reference_bucket_arn) {
-        if let Some(found) = s3::find(&aws.s3, &name, crate::aws::Expect::Present).await? {
-            if ours(own::BUCKET, &name, &found.tags) {
-                a.reference_bucket_arn = Value::Value(bucket_arn(&name));
-            }
-        }
-    }
-    if let Some(name) = missing(&a.application_name, &a.application_arn) {
-        if let Some(found) = kinesisanalytics::find_by_name(&aws.kinesisanalytics, &name).await? {
-            if ours(own::APPLICATION, &name, &found.tags) {
-                a.application_arn = Value::Value(found.arn);
-            }
-        }
-    }
-    if let Some(name) = missing(&a.role_name, &a.role_arn) {
-        if let Some(found) = iam::find_by_name(&aws.iam, &name, super::sql::POLICY_NAME).await? {
-            if ours(own::ROLE, &name, &found.tags) {
-                a.role_arn = Value::Value(found.arn);
-            }
-        }
-    }
-
+    streams::leftovers(aws, &mut state.cdc_stream, &ours).await?;
+    streams::leftovers(aws, &mut state.enriched_stream, &ours).await?;
+    sink::leftovers(aws, &state.sink.name, &mut state.sink.arn, &ours).await?;
+    persist::leftovers(aws, identity, &mut state, &ours).await?;
+    analytics::leftovers(aws, identity, &mut state.analytics, &ours).await?;
     for block in BLOCKS {
         block.leftovers(aws, identity, &mut state, &ours).await?;
     }

@@ -5,7 +5,6 @@
 mod apply;
 mod block;
 mod blocks;
-mod environment;
 mod import;
 mod leftovers;
 mod names;
@@ -13,21 +12,22 @@ mod owner;
 mod plan;
 mod read;
 mod roles;
-mod sql;
 mod state;
 mod timeouts;
 mod values;
 
 use async_trait::async_trait;
-use tf_provider::schema::Schema;
+use tf_provider::schema::{AttributeType, Block, Description, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use std::sync::Arc;
 
 use crate::aws::{Aws, Identity, SharedAws};
+use crate::schema::{computed, optional, required, string_map};
 use crate::wait;
 use apply::{Desired, Outcome};
+use blocks::{analytics, persist, sink, streams, BLOCKS};
 use owner::Adopted;
 pub use state::PipelineState;
 
@@ -119,38 +119,7 @@ impl Pipeline {
 /// that could not be brought up keeps a null id, so the next plan shows it and the next apply
 /// converges instead of leaking what was created.
 fn applied_state(mut state: PipelineState, out: &mut Outcome) -> PipelineState {
-    let id = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Value);
-    state.cdc_stream.arn = id(&out.cdc_arn);
-    state.enriched_stream.arn = id(&out.enriched_arn);
-    state.sink.arn = id(&out.table_arn);
-    state.persist.role_arn = id(&out.role_arn);
-    state.persist.function_arn = id(&out.function_arn);
-    state.persist.event_source_mapping_id = id(&out.mapping_uuid);
-    state.persist.dead_letter_bucket_arn = id(&out.dead_letter_arn);
-    if state.analytics.lambda_engine() {
-        state.analytics.state_table_arn = id(&out.state_table_arn);
-    }
-    if state.analytics.sql_engine() {
-        state.analytics.role_arn = id(&out.analytics_role_arn);
-        state.analytics.application_arn = id(&out.application_arn);
-        state.analytics.application_version_id =
-            out.application_version_id.map_or(Value::Null, Value::Value);
-    }
-    if state.analytics.reference_bucket.is_value() && state.analytics.engine.is_value() {
-        state.analytics.reference_bucket_arn = id(&out.reference_bucket_arn);
-        state.analytics.reference_objects = match &out.reference_objects {
-            Some(objects) => Value::Value(
-                objects
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::Value(v.clone())))
-                    .collect(),
-            ),
-            None => Value::Null,
-        };
-    }
-    for record in out.records.drain(..) {
-        record(&mut state);
-    }
+    out.record(&mut state);
     state
 }
 
@@ -179,6 +148,45 @@ fn report(diags: &mut Diagnostics, verb: &str, name: &Value<String>, errors: &[S
     }
 }
 
+/// The resource schema: each block's own (the core's, then those of [`BLOCKS`]), and the
+/// pipeline's attributes.
+fn schema() -> Schema {
+    let core = [
+        ("cdc_stream", streams::schema("CDC (\"unified\")", "cdc")),
+        ("enriched_stream", streams::schema("enriched", "enriched")),
+        ("sink", sink::schema()),
+        ("persist", persist::schema()),
+        ("analytics", analytics::schema()),
+        ("timeouts", timeouts::schema()),
+    ];
+    let blocks = core
+        .into_iter()
+        .chain(BLOCKS.iter().map(|block| (block.name(), block.schema())))
+        .map(|(name, block)| (name.to_string(), block))
+        .collect();
+    let attributes = [
+        ("id", computed(AttributeType::String, "The pipeline's name.")),
+        ("name", required(AttributeType::String, "The pipeline's name: 1 to 40 letters, digits, `-` or `_`, starting with a letter or digit. It prefixes every component's name (each can be overridden) and is the value of the `unifiedetl:pipeline` tag on every component.")),
+        ("tags", optional(string_map(), "Tags for every component, merged over the provider's `default_tags`.")),
+        ("tags_all", computed(string_map(), "The tags every component carries: `default_tags`, then `tags`, then `unifiedetl:pipeline = <name>`.")),
+    ];
+    Schema {
+        version: 0,
+        block: Block {
+            version: 0,
+            attributes: attributes
+                .into_iter()
+                .map(|(name, attr)| (name.to_string(), attr))
+                .collect(),
+            blocks,
+            description: Description::markdown(
+                "A real-time CDC pipeline managed as one unit: the CDC and enriched Kinesis streams, the DynamoDB sink, the persist function (Rust Lambda) with its IAM role and Kinesis event source mapping, and optionally the DMS source from MySQL, the analytics engine in that function (state table, reference data in S3) that joins the CDC records itself, and the Firehose data lake in S3.",
+            ),
+            deprecated: false,
+        },
+    }
+}
+
 #[async_trait]
 impl Resource for Pipeline {
     type State<'a> = PipelineState;
@@ -187,7 +195,7 @@ impl Resource for Pipeline {
     type ProviderMetaState<'a> = ValueEmpty;
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(state::schema())
+        Some(schema())
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: PipelineState) -> Option<()> {

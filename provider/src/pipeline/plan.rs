@@ -7,16 +7,11 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::blocks::BLOCKS;
-use super::names::{default_dead_letter_bucket, default_reference_bucket, reference_key};
-use super::sql;
-use super::state::{
-    AnalyticsBlock, PersistBlock, PipelineState, SinkBlock, Str, StreamBlock, Tags, ENGINE_LAMBDA,
-    ENGINE_SQL,
-};
+use super::blocks::{analytics, persist, sink, streams, BLOCKS};
+
+use super::state::{PipelineState, Str};
 use super::timeouts;
-use super::values::{arn_of, derive, in_range, keep, name_like, one_of, path, pick, text};
-use crate::artifact;
+use super::values::{derive, path};
 use crate::aws::tags;
 use crate::aws::Identity;
 
@@ -43,11 +38,11 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
             );
         }
     }
-    validate_stream("cdc_stream", &config.cdc_stream, diags);
-    validate_stream("enriched_stream", &config.enriched_stream, diags);
-    validate_sink(&config.sink, diags);
-    validate_persist(&config.persist, diags);
-    validate_analytics(&config.analytics, &config.sink, diags);
+    streams::validate("cdc_stream", &config.cdc_stream, diags);
+    streams::validate("enriched_stream", &config.enriched_stream, diags);
+    sink::validate(&config.sink, diags);
+    persist::validate(&config.persist, diags);
+    analytics::validate(&config.analytics, &config.sink, diags);
     for block in BLOCKS {
         block.validate(config, diags);
     }
@@ -58,375 +53,6 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
             "`persist.version_attribute` has no effect with `analytics.engine = \"lambda\"`: the engine orders every row's changes by their DMS commit time and Kinesis sequence number itself. Remove it",
             path("persist", "version_attribute"),
         );
-    }
-}
-
-/// The engines `analytics.engine` accepts.
-pub const ENGINES: [&str; 2] = [ENGINE_LAMBDA, ENGINE_SQL];
-
-fn validate_analytics(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnostics) {
-    let engine = match &a.engine {
-        Value::Value(engine) => engine.clone(),
-        Value::Unknown => return,
-        Value::Null => {
-            sql::refuse_other_engine(a, diags);
-            return;
-        }
-    };
-    if !ENGINES.contains(&engine.as_str()) {
-        one_of("analytics", "engine", &a.engine, &ENGINES, diags);
-        return;
-    }
-    sql::refuse_other_engine(a, diags);
-    if engine == ENGINE_SQL {
-        sql::validate(a, diags);
-        return;
-    }
-    if engine != ENGINE_LAMBDA {
-        return;
-    }
-    for (attr, value) in [
-        ("parent_table", &a.parent_table),
-        ("parent_key", &a.parent_key),
-    ] {
-        if value.is_null() {
-            diags.error(
-                format!("missing analytics.{attr}"),
-                format!("`analytics.{attr}` is required with `engine = \"{engine}\"`, e.g. `parent_table = \"order\"` and `parent_key = \"orderId\"`"),
-                path("analytics", attr),
-            );
-        }
-    }
-    name_like(
-        "analytics",
-        "state_table",
-        &a.state_table,
-        255,
-        "_.-",
-        "a DynamoDB table name",
-        diags,
-    );
-    // Every table and lookup name, to check the columns against.
-    let mut names: Vec<String> = a
-        .parent_table
-        .as_ref_option()
-        .cloned()
-        .into_iter()
-        .collect();
-    match &a.children {
-        Value::Value(children) if children.is_empty() => diags.error(
-            "invalid analytics.children",
-            "`analytics.children` must name at least one child table, e.g. `[{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }]`",
-            path("analytics", "children"),
-        ),
-        Value::Value(children) => {
-            for child in children.iter().filter_map(Value::as_ref_option) {
-                if let Value::Value(table) = &child.table {
-                    if names.contains(table) {
-                        diags.error(
-                            "invalid analytics.children",
-                            format!("table \"{table}\" appears twice in `analytics`: each table is the parent or one child"),
-                            path("analytics", "children"),
-                        );
-                    }
-                    names.push(table.clone());
-                }
-            }
-        }
-        Value::Null => diags.error(
-            "missing analytics.children",
-            format!("`analytics.children` is required with `engine = \"{engine}\"`, e.g. `[{{ table = \"order_item\", parent_key = \"orderId\", key = \"itemId\" }}]`"),
-            path("analytics", "children"),
-        ),
-        Value::Unknown => return,
-    }
-    if let Value::Value(lookups) = &a.lookups {
-        for lookup in lookups.iter().filter_map(Value::as_ref_option) {
-            if let Value::Value(name) = &lookup.name {
-                let ok = !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-                if !ok || names.contains(name) {
-                    diags.error(
-                        "invalid analytics.lookups",
-                        format!("lookup name \"{name}\" must be letters, digits, `_` or `-`, and differ from every table name"),
-                        path("analytics", "lookups"),
-                    );
-                }
-                names.push(name.clone());
-            }
-            if let Value::Value(file) = &lookup.file {
-                if let Err(err) = std::fs::metadata(file) {
-                    diags.error(
-                        "invalid analytics.lookups",
-                        format!("the reference file of lookup {} cannot be read ({file}: {err}): give the path of a JSON lines file, e.g. `file = \"${{path.module}}/reference/products.json\"`", lookup.name.as_ref_option().map(String::as_str).unwrap_or("?")),
-                        path("analytics", "lookups"),
-                    );
-                }
-            }
-        }
-    }
-    let columns = match &a.columns {
-        Value::Value(columns) => columns,
-        Value::Unknown => return,
-        Value::Null => {
-            diags.error(
-                "missing analytics.columns",
-                "`analytics.columns` is required with an engine: map each sink attribute to `<table or lookup>.<column>`, e.g. `{ orderId = \"order.orderId\" }`",
-                path("analytics", "columns"),
-            );
-            return;
-        }
-    };
-    for (column, from) in columns {
-        let Value::Value(from) = from else { continue };
-        let known_source = from
-            .split_once('.')
-            .is_some_and(|(table, col)| !col.is_empty() && names.iter().any(|n| n == table));
-        if !known_source {
-            diags.error(
-                "invalid analytics.columns",
-                format!("`analytics.columns.{column}` is \"{from}\": it must be `<table or lookup>.<column>` naming one of {}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")),
-                path("analytics", "columns"),
-            );
-        }
-    }
-    for key in [&sink.partition_key, &sink.sort_key] {
-        if let Value::Value(key) = key {
-            if !columns.contains_key(key) {
-                diags.error(
-                    "invalid analytics.columns",
-                    format!("`analytics.columns` must include the sink's key attribute \"{key}\", e.g. `{key} = \"<table>.{key}\"`"),
-                    path("analytics", "columns"),
-                );
-            }
-        }
-    }
-}
-
-fn validate_stream(block: &str, s: &StreamBlock, diags: &mut Diagnostics) {
-    name_like(
-        block,
-        "name",
-        &s.name,
-        128,
-        "_.-",
-        "a Kinesis stream name",
-        diags,
-    );
-    one_of(
-        block,
-        "stream_mode",
-        &s.stream_mode,
-        &["PROVISIONED", "ON_DEMAND"],
-        diags,
-    );
-    let on_demand = matches!(&s.stream_mode, Value::Value(m) if m == "ON_DEMAND");
-    if on_demand {
-        if let Value::Value(n) = s.shard_count {
-            diags.error(
-                format!("invalid {block}.shard_count"),
-                format!("`{block}.shard_count` must be unset when `stream_mode` is ON_DEMAND (got {n}): on-demand streams scale their shards themselves"),
-                path(block, "shard_count"),
-            );
-        }
-    } else if let Value::Value(n) = s.shard_count {
-        if !(1..=500).contains(&n) {
-            diags.error(
-                format!("invalid {block}.shard_count"),
-                format!("`{block}.shard_count` must be between 1 and 500 when `stream_mode` is PROVISIONED (got {n})"),
-                path(block, "shard_count"),
-            );
-        }
-    }
-    in_range(
-        block,
-        "retention_hours",
-        &s.retention_hours,
-        24,
-        8760,
-        diags,
-    );
-    one_of(
-        block,
-        "encryption_type",
-        &s.encryption_type,
-        &["KMS", "NONE"],
-        diags,
-    );
-    if matches!(&s.encryption_type, Value::Value(e) if e == "NONE") && s.kms_key_id.is_value() {
-        diags.error(
-            format!("invalid {block}.kms_key_id"),
-            format!("`{block}.kms_key_id` is set but `{block}.encryption_type` is NONE: remove the key or set `encryption_type = \"KMS\"`"),
-            path(block, "kms_key_id"),
-        );
-    }
-}
-
-fn validate_sink(s: &SinkBlock, diags: &mut Diagnostics) {
-    name_like(
-        "sink",
-        "name",
-        &s.name,
-        255,
-        "_.-",
-        "a DynamoDB table name",
-        diags,
-    );
-    if let Value::Value(n) = &s.name {
-        if n.len() < 3 {
-            diags.error(
-                "invalid sink.name",
-                format!("`sink.name` must be at least 3 characters long (got \"{n}\")"),
-                path("sink", "name"),
-            );
-        }
-    }
-    if s.partition_key.is_null() {
-        diags.error(
-            "missing sink.partition_key",
-            "`sink.partition_key` is required: name the attribute that keys the enriched rows, e.g. `partition_key = \"orderId\"`",
-            path("sink", "partition_key"),
-        );
-    }
-    one_of(
-        "sink",
-        "partition_key_type",
-        &s.partition_key_type,
-        &["S", "N", "B"],
-        diags,
-    );
-    one_of(
-        "sink",
-        "sort_key_type",
-        &s.sort_key_type,
-        &["S", "N", "B"],
-        diags,
-    );
-    if s.sort_key.is_null() && s.sort_key_type.is_value() {
-        diags.error(
-            "invalid sink.sort_key_type",
-            "`sink.sort_key_type` is set but `sink.sort_key` is not: name the sort key or remove its type",
-            path("sink", "sort_key_type"),
-        );
-    }
-    if let (Value::Value(pk), Value::Value(sk)) = (&s.partition_key, &s.sort_key) {
-        if pk == sk {
-            diags.error(
-                "invalid sink.sort_key",
-                format!(
-                    "`sink.sort_key` must differ from `sink.partition_key` (both are \"{pk}\")"
-                ),
-                path("sink", "sort_key"),
-            );
-        }
-    }
-    one_of(
-        "sink",
-        "billing_mode",
-        &s.billing_mode,
-        &["PAY_PER_REQUEST", "PROVISIONED"],
-        diags,
-    );
-    let provisioned = matches!(&s.billing_mode, Value::Value(m) if m == "PROVISIONED");
-    let known_mode = !s.billing_mode.is_unknown();
-    for (attr, value) in [
-        ("read_capacity", &s.read_capacity),
-        ("write_capacity", &s.write_capacity),
-    ] {
-        match value {
-            Value::Value(n) if known_mode && !provisioned => diags.error(
-                format!("invalid sink.{attr}"),
-                format!("`sink.{attr}` is set ({n}) but `sink.billing_mode` is PAY_PER_REQUEST: remove it, or set `billing_mode = \"PROVISIONED\"`"),
-                path("sink", attr),
-            ),
-            Value::Value(_) => in_range("sink", attr, value, 1, 40_000, diags),
-            Value::Null if provisioned => diags.error(
-                format!("missing sink.{attr}"),
-                format!("`sink.{attr}` is required when `sink.billing_mode` is PROVISIONED, e.g. `{attr} = 5`"),
-                path("sink", attr),
-            ),
-            _ => {}
-        }
-    }
-    if matches!(s.server_side_encryption, Value::Value(false)) && s.kms_key_arn.is_value() {
-        diags.error(
-            "invalid sink.kms_key_arn",
-            "`sink.kms_key_arn` is set but `sink.server_side_encryption` is false: remove the key or enable encryption",
-            path("sink", "kms_key_arn"),
-        );
-    }
-}
-
-fn validate_persist(p: &PersistBlock, diags: &mut Diagnostics) {
-    name_like(
-        "persist",
-        "function_name",
-        &p.function_name,
-        64,
-        "_-",
-        "a Lambda function name",
-        diags,
-    );
-    name_like(
-        "persist",
-        "role_name",
-        &p.role_name,
-        64,
-        "_+=,.@-",
-        "an IAM role name",
-        diags,
-    );
-    one_of(
-        "persist",
-        "architecture",
-        &p.architecture,
-        &artifact::ARCHITECTURES,
-        diags,
-    );
-    in_range("persist", "memory_size", &p.memory_size, 128, 10240, diags);
-    in_range("persist", "timeout", &p.timeout, 1, 900, diags);
-    in_range("persist", "batch_size", &p.batch_size, 1, 10000, diags);
-    in_range(
-        "persist",
-        "maximum_batching_window_seconds",
-        &p.maximum_batching_window_seconds,
-        0,
-        300,
-        diags,
-    );
-    in_range(
-        "persist",
-        "parallelization_factor",
-        &p.parallelization_factor,
-        1,
-        10,
-        diags,
-    );
-    one_of(
-        "persist",
-        "starting_position",
-        &p.starting_position,
-        &["LATEST", "TRIM_HORIZON"],
-        diags,
-    );
-    in_range(
-        "persist",
-        "maximum_retry_attempts",
-        &p.maximum_retry_attempts,
-        -1,
-        10000,
-        diags,
-    );
-    if let Value::Value(age) = p.maximum_record_age_seconds {
-        if age != -1 && !(60..=604_800).contains(&age) {
-            diags.error(
-                "invalid persist.maximum_record_age_seconds",
-                format!("`persist.maximum_record_age_seconds` must be -1 (no limit) or between 60 and 604800 (got {age})"),
-                path("persist", "maximum_record_age_seconds"),
-            );
-        }
     }
 }
 
@@ -441,45 +67,35 @@ pub fn plan(
     diags: &mut Diagnostics,
 ) -> PipelineState {
     let name = config.name.clone();
-    let cdc_stream = plan_stream(
+    let cdc_stream = streams::plan(
         &config.cdc_stream,
         prior.map(|p| &p.cdc_stream),
         derive(&name, "cdc"),
         identity,
     );
-    let enriched_stream = plan_stream(
+    let enriched_stream = streams::plan(
         &config.enriched_stream,
         prior.map(|p| &p.enriched_stream),
         derive(&name, "enriched"),
         identity,
     );
-    let sink = plan_sink(
+    let sink = sink::plan(
         &config.sink,
         prior.map(|p| &p.sink),
         derive(&name, "sink"),
         identity,
     );
-    let analytics = if config.analytics.sql_engine() {
-        sql::plan(
-            &config.analytics,
-            prior.map(|p| &p.analytics),
-            &name,
-            identity,
-            &enriched_stream.name,
-            diags,
-        )
-    } else {
-        plan_analytics(
-            &config.analytics,
-            prior.map(|p| &p.analytics),
-            &name,
-            identity,
-        )
-    };
-    check_environment_size(&analytics, diags);
+    let analytics = analytics::plan(
+        &config.analytics,
+        prior.map(|p| &p.analytics),
+        &name,
+        identity,
+        &enriched_stream.name,
+        diags,
+    );
     let engine_on = analytics.lambda_engine();
     let source_changed = prior.is_some_and(|p| p.analytics.lambda_engine() != engine_on);
-    let persist = plan_persist(
+    let persist = persist::plan(
         &config.persist,
         prior.map(|p| &p.persist),
         &name,
@@ -510,111 +126,6 @@ pub fn plan(
         block.plan(config, prior, identity, &mut planned, diags);
     }
     planned
-}
-
-/// Lambda allows 4 KB of environment variables in all (names and values).
-const LAMBDA_ENVIRONMENT_BYTES: usize = 4096;
-/// What the other variables take at most: table, keys, bucket and stream names.
-const OTHER_VARIABLES_BYTES: usize = 1024;
-
-/// The correlation travels in the function's environment: refuse one that cannot fit at plan
-/// time rather than at apply.
-fn check_environment_size(analytics: &AnalyticsBlock, diags: &mut Diagnostics) {
-    if !analytics.lambda_engine() {
-        return;
-    }
-    let Ok(correlation) = super::environment::correlation_document(analytics) else {
-        return; // something is unknown until apply
-    };
-    let size = "CORRELATION".len() + correlation.to_string().len();
-    if size + OTHER_VARIABLES_BYTES > LAMBDA_ENVIRONMENT_BYTES {
-        diags.error(
-            "analytics correlation too large",
-            format!("the correlation the function receives in its environment is {size} bytes; Lambda allows {LAMBDA_ENVIRONMENT_BYTES} bytes of environment variables in all (about {} for the correlation): use fewer or shorter `analytics.columns`, lookups or table names", LAMBDA_ENVIRONMENT_BYTES - OTHER_VARIABLES_BYTES),
-            path("analytics", "columns"),
-        );
-    }
-}
-
-fn plan_analytics(
-    config: &AnalyticsBlock,
-    prior: Option<&AnalyticsBlock>,
-    name: &Str,
-    identity: &Identity,
-) -> AnalyticsBlock {
-    if config.engine.is_null() {
-        // Absent list blocks are empty lists, as Terraform gives them.
-        return AnalyticsBlock {
-            reference: Value::Value(Vec::new()),
-            output: Value::Value(Vec::new()),
-            ..AnalyticsBlock::default()
-        };
-    }
-    let state_table = pick(&config.state_table, derive(name, "state"));
-    let reference_bucket = pick(
-        &config.reference_bucket,
-        name.as_ref()
-            .map(|n| default_reference_bucket(n, &identity.account)),
-    );
-    let reference_bucket_arn = reference_bucket
-        .as_ref()
-        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
-    let reference_objects: Tags = match &config.lookups {
-        Value::Null => Value::Value(BTreeMap::new()),
-        Value::Unknown => Value::Unknown,
-        Value::Value(lookups) => {
-            let mut objects = BTreeMap::new();
-            let mut unknown = false;
-            for lookup in lookups {
-                let Value::Value(lookup) = lookup else {
-                    unknown = true;
-                    continue;
-                };
-                match (&lookup.name, &lookup.file) {
-                    (Value::Value(lookup_name), Value::Value(file)) => match std::fs::read(file) {
-                        Ok(bytes) => {
-                            objects.insert(
-                                reference_key(lookup_name),
-                                Value::Value(artifact::content_hash(&bytes)),
-                            );
-                        }
-                        // validate() has said why.
-                        Err(_) => unknown = true,
-                    },
-                    _ => unknown = true,
-                }
-            }
-            if unknown {
-                Value::Unknown
-            } else {
-                Value::Value(objects)
-            }
-        }
-    };
-    AnalyticsBlock {
-        state_table_arn: arn_of(
-            prior
-                .filter(|p| p.lambda_engine())
-                .map(|p| (&p.state_table, &p.state_table_arn)),
-            &state_table,
-            |n| identity.arn("dynamodb", true, &format!("table/{n}")),
-        ),
-        engine: config.engine.clone(),
-        schema: config.schema.clone(),
-        parent_table: config.parent_table.clone(),
-        parent_key: config.parent_key.clone(),
-        children: config.children.clone(),
-        lookups: config.lookups.clone(),
-        columns: config.columns.clone(),
-        publish_enriched: pick(&config.publish_enriched, Value::Value(false)),
-        state_table,
-        reference_bucket,
-        reference_bucket_arn,
-        reference_objects,
-        reference: Value::Value(Vec::new()),
-        output: Value::Value(Vec::new()),
-        ..AnalyticsBlock::default()
-    }
 }
 
 fn plan_tags(
@@ -650,224 +161,32 @@ fn plan_tags(
     )
 }
 
-fn plan_stream(
-    config: &StreamBlock,
-    prior: Option<&StreamBlock>,
-    default_name: Str,
-    identity: &Identity,
-) -> StreamBlock {
-    let name = pick(&config.name, default_name);
-    let stream_mode = pick(&config.stream_mode, text("PROVISIONED"));
-    let shard_count = match (&config.shard_count, &stream_mode) {
-        (Value::Null, Value::Value(mode)) if mode == "PROVISIONED" => Value::Value(1),
-        (Value::Null, Value::Value(_)) => Value::Null,
-        (Value::Null, _) => Value::Unknown,
-        (configured, _) => *configured,
-    };
-    let encryption_type = pick(&config.encryption_type, text("KMS"));
-    let kms_key_id = match (&config.kms_key_id, &encryption_type) {
-        (Value::Null, Value::Value(e)) if e == "KMS" => text("alias/aws/kinesis"),
-        (Value::Null, Value::Value(_)) => Value::Null,
-        (Value::Null, _) => Value::Unknown,
-        (configured, _) => configured.clone(),
-    };
-    StreamBlock {
-        arn: arn_of(prior.map(|p| (&p.name, &p.arn)), &name, |n| {
-            identity.arn("kinesis", true, &format!("stream/{n}"))
-        }),
-        name,
-        stream_mode,
-        shard_count,
-        retention_hours: pick(&config.retention_hours, Value::Value(24)),
-        encryption_type,
-        kms_key_id,
-    }
-}
-
-fn plan_sink(
-    config: &SinkBlock,
-    prior: Option<&SinkBlock>,
-    default_name: Str,
-    identity: &Identity,
-) -> SinkBlock {
-    let name = pick(&config.name, default_name);
-    let sort_key_type = match (&config.sort_key_type, &config.sort_key) {
-        (Value::Null, Value::Value(_)) => text("S"),
-        (Value::Null, Value::Null) => Value::Null,
-        (Value::Null, Value::Unknown) => Value::Unknown,
-        (configured, _) => configured.clone(),
-    };
-    SinkBlock {
-        arn: arn_of(prior.map(|p| (&p.name, &p.arn)), &name, |n| {
-            identity.arn("dynamodb", true, &format!("table/{n}"))
-        }),
-        name,
-        partition_key: config.partition_key.clone(),
-        partition_key_type: pick(&config.partition_key_type, text("S")),
-        sort_key: config.sort_key.clone(),
-        sort_key_type,
-        billing_mode: pick(&config.billing_mode, text("PAY_PER_REQUEST")),
-        read_capacity: config.read_capacity,
-        write_capacity: config.write_capacity,
-        server_side_encryption: pick(&config.server_side_encryption, Value::Value(true)),
-        kms_key_arn: config.kms_key_arn.clone(),
-    }
-}
-
-fn plan_persist(
-    config: &PersistBlock,
-    prior: Option<&PersistBlock>,
-    name: &Str,
-    source: &StreamBlock,
-    source_changed: bool,
-    identity: &Identity,
-    diags: &mut Diagnostics,
-) -> PersistBlock {
-    let dead_letter_bucket = pick(
-        &config.dead_letter_bucket,
-        name.as_ref()
-            .map(|n| default_dead_letter_bucket(n, &identity.account)),
-    );
-    let dead_letter_bucket_arn = dead_letter_bucket
-        .as_ref()
-        .map(|b| format!("arn:{}:s3:::{b}", identity.partition));
-    let function_name = pick(&config.function_name, derive(name, "persist"));
-    let role_name = pick(&config.role_name, derive(name, "persist"));
-    let architecture = pick(&config.architecture, text("arm64"));
-    let starting_position = pick(&config.starting_position, text("LATEST"));
-    let artifact_sha256 = match (&config.artifact, &architecture) {
-        (Value::Value(path), _) => hash_artifact(std::path::Path::new(path), false, diags),
-        (Value::Null, Value::Value(arch)) => {
-            hash_artifact(&artifact::bundled_path(arch), true, diags)
-        }
-        _ => Value::Unknown,
-    };
-    // The mapping survives as long as its function, its source stream and its starting
-    // position do; anything else recreates it.
-    let mapping_kept = prior.is_some_and(|p| {
-        p.function_name == function_name && p.starting_position == starting_position
-    }) && source.arn.is_value()
-        && !source_changed;
-    PersistBlock {
-        function_arn: arn_of(
-            prior.map(|p| (&p.function_name, &p.function_arn)),
-            &function_name,
-            |n| identity.arn("lambda", true, &format!("function:{n}")),
-        ),
-        role_arn: arn_of(
-            prior.map(|p| (&p.role_name, &p.role_arn)),
-            &role_name,
-            |n| identity.arn("iam", false, &format!("role/{n}")),
-        ),
-        event_source_mapping_id: match prior {
-            Some(p) if mapping_kept => keep(
-                Some((&p.function_name, &p.event_source_mapping_id)),
-                &function_name,
-            ),
-            _ => Value::Unknown,
-        },
-        function_name,
-        role_name,
-        architecture,
-        memory_size: pick(&config.memory_size, Value::Value(256)),
-        timeout: pick(&config.timeout, Value::Value(60)),
-        artifact: config.artifact.clone(),
-        artifact_sha256,
-        batch_size: pick(&config.batch_size, Value::Value(100)),
-        maximum_batching_window_seconds: pick(
-            &config.maximum_batching_window_seconds,
-            Value::Value(0),
-        ),
-        parallelization_factor: pick(&config.parallelization_factor, Value::Value(1)),
-        starting_position,
-        bisect_batch_on_function_error: pick(
-            &config.bisect_batch_on_function_error,
-            Value::Value(true),
-        ),
-        maximum_retry_attempts: pick(&config.maximum_retry_attempts, Value::Value(-1)),
-        maximum_record_age_seconds: pick(&config.maximum_record_age_seconds, Value::Value(-1)),
-        write_concurrency: pick(&config.write_concurrency, Value::Value(4)),
-        version_attribute: config.version_attribute.clone(),
-        dead_letter_bucket,
-        dead_letter_prefix: pick(&config.dead_letter_prefix, text("dead-letter/")),
-        dead_letter_force_destroy: pick(&config.dead_letter_force_destroy, Value::Value(false)),
-        on_failure_destination_arn: dead_letter_bucket_arn.clone(),
-        function_response_types: Value::Value(vec![text("ReportBatchItemFailures")]),
-        dead_letter_bucket_arn,
-    }
-}
-
-fn hash_artifact(file: &std::path::Path, bundled: bool, diags: &mut Diagnostics) -> Str {
-    match artifact::load(file) {
-        Ok(a) => Value::Value(a.sha256),
-        Err(err) => {
-            let detail = if bundled {
-                format!("the function bundled with the provider is missing ({}: {err}): reinstall the provider with `make install`, or set `persist.artifact` to a deployment zip", file.display())
-            } else {
-                format!("`persist.artifact` cannot be read ({}: {err}): give the path of a deployment zip holding `bootstrap`, e.g. `artifact = \"${{path.module}}/bootstrap.zip\"`", file.display())
-            };
-            diags.error(
-                "invalid persist.artifact",
-                detail,
-                path("persist", "artifact"),
-            );
-            Value::Unknown
-        }
-    }
-}
-
 /// The attributes whose change cannot be applied in place: they name or key a component that
 /// holds data (a stream, the table), so the pipeline is replaced.
 pub fn requires_replace(prior: &PipelineState, planned: &PipelineState) -> Vec<AttributePath> {
-    let mut paths = Vec::new();
-    let mut check = |block: &str, attr: &str, before: &Str, after: &Str| {
-        if before != after {
-            paths.push(path(block, attr));
-        }
+    let changed = |block: &'static str, attrs: Vec<&'static str>| {
+        attrs.into_iter().map(move |attr| path(block, attr))
     };
-    check(
+    changed(
         "cdc_stream",
-        "name",
-        &prior.cdc_stream.name,
-        &planned.cdc_stream.name,
-    );
-    check(
+        streams::replaced_by(&prior.cdc_stream, &planned.cdc_stream),
+    )
+    .chain(changed(
         "enriched_stream",
-        "name",
-        &prior.enriched_stream.name,
-        &planned.enriched_stream.name,
-    );
-    check("sink", "name", &prior.sink.name, &planned.sink.name);
-    check(
+        streams::replaced_by(&prior.enriched_stream, &planned.enriched_stream),
+    ))
+    .chain(changed(
         "sink",
-        "partition_key",
-        &prior.sink.partition_key,
-        &planned.sink.partition_key,
-    );
-    check(
-        "sink",
-        "partition_key_type",
-        &prior.sink.partition_key_type,
-        &planned.sink.partition_key_type,
-    );
-    check(
-        "sink",
-        "sort_key",
-        &prior.sink.sort_key,
-        &planned.sink.sort_key,
-    );
-    check(
-        "sink",
-        "sort_key_type",
-        &prior.sink.sort_key_type,
-        &planned.sink.sort_key_type,
-    );
-    paths
+        sink::replaced_by(&prior.sink, &planned.sink),
+    ))
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact;
+    use crate::pipeline::values::text;
 
     fn identity() -> Identity {
         Identity {
@@ -1033,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_function_environment_decodes_to_the_settings_it_was_encoded_from() {
-        use super::super::environment::{environment_into, environment_of};
+        use crate::pipeline::blocks::persist::environment::{environment_into, environment_of};
         for mut c in [config(), with_engine(config())] {
             c.persist.version_attribute = text("event_ts");
             c.persist.write_concurrency = Value::Value(8);

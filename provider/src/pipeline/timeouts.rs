@@ -3,11 +3,25 @@
 
 use std::time::Duration;
 
+use crate::schema::{group, optional};
+use tf_provider::schema::{AttributeType, NestedBlock};
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
 use super::state::{Str, TimeoutsBlock};
 use super::values::path;
+
+/// The block's schema.
+pub fn schema() -> NestedBlock {
+    group(
+        "How long an apply may wait for components to settle, as Go durations (`40m`, `1h30m`). A DMS replication instance takes 10 minutes or more on AWS.",
+        vec![
+            ("create", optional(AttributeType::String, "Creating the pipeline (default `60m`).")),
+            ("update", optional(AttributeType::String, "Updating it (default `60m`).")),
+            ("delete", optional(AttributeType::String, "Destroying it (default `40m`).")),
+        ],
+    )
+}
 
 /// How long each lifecycle step may wait.
 #[derive(Debug, Clone, Copy)]

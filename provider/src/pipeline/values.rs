@@ -143,3 +143,8 @@ pub fn some<T>(v: T) -> Value<T> {
 pub fn nullable(value: Option<String>) -> Str {
     value.map_or(Value::Null, Value::Value)
 }
+
+/// The name of a component whose id the state lacks (after a failed apply, say).
+pub fn missing(name: &Str, id: &Str) -> Option<String> {
+    name.as_ref_option().filter(|_| !known(id)).cloned()
+}

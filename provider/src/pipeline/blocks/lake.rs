@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::schema::{block, computed, defaulted};
 use async_trait::async_trait;
+use tf_provider::schema::{AttributeType, NestedBlock};
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
@@ -30,6 +32,27 @@ use crate::pipeline::values::{
     arn_name, arn_of, derive, in_range, known, name_like, need, nullable, one_of, path, pick, some,
     text,
 };
+
+/// `data_lake`: Firehose from the CDC stream into S3.
+pub fn schema() -> NestedBlock {
+    NestedBlock::Optional(block(
+        "The data lake: a Firehose delivery stream reading `cdc_stream` and writing the raw CDC records to S3, partitioned by date. Omit the block for no lake.",
+        vec![
+            ("delivery_stream_name", defaulted(AttributeType::String, "Firehose delivery stream name. Default `<name>-lake`. Changing it recreates the delivery stream in place.")),
+            ("bucket", defaulted(AttributeType::String, "The lake bucket. Default: one the pipeline creates, `<name>-lake-<account id>` (lowercase); name an existing bucket to use it instead (never created or deleted then).")),
+            ("prefix", defaulted(AttributeType::String, "Object key prefix, with Firehose's expressions. Default `cdc/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/` (Hive-style date partitions, in UTC).")),
+            ("error_prefix", defaulted(AttributeType::String, "Key prefix of records Firehose could not deliver. Default `errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/`.")),
+            ("buffering_size_mb", defaulted(AttributeType::Number, "Deliver when this many MiB are buffered, 1 to 128 (default `5`).")),
+            ("buffering_interval_seconds", defaulted(AttributeType::Number, "…or when the oldest buffered record is this old, 0 to 900 seconds (default `300`).")),
+            ("compression", defaulted(AttributeType::String, "`GZIP` (default), `UNCOMPRESSED`, `ZIP`, `Snappy` or `HADOOP_SNAPPY`.")),
+            ("force_destroy", defaulted(AttributeType::Bool, "Whether destroying the pipeline may delete a lake bucket it created that still holds objects (default `false`: destroy stops and says so, so nothing is lost).")),
+            ("role_name", defaulted(AttributeType::String, "The Firehose role. Default `<name>-firehose`.")),
+            ("role_arn", computed(AttributeType::String, "The Firehose role's ARN.")),
+            ("bucket_arn", computed(AttributeType::String, "The lake bucket's ARN.")),
+            ("delivery_stream_arn", computed(AttributeType::String, "The delivery stream's ARN.")),
+        ],
+    ))
+}
 
 const LAKE: &str = "data_lake";
 const COMPRESSIONS: [&str; 5] = ["GZIP", "UNCOMPRESSED", "ZIP", "Snappy", "HADOOP_SNAPPY"];
@@ -77,6 +100,14 @@ fn record(
 
 #[async_trait]
 impl Block for DataLake {
+    fn name(&self) -> &'static str {
+        "data_lake"
+    }
+
+    fn schema(&self) -> NestedBlock {
+        schema()
+    }
+
     fn import_keys(&self) -> &'static [ImportKey] {
         IMPORT_KEYS
     }

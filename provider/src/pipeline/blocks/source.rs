@@ -20,8 +20,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::schema::{block, computed, defaulted, optional, sensitive, string_list};
 use async_trait::async_trait;
 use futures::FutureExt;
+use tf_provider::schema::{AttributeType, NestedBlock};
 use tf_provider::value::Value;
 use tf_provider::Diagnostics;
 
@@ -38,6 +40,47 @@ use crate::pipeline::values::{
     arn_name, derive, in_range, keep, known, name_like, need, nullable, one_of, path, pick, some,
     text,
 };
+
+/// `source`: DMS from MySQL into the CDC stream.
+pub fn schema() -> NestedBlock {
+    NestedBlock::Optional(block(
+        "DMS from MySQL into the CDC stream: a replication instance (in its subnet group), the MySQL source endpoint, the Kinesis target endpoint on `cdc_stream`, the replication task, and the DMS role. Omit the block when something else fills the CDC stream. A real account also needs the account-level `dms-vpc-role` (see the provider docs).",
+        vec![
+            ("server_name", optional(AttributeType::String, "MySQL host name. Required unless `secrets_manager_secret_arn` is set (the secret then holds host, port, user and password).")),
+            ("port", defaulted(AttributeType::Number, "MySQL port (default `3306`).")),
+            ("database_name", optional(AttributeType::String, "Database to connect to. Optional for MySQL (the tables name their schema).")),
+            ("username", optional(AttributeType::String, "MySQL user for replication (needs `REPLICATION CLIENT`, `REPLICATION SLAVE` and `SELECT` on the tables). Required with `password`.")),
+            ("password", sensitive(optional(AttributeType::String, "Its password. Sensitive: never shown, never logged; AWS never returns it, so a password changed out of band is not seen. Give this or `secrets_manager_secret_arn`."))),
+            ("secrets_manager_secret_arn", optional(AttributeType::String, "ARN of a Secrets Manager secret holding the connection (`host`, `port`, `username`, `password`), instead of `server_name`/`username`/`password`. The DMS role is granted `GetSecretValue` on exactly this secret.")),
+            ("ssl_mode", defaulted(AttributeType::String, "`require` (default), `verify-ca`, `verify-full` (both need `certificate_arn`) or `none`.")),
+            ("certificate_arn", optional(AttributeType::String, "DMS certificate for `verify-ca` / `verify-full`.")),
+            ("subnet_ids", optional(string_list(), "Subnets (in at least two Availability Zones) for a replication subnet group the pipeline creates. Unset: use `replication_subnet_group_id`, or the account's default VPC.")),
+            ("replication_subnet_group_id", defaulted(AttributeType::String, "The replication subnet group: with `subnet_ids`, the one the pipeline creates (default `<name>-dms`, lowercase); without, an existing group to use.")),
+            ("replication_instance_id", defaulted(AttributeType::String, "Replication instance identifier. Default `<name>-dms` (lowercase, `_` as `-`). Changing it recreates the instance and the task in place.")),
+            ("replication_instance_class", defaulted(AttributeType::String, "Instance class (default `dms.t3.medium`). Updates in place.")),
+            ("allocated_storage", defaulted(AttributeType::Number, "Storage in GiB, 5 to 6144 (default `50`); it can grow in place, never shrink.")),
+            ("engine_version", defaulted(AttributeType::String, "DMS engine version. Default: AWS's current default, kept from then on. Updates in place.")),
+            ("multi_az", defaulted(AttributeType::Bool, "A standby in a second Availability Zone (default `false`). Updates in place.")),
+            ("publicly_accessible", defaulted(AttributeType::Bool, "Give the instance a public IP (default `false`). Changing it recreates the instance and the task in place.")),
+            ("vpc_security_group_ids", optional(string_list(), "Security groups of the instance (default: the VPC's default group). Order does not matter. Updates in place.")),
+            ("source_endpoint_id", defaulted(AttributeType::String, "MySQL endpoint identifier. Default `<name>-mysql`. Changing it recreates the endpoint and the task in place.")),
+            ("target_endpoint_id", defaulted(AttributeType::String, "Kinesis endpoint identifier. Default `<name>-kinesis`. Changing it recreates the endpoint and the task in place.")),
+            ("partition_key_type", defaulted(AttributeType::String, "How DMS partitions records over the CDC stream's shards: `primary-key` (default: each row's changes in order on one shard, tables spread over all shards) or `schema-table` (a whole table on one shard: ordered across rows, but one shard's throughput). Part of the generated table mappings.")),
+            ("replication_task_id", defaulted(AttributeType::String, "Replication task identifier. Default `<name>-cdc`. Changing it recreates the task in place.")),
+            ("migration_type", defaulted(AttributeType::String, "`full-load-and-cdc` (default: existing rows as `load` records, then changes) or `cdc` (changes from now on). Updates in place (the task is stopped, modified and resumed).")),
+            ("tables", optional(AttributeType::Map(Box::new(AttributeType::List(Box::new(AttributeType::String)))), "Tables to replicate, per schema: `{ orders = [\"order\", \"order_item\"] }` (`%` is DMS's wildcard). Generates `table_mappings`. Give this or `table_mappings`.")),
+            ("table_mappings", defaulted(AttributeType::String, "DMS table mappings JSON, instead of `tables` (use `jsonencode` or `file`). Compared as normalised JSON (key order, spacing and rule order do not count). With `tables`: the generated mappings. Updates in place (stop, modify, resume).")),
+            ("task_settings", optional(AttributeType::String, "DMS task settings JSON (optional). Only the settings given are managed: AWS's defaults for the rest never show as a difference. Updates in place (stop, modify, resume).")),
+            ("start_replication", defaulted(AttributeType::Bool, "Start the task once created, and resume it after a change (default `true`). `false` never stops a running task.")),
+            ("role_name", defaulted(AttributeType::String, "The DMS role (writes the CDC stream, reads the secret). Default `<name>-dms`.")),
+            ("role_arn", computed(AttributeType::String, "The DMS role's ARN.")),
+            ("replication_instance_arn", computed(AttributeType::String, "The replication instance's ARN.")),
+            ("source_endpoint_arn", computed(AttributeType::String, "The MySQL endpoint's ARN.")),
+            ("target_endpoint_arn", computed(AttributeType::String, "The Kinesis endpoint's ARN.")),
+            ("replication_task_arn", computed(AttributeType::String, "The replication task's ARN.")),
+        ],
+    ))
+}
 
 const SOURCE: &str = "source";
 
@@ -83,6 +126,14 @@ fn record(ready: Option<SourceReady>, done: Option<SourceDone>) -> Record {
 
 #[async_trait]
 impl Block for DmsSource {
+    fn name(&self) -> &'static str {
+        "source"
+    }
+
+    fn schema(&self) -> NestedBlock {
+        schema()
+    }
+
     fn import_keys(&self) -> &'static [ImportKey] {
         IMPORT_KEYS
     }

@@ -9,13 +9,11 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::names::reference_key;
-use super::state::{AnalyticsBlock, ChildTable, LookupSource, PipelineState, Str};
-use super::values::{need, opt, some};
-
-fn text(s: &str) -> Str {
-    Value::Value(s.to_string())
-}
+use crate::pipeline::names::reference_key;
+use crate::pipeline::state::{
+    AnalyticsBlock, ChildTable, LookupSource, PersistBlock, PipelineState, Str,
+};
+use crate::pipeline::values::{need, opt, some, text};
 
 /// The environment the function is given, from the planned (fully known) state. Read compares
 /// the function's environment with it, so a change made out of band shows in the plan.
@@ -139,15 +137,25 @@ pub fn correlation_document(a: &AnalyticsBlock) -> Result<serde_json::Value, Str
 /// and with the `lambda` engine its correlation (lookup files are kept from `state`, matched by
 /// lookup name: the environment names only their objects).
 pub fn environment_into(state: &mut PipelineState, env: &BTreeMap<String, String>) {
+    settings_into(&mut state.persist, env);
+    correlation_into(&mut state.analytics, env);
+}
+
+/// The persist settings the environment holds, into `p`.
+pub fn settings_into(p: &mut PersistBlock, env: &BTreeMap<String, String>) {
     let opt = |k: &str| env.get(k).map_or(Value::Null, |v| some(v.clone()));
-    let p = &mut state.persist;
     p.dead_letter_prefix = opt("DEAD_LETTER_PREFIX");
     p.write_concurrency = env
         .get("WRITE_CONCURRENCY")
         .and_then(|v| v.parse().ok())
         .map_or(Value::Null, some);
     p.version_attribute = opt("VERSION_ATTRIBUTE");
-    let a = &mut state.analytics;
+}
+
+/// With the `lambda` engine, its settings the environment holds (the correlation, the state
+/// table, whether it publishes), into `a`.
+pub fn correlation_into(a: &mut AnalyticsBlock, env: &BTreeMap<String, String>) {
+    let opt = |k: &str| env.get(k).map_or(Value::Null, |v| some(v.clone()));
     if !a.lambda_engine() {
         return;
     }

@@ -22,25 +22,28 @@ use std::time::Duration;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::names::reference_key;
-use super::owner as own;
-use super::owner::Owner;
-use super::roles::{ensure_service_role, ServiceRole};
-use super::state::{
-    AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
-    Tags, ENGINE_LAMBDA, ENGINE_SQL,
-};
-use super::values::{arn_of, derive, known, need, pick, some, text};
 use crate::artifact::content_hash;
 use crate::aws::kinesis::StreamSpec;
 use crate::aws::kinesisanalytics::{
     Application, ApplicationSpec, InputSpec, OutputSpec, ReferenceSpec,
 };
+use crate::aws::s3;
 use crate::aws::{
     account_of, iam, kinesisanalytics as kda, partition_of, Aws, AwsError, AwsResult, Identity,
 };
 use crate::kda_sql;
 use crate::kda_sql::{CodeContext, Column, Subject};
+use crate::pipeline::block::ImportId;
+use crate::pipeline::names::reference_key;
+use crate::pipeline::owner as own;
+use crate::pipeline::owner::Owner;
+use crate::pipeline::roles::{ensure_service_role, ServiceRole};
+use crate::pipeline::state::{
+    AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
+    Tags, ENGINE_LAMBDA, ENGINE_SQL,
+};
+use crate::pipeline::values::arn_name;
+use crate::pipeline::values::{arn_of, derive, known, need, pick, some, text};
 
 pub const DEFAULT_NAME_PREFIX: &str = "SOURCE_SQL_STREAM";
 
@@ -514,7 +517,7 @@ pub fn plan(
         pick(
             &config.reference_bucket,
             name.as_ref()
-                .map(|n| super::names::default_reference_bucket(n, &identity.account)),
+                .map(|n| crate::pipeline::names::default_reference_bucket(n, &identity.account)),
         )
     } else {
         config.reference_bucket.clone()
@@ -726,7 +729,7 @@ pub struct SqlOutput {
     pub format: String,
 }
 
-fn columns(value: &super::state::SqlColumns, what: &str) -> Result<Vec<Column>, String> {
+fn columns(value: &crate::pipeline::state::SqlColumns, what: &str) -> Result<Vec<Column>, String> {
     known_columns(value).ok_or_else(|| format!("`{what}` is not fully known at apply time"))
 }
 
@@ -1035,7 +1038,7 @@ fn stream_name_of(arn: &str) -> String {
 /// `reference_objects`), nor the starting position (AWS does not keep it).
 pub async fn refresh(aws: &Aws, a: &mut AnalyticsBlock) -> AwsResult<()> {
     let (role, application) = tokio::join!(
-        super::roles::role_arn(aws, &a.role_name, &a.role_arn, POLICY_NAME),
+        crate::pipeline::roles::role_arn(aws, &a.role_name, &a.role_arn, POLICY_NAME),
         async {
             match a.application_name.as_ref_option() {
                 Some(name) => kda::find_by_name(&aws.kinesisanalytics, name).await,
@@ -1112,6 +1115,61 @@ pub async fn refresh(aws: &Aws, a: &mut AnalyticsBlock) -> AwsResult<()> {
             })
             .collect(),
     );
+    Ok(())
+}
+
+/// The SQL engine: the application's name, role and reference bucket (refresh fills in the
+/// rest); an application that no longer exists keeps only its name, to be created.
+pub async fn import(
+    aws: &Aws,
+    identity: &Identity,
+    id: &ImportId,
+    application: &str,
+    app: Option<&kda::Application>,
+    a: &mut AnalyticsBlock,
+) -> Result<(), String> {
+    a.engine = text(ENGINE_SQL);
+    a.application_name = text(application);
+    a.start = some(true);
+    a.input.starting_position = text("NOW");
+    let role = app
+        .and_then(|app| app.input.as_ref().map(|i| arn_name(&i.role_arn)))
+        .or_else(|| id.components.get("analytics_role").cloned())
+        .unwrap_or_else(|| format!("{}-analytics", id.name));
+    a.role_name = some(role);
+    if let Some(bucket) = id.components.get("reference_bucket") {
+        // Named in the map: kept when the application is gone (refresh checks it exists).
+        a.reference_bucket = some(bucket.clone());
+        if s3::exists(&aws.s3, bucket).await.map_err(|e| e.message)? {
+            a.reference_bucket_arn = some(format!("arn:{}:s3:::{bucket}", identity.partition));
+        }
+    }
+    let Some(app) = app else {
+        // Gone (AWS deleted SQL applications in January 2026): to be created.
+        return Ok(());
+    };
+    a.application_arn = some(app.arn.clone());
+    let mut objects = BTreeMap::new();
+    let mut references = Vec::new();
+    for r in &app.references {
+        let bucket = arn_name(&r.spec.bucket_arn);
+        let file = s3::object_source_file(&aws.s3, &bucket, &r.spec.key)
+            .await
+            .map_err(|e| e.message)?;
+        objects.insert(r.spec.key.clone(), Value::Null);
+        references.push(some(SqlReferenceBlock {
+            table_name: some(r.spec.table_name.clone()),
+            file: file.map_or(Value::Null, some),
+            key: some(r.spec.key.clone()),
+            ..Default::default()
+        }));
+        a.reference_bucket = some(bucket);
+        a.reference_bucket_arn = some(r.spec.bucket_arn.clone());
+    }
+    if !references.is_empty() {
+        a.reference = some(references);
+        a.reference_objects = some(objects);
+    }
     Ok(())
 }
 
