@@ -34,6 +34,40 @@ fn quickstart(emulator: &Emulator) -> Result<Terraform> {
     Ok(tf)
 }
 
+/// Deletes a table out of band as a person would have to: DynamoDB refuses while its deletion
+/// protection is on, so that goes first.
+async fn delete_protected_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
+    let refused = dynamodb.delete_table().table_name(name).send().await;
+    let code = refused
+        .err()
+        .and_then(|e| e.into_service_error().meta().code().map(str::to_string));
+    assert_eq!(
+        code.as_deref(),
+        Some("ValidationException"),
+        "{name} is protected"
+    );
+    dynamodb
+        .update_table()
+        .table_name(name)
+        .deletion_protection_enabled(false)
+        .send()
+        .await?;
+    // The table settles through UPDATING first.
+    for _ in 0..100 {
+        match dynamodb.delete_table().table_name(name).send().await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.as_service_error().and_then(|e| e.meta().code())
+                    == Some("ResourceInUseException") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("{name} stayed in use")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Result<()> {
     let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
@@ -52,11 +86,11 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
     ])?;
     assert_eq!(imported.code, 0, "{}\n{}", imported.stdout, imported.stderr);
     // Only what AWS cannot return differs: `force_destroy` lives in Terraform alone (imported
-    // as `false`; the quickstart sets `true`), so the first apply records it.
+    // as `false`; the quickstart sets `true` on its lake and sink), so the first apply records it.
     let plan = tf.plan_json()?;
     assert_eq!(
         changed_paths(change_of(&plan)),
-        set(&["data_lake.0.force_destroy"]),
+        set(&["data_lake.0.force_destroy", "sink.force_destroy"]),
         "{:#}",
         change_of(&plan)
     );
@@ -121,12 +155,9 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
     tf.apply()?;
     assert_eq!(tf.plan()?.code, 0);
 
-    // Components deleted out of band are recreated in place by the next apply.
-    dynamodb
-        .delete_table()
-        .table_name("unified-orders-state")
-        .send()
-        .await?;
+    // Components deleted out of band are recreated in place by the next apply (the tables
+    // once their deletion protection is turned off: that is what it is for).
+    delete_protected_table(&dynamodb, "unified-orders-state").await?;
     lambda
         .delete_event_source_mapping()
         .uuid(&uuid)
@@ -165,11 +196,7 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
     ] {
         match component {
             "sink table" => {
-                dynamodb
-                    .delete_table()
-                    .table_name("unified-orders-sink")
-                    .send()
-                    .await?;
+                delete_protected_table(&dynamodb, "unified-orders-sink").await?;
             }
             "enriched stream" => {
                 kinesis
@@ -536,8 +563,8 @@ async fn a_sample_built_pipeline_is_imported_by_component_map() -> Result<()> {
     .ok()?;
 
     // Streams and table adopted with their settings as configured; what the sample does not
-    // have (the pipeline tag, the persist function, the SQL application) is to be made, in
-    // place.
+    // have (the pipeline tag, the persist function, the SQL application, the sink's
+    // protection) is to be made, in place.
     let plan = tf.plan_json()?;
     assert_eq!(
         plan["resource_changes"][0]["change"]["actions"],
@@ -551,12 +578,17 @@ async fn a_sample_built_pipeline_is_imported_by_component_map() -> Result<()> {
                 .iter()
                 .any(|b| p.starts_with(b))
         })
+        .filter(|p| {
+            !["sink.point_in_time_recovery", "sink.deletion_protection"].contains(&p.as_str())
+        })
         .collect();
     assert!(settings.is_empty(), "imported as configured: {settings:?}");
     for expected in [
         "analytics.application_arn",
         "persist.function_arn",
         "tags_all.unifiedetl:pipeline",
+        "sink.point_in_time_recovery",
+        "sink.deletion_protection",
     ] {
         assert!(paths.contains(expected), "{expected} in {paths:?}");
     }

@@ -561,6 +561,9 @@ const DOCUMENTED: &[&str] = &[
     "persist.architecture",
     "persist.write_concurrency",
     "persist.dead_letter_prefix",
+    // The sink's protection, which the sample's table lacks: turned on in place.
+    "sink.point_in_time_recovery",
+    "sink.deletion_protection",
     // The dead-letter bucket the sample has no counterpart of, and the mapping's failure
     // handling (partial batch failures, on-failure destination), updated in place.
     "persist.dead_letter_bucket_arn",
@@ -738,8 +741,32 @@ async fn the_aws_samples_pipeline_is_adopted_by_import_without_touching_its_data
     );
     assert_eq!(function.handler(), Some("bootstrap"));
 
-    tf.destroy()?;
+    destroy_with_the_samples_rows(&tf)?;
     nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
+/// The sink holds the sample's rows: destroy stops before deleting anything and says how to
+/// proceed; with `sink.force_destroy = true` applied, it deletes everything.
+fn destroy_with_the_samples_rows(tf: &Terraform) -> Result<()> {
+    let refused = tf.run(&["destroy", "-auto-approve", "-input=false", "-no-color"])?;
+    assert_ne!(refused.code, 0, "destroy must stop at a sink holding items");
+    let said = refused
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "DynamoDB table ({TABLE}): the sink still holds items"
+        )) && said.contains("`sink.force_destroy = true`"),
+        "{said}"
+    );
+    let config = std::fs::read_to_string(tf.dir().join("main.tf"))?;
+    assert!(config.contains("  sink {\n"));
+    tf.write(&config.replacen("  sink {\n", "  sink {\n    force_destroy = true\n", 1))?;
+    tf.apply()?;
+    tf.destroy()?;
     Ok(())
 }
 
@@ -791,7 +818,7 @@ async fn a_first_apply_failing_half_way_converges_on_the_next_and_destroy_leaves
     let plan = tf.plan()?;
     assert_eq!(plan.code, 0, "plan after the next apply:\n{}", plan.stdout);
     assert_eq!(kept(&sdk).await?, before);
-    tf.destroy()?;
+    destroy_with_the_samples_rows(&tf)?;
     nothing_left::assert_holds_nothing(&emulator).await?;
     Ok(())
 }

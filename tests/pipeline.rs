@@ -406,6 +406,178 @@ async fn destroy_keeps_dead_letters_unless_force_destroy_allows_it() -> Result<(
     Ok(())
 }
 
+/// The sink holds the pipeline's output: point-in-time recovery and deletion protection are on
+/// by default (read back, so turning them off out of band shows as drift), a plan that would
+/// replace the table warns that its rows are lost, and destroy keeps a sink that holds items,
+/// and says so, unless the configuration allows deleting them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_is_protected_and_destroy_keeps_its_rows_unless_force_destroy_allows_it(
+) -> Result<()> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let tf = Terraform::new(&emulator)?;
+    let pipeline = |key: &str, force: bool| {
+        format!(
+            "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"rows\"\n  sink {{\n    partition_key = \"{key}\"\n    force_destroy = {force}\n  }}\n}}\n"
+        )
+    };
+    let table = "rows-sink";
+    let recovery = |ddb: aws_sdk_dynamodb::Client| async move {
+        let out = ddb
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await?;
+        Ok::<_, anyhow::Error>(
+            out.continuous_backups_description()
+                .and_then(|d| d.point_in_time_recovery_description())
+                .and_then(|p| p.point_in_time_recovery_status())
+                .map(|s| s.as_str().to_string()),
+        )
+    };
+    tf.write(&pipeline("id", false))?;
+    tf.init()?;
+    tf.apply()?;
+    let described = ddb.describe_table().table_name(table).send().await?;
+    assert_eq!(
+        described
+            .table()
+            .and_then(|t| t.deletion_protection_enabled()),
+        Some(true)
+    );
+    assert_eq!(recovery(ddb.clone()).await?.as_deref(), Some("ENABLED"));
+
+    // Turned off out of band: the plan shows it on the attribute, the apply turns it back on.
+    ddb.update_continuous_backups()
+        .table_name(table)
+        .point_in_time_recovery_specification(
+            aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(false)
+                .build()?,
+        )
+        .send()
+        .await?;
+    let plan = tf.run(&["plan", "-no-color", "-detailed-exitcode"])?;
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("~ point_in_time_recovery") && plan.stdout.contains("false -> true"),
+        "{}",
+        plan.stdout
+    );
+    tf.apply()?;
+    assert_eq!(recovery(ddb.clone()).await?.as_deref(), Some("ENABLED"));
+
+    ddb.put_item()
+        .table_name(table)
+        .item(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("order-1".into()),
+        )
+        .send()
+        .await?;
+    // A new key replaces the table: the plan says, on the attribute, that its rows are lost.
+    tf.write(&pipeline("orderId", false))?;
+    let plan = tf.run(&["plan", "-no-color"])?;
+    let said = format!("{}{}", plan.stdout, plan.stderr)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains("sink.partition_key replaces the sink table: its rows are lost"),
+        "{said}"
+    );
+    // Applying it stops at the destroy, before anything is deleted.
+    let apply = tf.run(&["apply", "-auto-approve", "-no-color"])?;
+    assert_ne!(apply.code, 0, "replacing a sink that holds items must stop");
+    tf.write(&pipeline("id", false))?;
+    let destroy = tf.run(&["destroy", "-auto-approve", "-no-color"])?;
+    assert_ne!(destroy.code, 0, "destroy must stop at a sink holding items");
+    let stderr = destroy
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        stderr.contains("the sink still holds items"),
+        "{}",
+        destroy.stderr
+    );
+    assert!(
+        stderr.contains("`sink.force_destroy = true`"),
+        "the error says how to proceed: {stderr}"
+    );
+    let kept = ddb
+        .get_item()
+        .table_name(table)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("order-1".into()),
+        )
+        .send()
+        .await?;
+    assert!(kept.item().is_some(), "the row is still there");
+
+    // Allowed: destroy turns the protection off and deletes the table with its rows.
+    tf.write(&pipeline("id", true))?;
+    tf.apply()?;
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
+/// `persist.enabled = false` pauses the mapping without deleting it (same id, so it keeps its
+/// place in the stream), and `true` resumes it; both in place, each plan empty after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_mapping_keeps_its_place_and_resumes() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let tf = Terraform::new(&emulator)?;
+    let pipeline = |enabled: bool| {
+        format!(
+            "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"pause\"\n  sink {{ partition_key = \"id\" }}\n  persist {{ enabled = {enabled} }}\n}}\n"
+        )
+    };
+    let mapping = || -> Result<Option<String>> {
+        let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            tf.dir().join("terraform.tfstate"),
+        )?)?;
+        Ok(
+            state["resources"][0]["instances"][0]["attributes"]["persist"]
+                ["event_source_mapping_id"]
+                .as_str()
+                .map(str::to_string),
+        )
+    };
+    tf.write(&pipeline(true))?;
+    tf.init()?;
+    tf.apply()?;
+    let uuid = mapping()?.expect("a mapping id");
+    let state_of = |uuid: String| {
+        let lambda = lambda.clone();
+        async move {
+            let m = lambda.get_event_source_mapping().uuid(uuid).send().await?;
+            Ok::<_, anyhow::Error>(m.state().unwrap_or_default().to_string())
+        }
+    };
+    assert_eq!(state_of(uuid.clone()).await?, "Enabled");
+    for (enabled, state) in [(false, "Disabled"), (true, "Enabled")] {
+        tf.write(&pipeline(enabled))?;
+        let plan = tf.plan_json()?;
+        assert_eq!(
+            plan["resource_changes"][0]["change"]["actions"],
+            serde_json::json!(["update"])
+        );
+        tf.apply()?;
+        assert_eq!(mapping()?.as_deref(), Some(uuid.as_str()));
+        assert_eq!(state_of(uuid.clone()).await?, state);
+        assert_eq!(tf.plan()?.code, 0, "{}", tf.plan()?.stdout);
+    }
+    tf.destroy()?;
+    Ok(())
+}
+
 /// Each bad configuration fails at plan, before anything is created, with the attribute named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()> {

@@ -56,6 +56,9 @@ resource "unifiedetl_pipeline" "orders" {
     billing_mode       = "PROVISIONED"
     read_capacity      = 300
     write_capacity     = 3000
+    # The quickstart's sink holds only demo rows: `make demo-down` may delete them with it.
+    # Remove this line before the table holds rows you want to keep.
+    force_destroy = true
   }
 
   # The bundled Rust function, with the sample's batch settings. With the `lambda` engine

@@ -188,6 +188,22 @@ def test_delete_table(client, name):
     assert error_code(excinfo) == "ResourceNotFoundException"
 
 
+def test_a_protected_table_is_deleted_only_once_its_protection_is_off(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=True, **KEYS)
+    assert describe(ddb, name)["DeletionProtectionEnabled"] is True
+    with pytest.raises(ClientError) as excinfo:
+        ddb.delete_table(TableName=name)
+    assert error_code(excinfo) == "ValidationException"
+    assert excinfo.value.response["Error"]["Message"] == (
+        "Resource cannot be deleted as it is currently protected against deletion. "
+        "Disable deletion protection first."
+    )
+    ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+    assert describe(ddb, name)["DeletionProtectionEnabled"] is False
+    assert ddb.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
+
+
 def test_conditional_writes_and_transactions_are_atomic(client, name):
     """DynamoDB applies each request atomically: a conditional write (or a transaction's
     checks and writes) cannot interleave with another request on the same item. Eight

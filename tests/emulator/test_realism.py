@@ -231,6 +231,25 @@ def test_a_table_is_creating_then_updating(endpoint, client, realism):
     assert ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "UPDATING"
 
 
+def test_a_new_tables_backups_are_being_enabled_for_a_while_after_it_is_active(endpoint, client, realism):
+    realism(classes=["states"], state_seconds=1.0)
+    ddb = client("dynamodb")
+    name = fresh("tbl")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+    until(lambda: ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE")
+    enable = lambda: ddb.update_continuous_backups(  # noqa: E731
+        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    code, status, message = error_of(enable)
+    assert (code, status, message) == (
+        "ContinuousBackupsUnavailableException", 400, "Backups are being enabled for the table")
+    eventually(enable)
+    described = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert described["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert injected(endpoint)["states"]["DynamoDB.UpdateContinuousBackups ContinuousBackupsUnavailableException"] >= 1
+
+
 def test_a_function_is_pending_then_in_progress_and_a_second_update_conflicts(endpoint, client, realism, role_arn):
     realism(classes=["states"], state_seconds=1.0)
     lam = client("lambda")

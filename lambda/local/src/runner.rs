@@ -141,6 +141,14 @@ impl MappingConfig {
                 anyhow!("Lambda function ({function}) has no Kinesis event source mapping")
             })?;
         let source = mapping.event_source_arn().unwrap_or_default().to_string();
+        if matches!(mapping.state(), Some("Disabled" | "Disabling")) {
+            bail!(
+                "the event source mapping ({}) of Lambda function ({function}) is disabled \
+                 (`persist.enabled = false`): Lambda reads nothing through it, and neither does \
+                 the local runner; enable it to resume where it stopped",
+                mapping.uuid().unwrap_or_default(),
+            );
+        }
         let starting_position = match mapping.starting_position() {
             Some(EventSourcePosition::TrimHorizon) => StartingPosition::TrimHorizon,
             Some(EventSourcePosition::Latest) => StartingPosition::Latest,

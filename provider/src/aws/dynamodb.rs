@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
-    ScalarAttributeType, SseSpecification, SseStatus, SseType, TableStatus, Tag,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, ProvisionedThroughput, ScalarAttributeType, SseSpecification,
+    SseStatus, SseType, TableStatus, Tag,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -37,6 +38,10 @@ pub struct TableSpec {
     /// AWS-owned key, which DynamoDB always uses at the least.
     pub sse: bool,
     pub kms_key_arn: Option<String>,
+    /// DeleteTable refused while on: the table is deleted only by turning it off first.
+    pub deletion_protection: bool,
+    /// Point-in-time recovery (continuous backups of the last 35 days).
+    pub point_in_time_recovery: bool,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -51,10 +56,14 @@ pub struct Table {
     pub capacity: Option<(i64, i64)>,
     pub sse: bool,
     pub kms_key_arn: Option<String>,
+    pub deletion_protection: bool,
+    /// Point-in-time recovery, when read ([`find_by_name`] reads it; a description alone does
+    /// not hold it).
+    pub point_in_time_recovery: Option<bool>,
     pub tags: BTreeMap<String, String>,
 }
 
-/// Describes the table named `name`, with its tags; `None` if it does not exist. Tags are
+/// Describes the table named `name`, with its tags and point-in-time recovery; `None` if it does not exist. Tags are
 /// listed by ARN: given the ARN the table should have (`arn_hint`, e.g. from the state), they
 /// are asked at the same time as the description, and again only if the table's ARN differs.
 pub async fn find_by_name(
@@ -62,15 +71,20 @@ pub async fn find_by_name(
     name: &str,
     arn_hint: Option<&str>,
 ) -> AwsResult<Option<Table>> {
-    let (table, hinted_tags) = tokio::join!(describe_by_name(client, name), async {
-        match arn_hint {
-            Some(arn) => Some(found(list_tags(client, arn).await)),
-            None => None,
-        }
-    });
+    let (table, hinted_tags, recovery) = tokio::join!(
+        describe_by_name(client, name),
+        async {
+            match arn_hint {
+                Some(arn) => Some(found(list_tags(client, arn).await)),
+                None => None,
+            }
+        },
+        point_in_time_recovery(client, name)
+    );
     let Some(mut table) = table? else {
         return Ok(None);
     };
+    table.point_in_time_recovery = recovery?;
     table.tags = match hinted_tags {
         Some(tags) if arn_hint == Some(table.arn.as_str()) => tags?.unwrap_or_default(),
         _ => found(list_tags(client, &table.arn).await)?.unwrap_or_default(),
@@ -138,8 +152,63 @@ pub async fn describe_by_name(client: &Client, name: &str) -> AwsResult<Option<T
             .filter(|_| sse)
             .and_then(|s| s.kms_master_key_arn())
             .map(str::to_string),
+        deletion_protection: desc.deletion_protection_enabled().unwrap_or(false),
+        point_in_time_recovery: None,
         tags: BTreeMap::new(),
     }))
+}
+
+/// Whether point-in-time recovery is on; `None` when the table does not exist.
+async fn point_in_time_recovery(client: &Client, name: &str) -> AwsResult<Option<bool>> {
+    let out = found(
+        client
+            .describe_continuous_backups()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(AwsError::from),
+    )?;
+    Ok(out.map(|o| {
+        o.continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            == Some(&PointInTimeRecoveryStatus::Enabled)
+    }))
+}
+
+/// Backups of a table just made are still being enabled: ContinuousBackupsUnavailableException
+/// ("Backups are being enabled for the table"), waited out.
+fn is_enabling_backups(err: &AwsError) -> bool {
+    err.code_is("ContinuousBackupsUnavailableException") || is_settling(err)
+}
+
+/// Turns point-in-time recovery on or off.
+async fn set_point_in_time_recovery(client: &Client, name: &str, on: bool) -> AwsResult<()> {
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(on)
+        .build()
+        .expect("enabled is set");
+    wait::retry_while(is_enabling_backups, || {
+        client
+            .update_continuous_backups()
+            .table_name(name)
+            .point_in_time_recovery_specification(spec.clone())
+            .send()
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Whether the table holds at least one item (one item read at most).
+pub async fn holds_items(client: &Client, name: &str) -> AwsResult<bool> {
+    let out = client
+        .scan()
+        .table_name(name)
+        .limit(1)
+        .send()
+        .await
+        .map_err(|e| context("reading", COMPONENT, name, e.into()))?;
+    Ok(out.count() > 0)
 }
 
 async fn list_tags(client: &Client, arn: &str) -> AwsResult<BTreeMap<String, String>> {
@@ -230,14 +299,28 @@ pub async fn create(client: &Client, spec: &TableSpec) -> AwsResult<Table> {
         .billing_mode(billing_mode(spec.capacity))
         .set_provisioned_throughput(spec.capacity.map(throughput))
         .sse_specification(sse_specification(spec))
+        .deletion_protection_enabled(spec.deletion_protection)
         .set_tags((!tags.is_empty()).then_some(tags))
         .send()
         .await
         .map_err(|e| context("creating", COMPONENT, &spec.name, e.into()))?;
     // Made with these tags: not read back.
     let table = wait_until_active(client, &spec.name).await?;
+    if spec.point_in_time_recovery {
+        set_point_in_time_recovery(client, &spec.name, true)
+            .await
+            .map_err(|e| {
+                context(
+                    "enabling point-in-time recovery of",
+                    COMPONENT,
+                    &spec.name,
+                    e,
+                )
+            })?;
+    }
     Ok(Table {
         tags: spec.tags.clone(),
+        point_in_time_recovery: Some(spec.point_in_time_recovery),
         ..table
     })
 }
@@ -267,6 +350,7 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
         .map_err(err)?;
         current = Table {
             tags: current.tags,
+            point_in_time_recovery: current.point_in_time_recovery,
             ..wait_until_active(client, name).await?
         };
     }
@@ -283,8 +367,19 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
         .map_err(err)?;
         current = Table {
             tags: current.tags,
+            point_in_time_recovery: current.point_in_time_recovery,
             ..wait_until_active(client, name).await?
         };
+    }
+    if current.deletion_protection != spec.deletion_protection {
+        set_deletion_protection(client, name, spec.deletion_protection)
+            .await
+            .map_err(err)?;
+    }
+    if current.point_in_time_recovery != Some(spec.point_in_time_recovery) {
+        set_point_in_time_recovery(client, name, spec.point_in_time_recovery)
+            .await
+            .map_err(err)?;
     }
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
@@ -328,16 +423,45 @@ pub async fn update(client: &Client, current: &Table, spec: &TableSpec) -> AwsRe
         })
 }
 
-/// Deletes the table and waits until it is gone.
+/// Turns deletion protection on or off, and waits for the table to be ACTIVE again.
+async fn set_deletion_protection(client: &Client, name: &str, on: bool) -> AwsResult<()> {
+    wait::retry_while(is_settling, || {
+        client
+            .update_table()
+            .table_name(name)
+            .deletion_protection_enabled(on)
+            .send()
+    })
+    .await?;
+    wait_until_active(client, name).await.map(|_| ())
+}
+
+/// DeleteTable refused because the table is protected ("Resource cannot be deleted as it is
+/// currently protected against deletion. Disable deletion protection first.").
+fn is_protected(err: &AwsError) -> bool {
+    err.code_is("ValidationException") && err.message.contains("protected against deletion")
+}
+
+/// Deletes the table (turning its deletion protection off first: the caller decided it goes)
+/// and waits until it is gone.
 pub async fn delete(client: &Client, name: &str) -> AwsResult<()> {
-    gone(
-        wait::retry_while(is_settling, || {
-            client.delete_table().table_name(name).send()
-        })
-        .await
-        .map(|_| ()),
-    )
-    .map_err(|e| context("deleting", COMPONENT, name, e))?;
+    let delete = || async {
+        gone(
+            wait::retry_while(is_settling, || {
+                client.delete_table().table_name(name).send()
+            })
+            .await
+            .map(|_| ()),
+        )
+    };
+    let deleted = match delete().await {
+        Err(e) if is_protected(&e) => match set_deletion_protection(client, name, false).await {
+            Ok(()) => delete().await,
+            Err(e) => Err(e),
+        },
+        other => other,
+    };
+    deleted.map_err(|e| context("deleting", COMPONENT, name, e))?;
     wait::until(
         &format!("DynamoDB table ({name}) to be deleted"),
         wait::DEFAULT_TIMEOUT,

@@ -306,6 +306,9 @@ pub struct MappingSpec {
     pub maximum_record_age: i32,
     /// Where Lambda sends the records of a batch it gives up on (an S3 bucket ARN).
     pub on_failure: Option<String>,
+    /// Whether the mapping reads: disabled, it keeps its place in the stream and resumes from
+    /// there when enabled again.
+    pub enabled: bool,
 }
 
 /// A mapping as AWS reports it.
@@ -324,6 +327,17 @@ pub struct Mapping {
     pub reports_batch_item_failures: bool,
     pub on_failure: Option<String>,
     pub state: String,
+}
+
+impl Mapping {
+    /// Whether the mapping reads (or is about to); `None` while an update hides it.
+    pub fn enabled(&self) -> Option<bool> {
+        match self.state.as_str() {
+            "Enabled" | "Enabling" | "Creating" => Some(true),
+            "Disabled" | "Disabling" => Some(false),
+            _ => None,
+        }
+    }
 }
 
 fn flatten_mapping(
@@ -437,7 +451,7 @@ pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Ma
             .maximum_record_age_in_seconds(spec.maximum_record_age)
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
             .destination_config(destination(&spec.on_failure))
-            .enabled(true)
+            .enabled(spec.enabled)
             .send()
             .await?;
         AwsResult::Ok(out.uuid().unwrap_or_default().to_string())
@@ -461,7 +475,8 @@ pub async fn update_mapping(
         && current.maximum_retry_attempts == spec.maximum_retry_attempts
         && current.maximum_record_age == spec.maximum_record_age
         && current.on_failure == spec.on_failure
-        && current.reports_batch_item_failures;
+        && current.reports_batch_item_failures
+        && current.enabled() == Some(spec.enabled);
     if unchanged {
         return Ok(current.clone());
     }
@@ -477,6 +492,7 @@ pub async fn update_mapping(
             .maximum_record_age_in_seconds(spec.maximum_record_age)
             .function_response_types(FunctionResponseType::ReportBatchItemFailures)
             .destination_config(destination(&spec.on_failure))
+            .enabled(spec.enabled)
             .send()
     })
     .await
@@ -511,7 +527,7 @@ pub async fn delete_mapping(client: &Client, uuid: &str) -> AwsResult<()> {
 async fn wait_mapping_settled(client: &Client, uuid: &str) -> AwsResult<Mapping> {
     wait::settled(
         &format!("event source mapping ({uuid})"),
-        "Enabled",
+        "Enabled (or Disabled)",
         wait::DEFAULT_TIMEOUT,
         || async {
             let Some(m) = find_mapping_by_uuid(client, uuid).await? else {

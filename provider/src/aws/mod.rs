@@ -92,6 +92,18 @@ pub struct Identity {
     pub region: String,
 }
 
+#[cfg(test)]
+impl Identity {
+    /// The caller the unit tests plan as.
+    pub fn for_tests() -> Identity {
+        Identity {
+            account: "123456789012".into(),
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+        }
+    }
+}
+
 impl Identity {
     /// The ARN of `resource` of `service` in this account and region (`region` false for
     /// global services such as IAM).

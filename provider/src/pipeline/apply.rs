@@ -436,7 +436,11 @@ pub async fn destroy(
     adopted: &Adopted,
 ) -> Vec<String> {
     // Checked before anything is deleted, so a refused destroy leaves the pipeline whole.
-    if let Some(refused) = persist::refuses_destroy(aws, state, identity, adopted).await {
+    let (sink_refused, persist_refused) = tokio::join!(
+        sink::refuses_destroy(aws, &state.sink),
+        persist::refuses_destroy(aws, state, identity, adopted)
+    );
+    if let Some(refused) = sink_refused.or(persist_refused) {
         return vec![refused];
     }
     let timeout = timeouts(&state.timeouts).delete;

@@ -250,6 +250,7 @@ impl Resource for Pipeline {
         let identity = Self::identity_of(&aws, &prior.cdc_stream.arn, diags).await?;
         let planned = plan::plan(&config, Some(&prior), &aws.default_tags, &identity, diags);
         let replace = plan::requires_replace(&prior, &planned);
+        plan::warn_of_lost_rows(&prior, &planned, diags);
         Some((planned, prior_private, replace))
     }
 

@@ -182,19 +182,24 @@ pub fn requires_replace(prior: &PipelineState, planned: &PipelineState) -> Vec<A
     .collect()
 }
 
+/// A change that replaces the sink table (its name or keys) deletes its rows: the plan says so
+/// on each such attribute, before anyone applies it.
+pub fn warn_of_lost_rows(prior: &PipelineState, planned: &PipelineState, diags: &mut Diagnostics) {
+    let table = prior.sink.name.as_ref_option().map_or("?", String::as_str);
+    for attr in sink::replaced_by(&prior.sink, &planned.sink) {
+        diags.warning(
+            format!("sink.{attr} replaces the sink table: its rows are lost"),
+            format!("Changing `sink.{attr}` replaces the pipeline: the DynamoDB table \"{table}\" and every row in it are deleted, and a new, empty table is made. The destroy stops if the table holds items unless `sink.force_destroy = true`: export the rows first, or keep the current value."),
+            path("sink", attr),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::artifact;
     use crate::pipeline::values::text;
-
-    fn identity() -> Identity {
-        Identity {
-            account: "123456789012".into(),
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-        }
-    }
 
     fn config() -> PipelineState {
         let mut c = PipelineState {
@@ -208,7 +213,13 @@ mod tests {
 
     fn planned(c: &PipelineState, prior: Option<&PipelineState>) -> PipelineState {
         let mut diags = Diagnostics::default();
-        let p = plan(c, prior, &BTreeMap::new(), &identity(), &mut diags);
+        let p = plan(
+            c,
+            prior,
+            &BTreeMap::new(),
+            &Identity::for_tests(),
+            &mut diags,
+        );
         assert!(diags.errors.is_empty(), "no plan errors expected");
         p
     }
@@ -459,7 +470,13 @@ mod tests {
                 .collect(),
         );
         let mut diags = Diagnostics::default();
-        plan(&c, None, &BTreeMap::new(), &identity(), &mut diags);
+        plan(
+            &c,
+            None,
+            &BTreeMap::new(),
+            &Identity::for_tests(),
+            &mut diags,
+        );
         assert!(
             diags.errors.iter().any(|e| e
                 .detail

@@ -415,6 +415,12 @@ pub struct SinkBlock {
     #[serde(default)]
     pub kms_key_arn: Str,
     #[serde(default)]
+    pub point_in_time_recovery: Bool,
+    #[serde(default)]
+    pub deletion_protection: Bool,
+    #[serde(default)]
+    pub force_destroy: Bool,
+    #[serde(default)]
     pub arn: Str,
 }
 
@@ -471,4 +477,6 @@ pub struct PersistBlock {
     pub function_response_types: Strings,
     #[serde(default)]
     pub on_failure_destination_arn: Str,
+    #[serde(default)]
+    pub enabled: Bool,
 }

@@ -13,7 +13,10 @@
   ValidationException to each, and to a throughput "change" to the current values.
 * ``SSEDescription.KMSMasterKeyArn`` echoed the key id given (an alias, say) instead of the
   key's ARN.
-* DeleteTable answered ``TableStatus: ACTIVE`` (AWS: DELETING).
+* DeleteTable answered ``TableStatus: ACTIVE`` (AWS: DELETING); on a table with deletion
+  protection its ValidationException said "...can't be deleted while DeletionProtectionEnabled
+  is set to True" (AWS: "Resource cannot be deleted as it is currently protected against
+  deletion. Disable deletion protection first.").
 * ``ProvisionedThroughput.NumberOfDecreasesToday`` went missing after an update.
 * TagResource with a key the table already has added a second tag with that key (AWS
   overwrites the value); TagResource/UntagResource on an unknown ARN succeeded silently
@@ -204,6 +207,11 @@ def register() -> None:
 
     @override(DynamoHandler, "delete_table")
     def delete_table(original: Any, self: DynamoHandler) -> ActionResult:
+        if self.dynamodb_backend.get_table(self.body["TableName"]).deletion_protection_enabled:
+            raise MockValidationException(
+                "Resource cannot be deleted as it is currently protected against deletion. "
+                "Disable deletion protection first."
+            )
         table = self.dynamodb_backend.delete_table(self.body["TableName"])
         description = table.describe()
         description["TableDescription"]["TableStatus"] = "DELETING"

@@ -25,7 +25,9 @@ the truth, each behaviour with AWS's own error code, HTTP status and message. Th
 ``states``
     Asynchronous states (``EMULATOR_REALISM_STATE_SECONDS``): Kinesis streams CREATING and
     UPDATING (changes meanwhile: ResourceInUseException), DynamoDB tables CREATING and
-    UPDATING (UpdateTable/DeleteTable meanwhile: ResourceInUseException), Lambda functions
+    UPDATING (UpdateTable/DeleteTable meanwhile: ResourceInUseException; a new table's
+    UpdateContinuousBackups until as long again after it is ACTIVE:
+    ContinuousBackupsUnavailableException "Backups are being enabled for the table"), Lambda functions
     ``Pending`` after create and ``LastUpdateStatus=InProgress`` after an update (another
     update meanwhile: 409 ResourceConflictException), event source mappings Creating,
     Updating and Deleting (update or delete meanwhile: ResourceInUseException).
@@ -445,7 +447,7 @@ def _table_key(request: Request, body: dict[str, Any]) -> tuple[str, str, str] |
 
 def _before_dynamodb(request: Request) -> None:
     op = request.operation
-    if op not in ("DescribeTable", "UpdateTable", "DeleteTable"):
+    if op not in ("DescribeTable", "UpdateTable", "DeleteTable", "UpdateContinuousBackups"):
         return
     key = _table_key(request, request.json())
     with _LOCK:
@@ -453,6 +455,12 @@ def _before_dynamodb(request: Request) -> None:
     if record is None:
         return
     now = time.monotonic()
+    if op == "UpdateContinuousBackups":
+        if on("states") and now < record.get("backups_at", 0.0):
+            raise _refuse(Answer("states", 400, "ContinuousBackupsUnavailableException",
+                                 "Backups are being enabled for the table"),
+                          "DynamoDB.UpdateContinuousBackups ContinuousBackupsUnavailableException")
+        return
     if op == "DescribeTable" and on("lag") and now < record["visible_at"]:
         raise _refuse(Answer("lag", 400, "ResourceNotFoundException",
                              f"Requested resource not found: Table: {key[2]} not found"),
@@ -481,8 +489,13 @@ def _after_dynamodb(request: Request, status: int, body: bytes) -> bytes:
         lag = settings.lag_seconds if op == "CreateTable" and on("lag") else 0.0
         state = settings.state_seconds if on("states") else 0.0
         with _LOCK:
+            # A new table's continuous backups are enabled after it is ACTIVE: until then
+            # UpdateContinuousBackups is refused.
+            backups_at = (now + lag + 2 * state if op == "CreateTable"
+                          else STATE.tables.get(key, {}).get("backups_at", 0.0))
             STATE.tables[key] = {"status": "CREATING" if op == "CreateTable" else "UPDATING",
-                                 "visible_at": now + lag, "until": now + lag + state}
+                                 "visible_at": now + lag, "until": now + lag + state,
+                                 "backups_at": backups_at}
     with _LOCK:
         record = STATE.tables.get(key)
     if record and on("states") and now < record["until"]:

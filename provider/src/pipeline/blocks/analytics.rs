@@ -513,6 +513,12 @@ fn engine_from_state(
             capacity: None,
             sse: true,
             kms_key_arn: None,
+            // As the sink's: the engine's state is what the sink's rows are rebuilt from.
+            deletion_protection: need(&s.sink.deletion_protection, "sink.deletion_protection")?,
+            point_in_time_recovery: need(
+                &s.sink.point_in_time_recovery,
+                "sink.point_in_time_recovery",
+            )?,
             tags: tags.clone(),
         },
         publish_enriched: need(&a.publish_enriched, "analytics.publish_enriched")?,

@@ -709,14 +709,6 @@ async fn refresh_lake(aws: &Aws, l: &mut DataLakeBlock, cdc_arn: Option<&str>) -
 mod tests {
     use super::*;
 
-    fn identity() -> Identity {
-        Identity {
-            account: "123456789012".into(),
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-        }
-    }
-
     fn with_lake(lake: DataLakeBlock) -> PipelineState {
         PipelineState {
             name: text("Orders_1"),
@@ -733,7 +725,7 @@ mod tests {
         DataLake.plan(
             config,
             None,
-            &identity(),
+            &Identity::for_tests(),
             &mut planned,
             &mut Diagnostics::default(),
         );

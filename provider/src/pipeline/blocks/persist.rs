@@ -59,6 +59,7 @@ pub fn schema() -> NestedBlock {
             ("maximum_batching_window_seconds", defaulted(AttributeType::Number, "How long to gather records before invoking, 0 to 300 seconds (default `0`).")),
             ("parallelization_factor", defaulted(AttributeType::Number, "Concurrent batches per shard, 1 to 10 (default `1`); order per partition key is kept.")),
             ("starting_position", defaulted(AttributeType::String, "`LATEST` (default) or `TRIM_HORIZON`. Changing it recreates the mapping.")),
+            ("enabled", defaulted(AttributeType::Bool, "Whether the event source mapping reads the stream (default `true`). `false` pauses it without deleting it: it keeps its place in the stream, and `true` resumes from there — nothing is skipped while records stay within the stream's retention. Updates in place.")),
             ("bisect_batch_on_function_error", defaulted(AttributeType::Bool, "Split a failing batch in two and retry each half (default `true`).")),
             ("maximum_retry_attempts", defaulted(AttributeType::Number, "Retries of a failing batch, -1 (until the record expires, the default) to 10000.")),
             ("maximum_record_age_seconds", defaulted(AttributeType::Number, "Oldest record sent to the function, -1 (no limit, the default) or 60 to 604800.")),
@@ -221,6 +222,7 @@ pub fn plan(
             &config.bisect_batch_on_function_error,
             Value::Value(true),
         ),
+        enabled: pick(&config.enabled, Value::Value(true)),
         maximum_retry_attempts: pick(&config.maximum_retry_attempts, Value::Value(-1)),
         maximum_record_age_seconds: pick(&config.maximum_record_age_seconds, Value::Value(-1)),
         write_concurrency: pick(&config.write_concurrency, Value::Value(4)),
@@ -313,6 +315,7 @@ impl Persist {
                     &p.maximum_record_age_seconds,
                     "persist.maximum_record_age_seconds",
                 )? as i32,
+                enabled: need(&p.enabled, "persist.enabled")?,
             },
             dead_letter: DeadLetter {
                 bucket: need(&p.dead_letter_bucket, "persist.dead_letter_bucket")?,
@@ -379,6 +382,7 @@ pub struct MappingSettings {
     pub bisect_on_error: bool,
     pub maximum_retry_attempts: i32,
     pub maximum_record_age: i32,
+    pub enabled: bool,
 }
 
 /// The dead-letter bucket: created (private, encrypted) when the pipeline owns it; a named
@@ -533,6 +537,7 @@ pub async fn ensure_mapping(
         maximum_retry_attempts: m.maximum_retry_attempts,
         maximum_record_age: m.maximum_record_age,
         on_failure: Some(want.dead_letter.bucket_arn.clone()),
+        enabled: m.enabled,
     };
     let current = match prior_uuid {
         Some(uuid) => lambda::find_mapping_by_uuid(&aws.lambda, uuid).await?,
@@ -719,6 +724,7 @@ pub fn refreshed(state: &mut PipelineState, seen: Seen) {
                         .as_ref()
                         .is_some_and(|n| m.function_arn.ends_with(&format!(":function:{n}")))) =>
         {
+            let enabled = m.enabled();
             persist.function_response_types = some(if m.reports_batch_item_failures {
                 vec![some("ReportBatchItemFailures".to_string())]
             } else {
@@ -732,6 +738,9 @@ pub fn refreshed(state: &mut PipelineState, seen: Seen) {
             persist.bisect_batch_on_function_error = some(m.bisect_on_error);
             persist.maximum_retry_attempts = some(m.maximum_retry_attempts as i64);
             persist.maximum_record_age_seconds = some(m.maximum_record_age as i64);
+            if let Some(enabled) = enabled {
+                persist.enabled = some(enabled);
+            }
             persist.event_source_mapping_id = some(m.uuid);
         }
         _ => persist.event_source_mapping_id = Value::Null,

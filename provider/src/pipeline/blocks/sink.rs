@@ -41,6 +41,9 @@ pub fn schema() -> NestedBlock {
             ("write_capacity", optional(AttributeType::Number, "Write capacity units; required with `PROVISIONED`, not allowed with `PAY_PER_REQUEST`. Updates in place.")),
             ("server_side_encryption", defaulted(AttributeType::Bool, "Encrypt with a KMS key (default `true`: the AWS-managed key unless `kms_key_arn` is set). `false` uses the AWS-owned key. Updates in place.")),
             ("kms_key_arn", optional(AttributeType::String, "Customer-managed KMS key for the table; requires `server_side_encryption = true`. Updates in place.")),
+            ("point_in_time_recovery", defaulted(AttributeType::Bool, "Point-in-time recovery: continuous backups, restorable to any second of the last 35 days (default `true`; billed per GB-month of table size). The engine's state table follows this setting. Updates in place.")),
+            ("deletion_protection", defaulted(AttributeType::Bool, "Deletion protection (default `true`): DynamoDB refuses to delete the table, from the console, the CLI or another tool, while it is on. The pipeline's own destroy turns it off when it may delete the table (see `force_destroy`). The engine's state table follows this setting. Updates in place.")),
+            ("force_destroy", defaulted(AttributeType::Bool, "Whether destroying (or replacing) the pipeline may delete a sink table that holds items (default `false`: destroy stops before deleting anything and says so, so no row is lost).")),
             ("arn", computed(AttributeType::String, "The table's ARN.")),
         ],
     )
@@ -168,6 +171,9 @@ pub fn plan(
         write_capacity: config.write_capacity,
         server_side_encryption: pick(&config.server_side_encryption, Value::Value(true)),
         kms_key_arn: config.kms_key_arn.clone(),
+        point_in_time_recovery: pick(&config.point_in_time_recovery, Value::Value(true)),
+        deletion_protection: pick(&config.deletion_protection, Value::Value(true)),
+        force_destroy: pick(&config.force_destroy, Value::Value(false)),
     }
 }
 
@@ -223,6 +229,8 @@ pub fn spec(sink: &SinkBlock, tags: &BTreeMap<String, String>) -> Result<TableSp
         capacity,
         sse: need(&sink.server_side_encryption, "sink.server_side_encryption")?,
         kms_key_arn: opt(&sink.kms_key_arn),
+        deletion_protection: need(&sink.deletion_protection, "sink.deletion_protection")?,
+        point_in_time_recovery: need(&sink.point_in_time_recovery, "sink.point_in_time_recovery")?,
         tags: tags.clone(),
     })
 }
@@ -241,7 +249,10 @@ pub async fn ensure_table(
             if !ours {
                 owner.check(own::TABLE, &spec.name, &current.tags)?;
             }
-            let current = dynamodb::wait_active(&aws.dynamodb, &spec.name).await?;
+            // What the finder read of its backups holds while it settles.
+            let recovery = current.point_in_time_recovery;
+            let mut current = dynamodb::wait_active(&aws.dynamodb, &spec.name).await?;
+            current.point_in_time_recovery = recovery;
             Ok(dynamodb::update(&aws.dynamodb, &current, spec).await?.arn)
         }
     }
@@ -298,6 +309,10 @@ pub fn refreshed(prior: &SinkBlock, seen: Option<Table>) -> SinkBlock {
     if sink.kms_key_arn.is_value() {
         sink.kms_key_arn = t.kms_key_arn.map_or(Value::Null, some);
     }
+    sink.deletion_protection = some(t.deletion_protection);
+    if let Some(on) = t.point_in_time_recovery {
+        sink.point_in_time_recovery = some(on);
+    }
     sink.arn = some(t.arn);
     sink
 }
@@ -318,6 +333,8 @@ pub async fn import(
     }
     sink.name = some(name);
     sink.arn = found.as_ref().map_or(Value::Null, |t| some(t.arn.clone()));
+    // Terraform's alone: AWS has no such setting.
+    sink.force_destroy = some(false);
     Ok(found)
 }
 
@@ -334,10 +351,62 @@ pub async fn leftovers(aws: &Aws, name: &Str, arn: &mut Str, ours: &Ours<'_>) ->
     Ok(())
 }
 
+/// A destroy stops before anything is deleted when the sink holds items (the pipeline's
+/// output), unless `force_destroy` allows deleting them with the table.
+pub async fn refuses_destroy(aws: &Aws, sink: &SinkBlock) -> Option<String> {
+    if matches!(sink.force_destroy, Value::Value(true)) {
+        return None;
+    }
+    let name = sink.name.as_ref_option().filter(|_| sink.arn.is_value())?;
+    match dynamodb::holds_items(&aws.dynamodb, name).await {
+        Ok(false) => None,
+        Ok(true) => Some(format!(
+            "deleting DynamoDB table ({name}): the sink still holds items (the pipeline's enriched rows): export or back them up, or set `sink.force_destroy = true` to delete them with the table; nothing was deleted"
+        )),
+        Err(e) if e.code_is("ResourceNotFoundException") => None,
+        Err(e) => Some(e.message),
+    }
+}
+
 /// Deletes a table (the sink, or the engine's state table) when the state knows it.
 pub async fn destroy(aws: &Aws, name: &Str, arn: &Str) -> AwsResult<()> {
     match name.as_ref_option().filter(|_| arn.is_value()) {
         Some(name) => dynamodb::delete(&aws.dynamodb, name).await,
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sink_is_protected_by_default_and_keeps_its_rows_on_destroy() {
+        let config = SinkBlock {
+            partition_key: text("orderId"),
+            ..SinkBlock::default()
+        };
+        let planned = plan(&config, None, text("orders-sink"), &Identity::for_tests());
+        assert!(planned.point_in_time_recovery == Value::Value(true));
+        assert!(planned.deletion_protection == Value::Value(true));
+        assert!(planned.force_destroy == Value::Value(false));
+        let spec = spec(&planned, &BTreeMap::new()).unwrap();
+        assert!(spec.point_in_time_recovery && spec.deletion_protection);
+    }
+
+    #[test]
+    fn a_new_name_or_key_replaces_the_table_and_its_protection_does_not() {
+        let config = SinkBlock {
+            partition_key: text("orderId"),
+            ..SinkBlock::default()
+        };
+        let prior = plan(&config, None, text("orders-sink"), &Identity::for_tests());
+        let mut changed = prior.clone();
+        changed.point_in_time_recovery = Value::Value(false);
+        changed.deletion_protection = Value::Value(false);
+        assert!(replaced_by(&prior, &changed).is_empty());
+        changed.partition_key = text("id");
+        changed.sort_key = text("itemId");
+        assert_eq!(replaced_by(&prior, &changed), ["partition_key", "sort_key"]);
     }
 }
