@@ -3,6 +3,7 @@
 
 use anyhow::{ensure, Result};
 use aws_sdk_kinesis::types::StreamMode;
+use testkit::http::CountingProxy;
 use testkit::terraform::{bundled_zip, planned_actions, replace_paths};
 use testkit::{Emulator, Terraform};
 
@@ -574,6 +575,51 @@ async fn a_paused_mapping_keeps_its_place_and_resumes() -> Result<()> {
         assert_eq!(state_of(uuid.clone()).await?, state);
         assert_eq!(tf.plan()?.code, 0, "{}", tf.plan()?.stdout);
     }
+    tf.destroy()?;
+    Ok(())
+}
+
+/// A renamed function needs a new mapping: it is made before the old one goes, so a record
+/// arriving meanwhile is read by both rather than by neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_functions_mapping_is_made_before_the_old_one_goes() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let proxy = CountingProxy::start(&emulator.endpoint).await?;
+    let tf = Terraform::new(&emulator)?;
+    let pipeline = |function: &str| {
+        format!(
+            "terraform {{\n  required_providers {{\n    unifiedetl = {{ source = \"unifiedetl/unifiedetl\" }}\n  }}\n}}\nprovider \"unifiedetl\" {{\n  region       = \"us-east-1\"\n  endpoint_url = \"{}\"\n}}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"moves\"\n  sink {{ partition_key = \"id\" }}\n  persist {{ function_name = \"{function}\" }}\n}}\n",
+            proxy.endpoint()
+        )
+    };
+    tf.write(&pipeline("moves-persist"))?;
+    tf.init()?;
+    tf.apply()?;
+    proxy.reset();
+    tf.write(&pipeline("moves-writer"))?;
+    tf.apply()?;
+    let calls: Vec<String> = proxy.take_log().into_iter().map(|c| c.operation).collect();
+    let at = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix));
+    let created = at("lambda:POST /2015-03-31/event-source-mappings");
+    let deleted = at("lambda:DELETE /2015-03-31/event-source-mappings");
+    assert!(
+        matches!((created, deleted), (Some(c), Some(d)) if c < d),
+        "the new mapping is created before the old one is deleted: {calls:?}"
+    );
+    let mappings = lambda.list_event_source_mappings().send().await?;
+    let functions: Vec<&str> = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.function_arn())
+        .collect();
+    assert_eq!(functions.len(), 1, "{functions:?}");
+    assert!(
+        functions[0].ends_with(":function:moves-writer"),
+        "{functions:?}"
+    );
+    assert_eq!(tf.plan()?.code, 0);
     tf.destroy()?;
     Ok(())
 }

@@ -554,18 +554,37 @@ pub async fn ensure_mapping(
             .await?
         }
     };
+    let same_pair = |c: &Mapping| {
+        c.source_arn == source_arn
+            && c.function_arn
+                .ends_with(&format!(":function:{}", spec.function_name))
+    };
     match current {
-        Some(c)
-            if c.source_arn == source_arn
-                && c.function_arn
-                    .ends_with(&format!(":function:{}", spec.function_name))
-                && c.starting_position == spec.starting_position =>
-        {
+        Some(c) if same_pair(&c) && c.starting_position == spec.starting_position => {
             Ok(lambda::update_mapping(&aws.lambda, &c, &spec).await?.uuid)
         }
-        Some(c) => {
+        // A stream and a function have one mapping at most: a new starting position (a choice
+        // to re-read the stream, or to skip what it holds) replaces it.
+        Some(c) if same_pair(&c) => {
             lambda::delete_mapping(&aws.lambda, &c.uuid).await?;
             Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid)
+        }
+        // Another function or stream (a renamed function, the engine turned on or off): the new
+        // mapping first, then the old one goes, so that a record arriving meanwhile is read by
+        // both (and written twice, the same row) rather than by neither.
+        Some(c) => {
+            let new = match lambda::find_mapping_by_function_and_source(
+                &aws.lambda,
+                &spec.function_name,
+                source_arn,
+            )
+            .await?
+            {
+                Some(made) => lambda::update_mapping(&aws.lambda, &made, &spec).await?,
+                None => lambda::create_mapping(&aws.lambda, &spec).await?,
+            };
+            lambda::delete_mapping(&aws.lambda, &c.uuid).await?;
+            Ok(new.uuid)
         }
         None => Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid),
     }
