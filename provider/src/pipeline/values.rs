@@ -20,20 +20,26 @@ pub fn path(block: &str, attr: &str) -> AttributePath {
     }
 }
 
+/// "must be one of "A", "B" (got "C")" when a known `value` is not one of `allowed`.
+pub fn not_one_of(value: &Str, allowed: &[&str]) -> Option<String> {
+    let v = value
+        .as_ref_option()
+        .filter(|v| !allowed.contains(&v.as_str()))?;
+    let list = allowed
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!("must be one of {list} (got \"{v}\")"))
+}
+
 pub fn one_of(block: &str, attr: &str, value: &Str, allowed: &[&str], diags: &mut Diagnostics) {
-    if let Value::Value(v) = value {
-        if !allowed.contains(&v.as_str()) {
-            let list = allowed
-                .iter()
-                .map(|a| format!("\"{a}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            diags.error(
-                format!("invalid {block}.{attr}"),
-                format!("`{block}.{attr}` must be one of {list} (got \"{v}\")"),
-                path(block, attr),
-            );
-        }
+    if let Some(why) = not_one_of(value, allowed) {
+        diags.error(
+            format!("invalid {block}.{attr}"),
+            format!("`{block}.{attr}` {why}"),
+            path(block, attr),
+        );
     }
 }
 

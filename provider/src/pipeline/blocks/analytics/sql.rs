@@ -42,8 +42,9 @@ use crate::pipeline::state::{
     AnalyticsBlock, SqlColumn, SqlColumns, SqlInputBlock, SqlOutputBlock, SqlReferenceBlock, Str,
     Tags, ENGINE_LAMBDA, ENGINE_SQL,
 };
-use crate::pipeline::values::arn_name;
-use crate::pipeline::values::{arn_of, derive, known, need, pick, some, text};
+use crate::pipeline::values::{
+    arn_name, arn_of, derive, known, need, not_one_of, pick, some, text,
+};
 
 pub const DEFAULT_NAME_PREFIX: &str = "SOURCE_SQL_STREAM";
 
@@ -315,19 +316,8 @@ pub fn validate(a: &AnalyticsBlock, diags: &mut Diagnostics) {
 }
 
 fn one_of(diags: &mut Diagnostics, attr: &str, value: &Str, allowed: &[&str]) {
-    if let Value::Value(v) = value {
-        if !allowed.contains(&v.as_str()) {
-            let list = allowed
-                .iter()
-                .map(|a| format!("\"{a}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            error(
-                diags,
-                attr,
-                format!("`analytics.{attr}` must be one of {list} (got \"{v}\")"),
-            );
-        }
+    if let Some(why) = not_one_of(value, allowed) {
+        error(diags, attr, format!("`analytics.{attr}` {why}"));
     }
 }
 
