@@ -10,5 +10,6 @@ mod docs;
 mod examples;
 mod import_drift;
 mod import_sample;
+mod monitoring;
 mod pipeline;
 mod source_lake;

@@ -65,5 +65,17 @@ pub async fn assert_holds_nothing(emulator: &Emulator) -> Result<()> {
             .map_or_else(none, |i| i.replication_instances().is_empty()),
         "{instances:?}"
     );
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let alarms = cw.describe_alarms().send().await?;
+    assert!(alarms.metric_alarms().is_empty(), "{alarms:?}");
+    let dashboards = cw.list_dashboards().send().await?;
+    assert!(dashboards.dashboard_entries().is_empty(), "{dashboards:?}");
+    let topics = aws_sdk_sns::Client::new(&sdk).list_topics().send().await?;
+    assert!(topics.topics().is_empty(), "{topics:?}");
+    let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
+        .describe_log_groups()
+        .send()
+        .await?;
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
     Ok(())
 }

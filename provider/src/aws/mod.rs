@@ -8,6 +8,7 @@
 //! 3. [`AwsError`]: an SDK failure as a code and one sentence, classified ([`found`], [`gone`],
 //!    [`Expect`]) and given its context once, by [`context`].
 
+pub mod cloudwatch;
 pub mod dms;
 pub mod dynamodb;
 pub mod firehose;
@@ -15,7 +16,9 @@ pub mod iam;
 pub mod kinesis;
 pub mod kinesisanalytics;
 pub mod lambda;
+pub mod logs;
 pub mod s3;
+pub mod sns;
 pub mod tags;
 
 use std::collections::BTreeMap;
@@ -38,6 +41,9 @@ use tf_provider::Diagnostics;
 /// Clients for every service the pipeline touches, plus the provider-level settings that every
 /// component needs (region, default tags).
 pub struct Aws {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sns: aws_sdk_sns::Client,
     pub dms: aws_sdk_databasemigration::Client,
     pub firehose: aws_sdk_firehose::Client,
     pub kinesis: aws_sdk_kinesis::Client,
@@ -119,6 +125,9 @@ impl Identity {
 impl Aws {
     pub fn new(config: &aws_config::SdkConfig, default_tags: BTreeMap<String, String>) -> Aws {
         Aws {
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
             dms: aws_sdk_databasemigration::Client::new(config),
             firehose: aws_sdk_firehose::Client::new(config),
             kinesis: aws_sdk_kinesis::Client::new(config),

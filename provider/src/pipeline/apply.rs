@@ -22,7 +22,7 @@ use tf_provider::value::Value;
 use super::block::{Core, Destroying, Record};
 use super::blocks::analytics::{self, sql, Analytics};
 use super::blocks::persist::{self, Persist};
-use super::blocks::{sink, streams, BLOCKS};
+use super::blocks::{monitoring, sink, streams, BLOCKS};
 use super::owner::{Adopted, Owner};
 use super::state::{PipelineState, Str};
 use super::timeouts::{timeouts, Timeouts};
@@ -424,6 +424,27 @@ pub async fn converge(
     out
 }
 
+/// [`converge`], then the `monitoring` block on what came up (it watches every other
+/// component, so it goes last): what happened, and the state after the apply — the planned
+/// settings with the ids of what exists. A component that could not be brought up keeps a
+/// null id, so the next plan shows it and the next apply converges instead of leaking what
+/// was created.
+pub async fn converge_and_watch(
+    aws: &Aws,
+    want: &Desired,
+    planned: &PipelineState,
+    config: &PipelineState,
+    prior: Option<&PipelineState>,
+) -> (Outcome, PipelineState) {
+    let mut out = Box::pin(converge(aws, want, planned, config, prior)).await;
+    let mut state = planned.clone();
+    out.record(&mut state);
+    let core_failed = !out.errors.is_empty();
+    let watched = monitoring::apply(aws, &mut state, prior, core_failed).await;
+    out.errors.extend(watched);
+    (out, state)
+}
+
 /// Deletes every component the state knows (those with an id): what reads the CDC stream
 /// first (the blocks' parts, the SQL application, the mapping) so nothing reads a stream being
 /// deleted, then everything else concurrently, the role after its function. Not-found is
@@ -480,5 +501,7 @@ pub async fn destroy(
     }
     errors.extend(persist);
     errors.extend(analytics::destroy_data(aws, state, identity, adopted).await);
+    // Last: Lambda would make the function's log group again while the function exists.
+    errors.extend(monitoring::destroy(aws, state).await);
     errors
 }

@@ -9,9 +9,13 @@
 //! - The blocks that hang off the core — `source` (DMS) and `data_lake` (Firehose) — implement
 //!   [`super::block::Block`] and are listed in [`BLOCKS`], which the orchestrator walks at
 //!   every step. A new block is one module here and one line in the list.
+//! - [`monitoring`] watches all of them, so it goes last: its apply runs once every other
+//!   block has recorded its ids (it alarms on the replication task's, say), and its destroy
+//!   once the function is gone.
 
 pub mod analytics;
 mod lake;
+pub mod monitoring;
 pub mod persist;
 pub mod sink;
 mod source;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 
 use super::block::{ImportId, ImportKey, Importing};
-use super::blocks::{analytics, persist, sink, streams, BLOCKS};
+use super::blocks::{analytics, monitoring, persist, sink, streams, BLOCKS};
 
 use super::owner::{self as own, Adopted};
 use super::state::{PipelineState, SinkBlock, Str, StreamBlock};
@@ -320,6 +320,10 @@ async fn adopt_state(
     // The blocks.
     for block in BLOCKS {
         found_any |= block.import(&mut importing, &mut state).await?;
+    }
+    // Last: it watches what was found above.
+    if found_any {
+        monitoring::import(aws, identity, &mut state).await?;
     }
 
     if !found_any {

@@ -27,7 +27,7 @@ use crate::aws::{Aws, Identity, SharedAws};
 use crate::schema::{computed, optional, required, string_map};
 use crate::wait;
 use apply::{Desired, Outcome};
-use blocks::{analytics, persist, sink, streams, BLOCKS};
+use blocks::{analytics, monitoring, persist, sink, streams, BLOCKS};
 use owner::Adopted;
 pub use state::PipelineState;
 
@@ -115,14 +115,6 @@ impl Pipeline {
     }
 }
 
-/// The state after an apply: the planned settings with the ids of what exists. A component
-/// that could not be brought up keeps a null id, so the next plan shows it and the next apply
-/// converges instead of leaking what was created.
-fn applied_state(mut state: PipelineState, out: &mut Outcome) -> PipelineState {
-    out.record(&mut state);
-    state
-}
-
 /// Warnings of an apply (what adopting components left as it was): one diagnostic holding
 /// them all, sorted, as Terraform shows only the first of several similar ones.
 fn warn(diags: &mut Diagnostics, name: &Value<String>, warnings: &[String]) {
@@ -162,6 +154,7 @@ fn schema() -> Schema {
     let blocks = core
         .into_iter()
         .chain(BLOCKS.iter().map(|block| (block.name(), block.schema())))
+        .chain([("monitoring", monitoring::schema())])
         .map(|(name, block)| (name.to_string(), block))
         .collect();
     let attributes = [
@@ -278,14 +271,13 @@ impl Resource for Pipeline {
         // worker thread's stack in debug builds.
         // Every wait and retry inside ends by the `timeouts` block's `create`.
         let deadline = desired.timeouts.create;
-        let mut out = Box::pin(wait::with_deadline(
+        let (out, applied) = Box::pin(wait::with_deadline(
             deadline,
-            apply::converge(&aws, &desired, &planned, &config, None),
+            apply::converge_and_watch(&aws, &desired, &planned, &config, None),
         ))
         .await;
         report(diags, "creating", &planned.name, &out.errors);
         warn(diags, &planned.name, &desired.owner.take_warnings());
-        let applied = applied_state(planned, &mut out);
         let state = Self::record_what_exists(&aws, applied, &out, &desired.owner).await;
         Some((state, planned_private))
     }
@@ -303,14 +295,13 @@ impl Resource for Pipeline {
             self.resolve(diags, &planned, &config, Some(&prior)).await?;
         desired.owner.adopted = planned_private.clone().unwrap_or_default();
         let deadline = desired.timeouts.update;
-        let mut out = Box::pin(wait::with_deadline(
+        let (out, applied) = Box::pin(wait::with_deadline(
             deadline,
-            apply::converge(&aws, &desired, &planned, &config, Some(&prior)),
+            apply::converge_and_watch(&aws, &desired, &planned, &config, Some(&prior)),
         ))
         .await;
         report(diags, "updating", &planned.name, &out.errors);
         warn(diags, &planned.name, &desired.owner.take_warnings());
-        let applied = applied_state(planned, &mut out);
         let state = Self::record_what_exists(&aws, applied, &out, &desired.owner).await;
         Some((state, planned_private))
     }

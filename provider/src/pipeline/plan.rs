@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use super::blocks::{analytics, persist, sink, streams, BLOCKS};
+use super::blocks::{analytics, monitoring, persist, sink, streams, BLOCKS};
 
 use super::state::{PipelineState, Str};
 use super::timeouts;
@@ -46,6 +46,7 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
     for block in BLOCKS {
         block.validate(config, diags);
     }
+    monitoring::validate(config, diags);
     timeouts::validate_timeouts(&config.timeouts, diags);
     if config.analytics.lambda_engine() && config.persist.version_attribute.is_value() {
         diags.error(
@@ -125,6 +126,8 @@ pub fn plan(
     for block in BLOCKS {
         block.plan(config, prior, identity, &mut planned, diags);
     }
+    // Last: it watches the components planned above.
+    monitoring::plan(config, identity, &mut planned);
     planned
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use tf_provider::value::Value;
 
-use super::blocks::{analytics, persist, sink, streams, BLOCKS};
-use super::state::{PipelineState, Tags};
+use super::blocks::{analytics, monitoring, persist, sink, streams, BLOCKS};
+use super::state::{one, PipelineState, Tags};
 use crate::aws::{Aws, AwsResult};
 
 /// Refreshes `prior`. Returns `None` when no component exists any more (the pipeline is gone),
@@ -16,13 +16,14 @@ use crate::aws::{Aws, AwsResult};
 pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<PipelineState>> {
     // The blocks' components are named in the state too: read with the core ones, at once.
     // The CDC stream's ARN they compare with is the state's (deterministic from its name).
-    let (cdc, enriched, table, persist_seen, analytics_seen, blocks_read) = tokio::join!(
+    let (cdc, enriched, table, persist_seen, analytics_seen, blocks_read, watching) = tokio::join!(
         streams::find(aws, &prior.cdc_stream.name),
         streams::find(aws, &prior.enriched_stream.name),
         sink::find(aws, &prior.sink),
         persist::find(aws, &prior.persist),
         analytics::refresh(aws, &prior.analytics),
         futures::future::join_all(BLOCKS.iter().map(|block| block.refresh(aws, prior))),
+        monitoring::refreshed(aws, prior),
     );
     let (cdc, enriched, table, persist_seen) = (cdc?, enriched?, table?, persist_seen?);
     let blocks_read = blocks_read.into_iter().collect::<AwsResult<Vec<_>>>()?;
@@ -58,6 +59,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     for block in blocks_read {
         (block.record)(&mut fresh);
     }
+    fresh.monitoring = one(watching?);
     Ok(Some(fresh))
 }
 

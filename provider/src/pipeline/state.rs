@@ -46,6 +46,9 @@ pub struct PipelineState {
     /// At most one element: absent means no data lake.
     #[serde(default)]
     pub data_lake: Value<Vec<Value<DataLakeBlock>>>,
+    /// At most one element: absent means no alarms, dashboard or managed log group.
+    #[serde(default)]
+    pub monitoring: Value<Vec<Value<MonitoringBlock>>>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub timeouts: TimeoutsBlock,
 }
@@ -62,7 +65,7 @@ impl PipelineState {
     }
 }
 
-fn first<T>(blocks: &Value<Vec<Value<T>>>) -> Option<&T> {
+pub fn first<T>(blocks: &Value<Vec<Value<T>>>) -> Option<&T> {
     blocks.as_ref_option()?.first()?.as_ref_option()
 }
 
@@ -177,6 +180,47 @@ pub struct DataLakeBlock {
     pub bucket_arn: Str,
     #[serde(default)]
     pub delivery_stream_arn: Str,
+}
+
+/// `monitoring`: alarms, their topic, a dashboard and the function's log group.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct MonitoringBlock {
+    #[serde(default)]
+    pub enabled: Bool,
+    #[serde(default)]
+    pub alarm_topic_arn: Str,
+    #[serde(default)]
+    pub dashboard_name: Str,
+    #[serde(default)]
+    pub log_retention_days: Num,
+    #[serde(default)]
+    pub iterator_age_ms: Num,
+    #[serde(default)]
+    pub throughput_exceeded: Num,
+    #[serde(default)]
+    pub function_errors: Num,
+    #[serde(default)]
+    pub function_throttles: Num,
+    #[serde(default)]
+    pub duration_percent: Num,
+    #[serde(default)]
+    pub records_dead_lettered: Num,
+    #[serde(default)]
+    pub records_failed: Num,
+    #[serde(default)]
+    pub throttle_events: Num,
+    #[serde(default)]
+    pub capacity_percent: Num,
+    #[serde(default)]
+    pub cdc_latency_seconds: Num,
+    #[serde(default)]
+    pub lake_freshness_seconds: Num,
+    #[serde(default)]
+    pub alarms: Tags,
+    #[serde(default)]
+    pub dashboard_arn: Str,
+    #[serde(default)]
+    pub log_group_name: Str,
 }
 
 /// `timeouts`: how long create, update and delete may wait for components to settle.

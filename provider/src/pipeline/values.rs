@@ -8,7 +8,7 @@ use tf_provider::{AttributePath, Diagnostics};
 use super::state::{Num, Str};
 
 /// Blocks that nest as a list of at most one element: their attributes sit under index 0.
-const LIST_BLOCKS: [&str; 2] = ["source", "data_lake"];
+const LIST_BLOCKS: [&str; 3] = ["source", "data_lake", "monitoring"];
 
 /// The path of `block.attr` for a diagnostic (list blocks at their one element).
 pub fn path(block: &str, attr: &str) -> AttributePath {
