@@ -250,6 +250,25 @@ async fn monitoring_alarms_a_dashboard_and_a_log_group_planned_drift_checked_and
         .context("the function's log group")?;
     assert_eq!(group.retention_in_days(), Some(30));
 
+    // The function logs JSON at INFO (the block's defaults).
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let logging = |lambda: aws_sdk_lambda::Client| async move {
+        let config = lambda
+            .get_function_configuration()
+            .function_name("watched-persist")
+            .send()
+            .await?;
+        let l = config.logging_config().context("LoggingConfig")?;
+        Ok::<_, anyhow::Error>((
+            l.log_format().map(|f| f.as_str().to_string()),
+            l.application_log_level().map(|a| a.as_str().to_string()),
+        ))
+    };
+    assert_eq!(
+        logging(lambda.clone()).await?,
+        (Some("JSON".into()), Some("INFO".into()))
+    );
+
     let plan = tf.plan()?;
     assert_eq!(plan.code, 0, "a second plan is empty:\n{}", plan.stdout);
 
@@ -277,6 +296,17 @@ async fn monitoring_alarms_a_dashboard_and_a_log_group_planned_drift_checked_and
         .dashboard_names("watched")
         .send()
         .await?;
+    lambda
+        .update_function_configuration()
+        .function_name("watched-persist")
+        .logging_config(
+            aws_sdk_lambda::types::LoggingConfig::builder()
+                .log_format(aws_sdk_lambda::types::LogFormat::Json)
+                .application_log_level(aws_sdk_lambda::types::ApplicationLogLevel::Warn)
+                .build(),
+        )
+        .send()
+        .await?;
     let plan = tf.plan()?;
     assert_eq!(plan.code, 2, "{}", plan.stderr);
     assert!(
@@ -285,7 +315,16 @@ async fn monitoring_alarms_a_dashboard_and_a_log_group_planned_drift_checked_and
         plan.stdout
     );
     assert!(plan.stdout.contains("dashboard_arn"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ log_level") && plan.stdout.contains("\"WARN\" -> \"INFO\""),
+        "{}",
+        plan.stdout
+    );
     tf.apply()?;
+    assert_eq!(
+        logging(lambda.clone()).await?,
+        (Some("JSON".into()), Some("INFO".into()))
+    );
     assert_eq!(
         alarms(&cw).await?["watched-function-errors"].threshold(),
         Some(1.0)

@@ -183,3 +183,27 @@ def test_role_must_trust_lambda(client, name, role_arn):
         lam.update_function_configuration(FunctionName=name, Role=not_lambda)
     assert error_code(excinfo) == "InvalidParameterValueException"
     assert lam.get_function_configuration(FunctionName=name)["Role"] == role_arn
+
+
+def test_logging_config_defaults_to_text_and_keeps_json_levels(client, function):
+    lam = client("lambda")
+    name = function["FunctionName"]
+    assert function["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    lam.update_function_configuration(FunctionName=name, LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+    logging = lam.get_function_configuration(FunctionName=name)["LoggingConfig"]
+    assert logging == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "WARN",
+        "SystemLogLevel": "INFO",
+        "LogGroup": f"/aws/lambda/{name}",
+    }
+    assert lam.get_function(FunctionName=name)["Configuration"]["LoggingConfig"] == logging
+
+
+def test_a_log_level_with_text_format_is_refused_with_aws_message(client, function):
+    with pytest.raises(ClientError) as excinfo:
+        client("lambda").update_function_configuration(
+            FunctionName=function["FunctionName"], LoggingConfig={"LogFormat": "Text", "ApplicationLogLevel": "INFO"}
+        )
+    assert error_code(excinfo) == "InvalidParameterValueException"
+    assert 'LogLevel is not supported when LogFormat is set to "Text"' in excinfo.value.response["Error"]["Message"]

@@ -118,6 +118,31 @@ pub async fn find_alarms(client: &Client, names: &[String]) -> AwsResult<BTreeMa
     Ok(found)
 }
 
+/// The names of the alarms whose names start with `prefix`.
+pub async fn alarm_names_with_prefix(client: &Client, prefix: &str) -> AwsResult<Vec<String>> {
+    let mut names = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .set_next_token(next.clone())
+            .max_records(BATCH as i32)
+            .send()
+            .await
+            .map_err(|e| context("listing", ALARM, &format!("{prefix}*"), e.into()))?;
+        names.extend(
+            out.metric_alarms()
+                .iter()
+                .filter_map(|a| a.alarm_name().map(str::to_string)),
+        );
+        next = out.next_token().map(str::to_string);
+        if next.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
 /// Creates the alarm, or replaces an existing one's settings (its tags are then left alone:
 /// see [`retag_alarm`]).
 pub async fn put_alarm(

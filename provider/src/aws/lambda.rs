@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, DestinationConfig, Environment, EventSourcePosition, FunctionCode,
-    FunctionResponseType, LastUpdateStatus, OnFailure, Runtime, State,
+    ApplicationLogLevel, Architecture, DestinationConfig, Environment, EventSourcePosition,
+    FunctionCode, FunctionResponseType, LastUpdateStatus, LogFormat, LoggingConfig, OnFailure,
+    Runtime, State,
 };
 use aws_sdk_lambda::Client;
 
@@ -36,7 +37,26 @@ pub struct FunctionSpec {
     /// Base64 SHA-256 of `zip`, as Lambda reports `CodeSha256`.
     pub code_sha256: String,
     pub environment: BTreeMap<String, String>,
+    /// The function's log format and level; `None`: left as it is.
+    pub logging: Option<Logging>,
     pub tags: BTreeMap<String, String>,
+}
+
+/// A function's logging controls (`LoggingConfig`): `Text` or `JSON`, and with `JSON` the
+/// level of the application's logs Lambda keeps.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Logging {
+    pub format: String,
+    pub level: Option<String>,
+}
+
+impl Logging {
+    fn config(&self) -> LoggingConfig {
+        LoggingConfig::builder()
+            .log_format(LogFormat::from(self.format.as_str()))
+            .set_application_log_level(self.level.as_deref().map(ApplicationLogLevel::from))
+            .build()
+    }
 }
 
 /// A function as AWS reports it.
@@ -54,6 +74,7 @@ pub struct Function {
     pub runtime: Option<String>,
     pub handler: Option<String>,
     pub environment: BTreeMap<String, String>,
+    pub logging: Logging,
     pub tags: BTreeMap<String, String>,
     state: Option<State>,
     last_update: Option<LastUpdateStatus>,
@@ -100,6 +121,23 @@ pub async fn find_function_by_name(client: &Client, name: &str) -> AwsResult<Opt
             .unwrap_or_default()
             .into_iter()
             .collect(),
+        logging: config
+            .logging_config
+            .as_ref()
+            .map(|l| {
+                let format = l.log_format().map_or("Text", |f| f.as_str()).to_string();
+                Logging {
+                    level: l
+                        .application_log_level()
+                        .filter(|_| format == "JSON")
+                        .map(|a| a.as_str().to_string()),
+                    format,
+                }
+            })
+            .unwrap_or_else(|| Logging {
+                format: "Text".into(),
+                level: None,
+            }),
         tags: out.tags.unwrap_or_default().into_iter().collect(),
         state: config.state.clone(),
         last_update: config.last_update_status.clone(),
@@ -157,6 +195,7 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
                 .memory_size(spec.memory_size)
                 .timeout(spec.timeout)
                 .environment(environment(spec))
+                .set_logging_config(spec.logging.as_ref().map(Logging::config))
                 .description("unifiedetl persist function: Kinesis batches to DynamoDB")
                 .set_tags(Some(spec.tags.clone().into_iter().collect()))
                 .send()
@@ -209,6 +248,7 @@ pub async fn update_function(
         || current.memory_size != spec.memory_size
         || current.timeout != spec.timeout
         || current.environment != spec.environment
+        || spec.logging.as_ref().is_some_and(|l| *l != current.logging)
     {
         wait::retry_while(is_role_propagation_or_settling, || {
             client
@@ -220,6 +260,7 @@ pub async fn update_function(
                 .memory_size(spec.memory_size)
                 .timeout(spec.timeout)
                 .environment(environment(spec))
+                .set_logging_config(spec.logging.as_ref().map(Logging::config))
                 .send()
         })
         .await

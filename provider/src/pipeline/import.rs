@@ -323,7 +323,8 @@ async fn adopt_state(
     }
     // Last: it watches what was found above.
     if found_any {
-        monitoring::import(aws, identity, &mut state).await?;
+        let logging = function.as_ref().map(|f| f.logging.clone());
+        monitoring::import(aws, identity, &mut state, logging).await?;
     }
 
     if !found_any {

@@ -36,6 +36,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
     if nothing_left {
         return Ok(None);
     }
+    let function_logging = persist_seen.function.as_ref().map(|f| f.logging.clone());
     let mut fresh = prior.clone();
     let tags_seen: Vec<BTreeMap<String, String>> = [
         cdc.as_ref().map(|s| s.tags.clone()),
@@ -60,6 +61,7 @@ pub async fn refresh(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Pipel
         (block.record)(&mut fresh);
     }
     fresh.monitoring = one(watching?);
+    monitoring::logging_seen(&mut fresh, function_logging);
     Ok(Some(fresh))
 }
 

@@ -194,6 +194,10 @@ pub struct MonitoringBlock {
     #[serde(default)]
     pub log_retention_days: Num,
     #[serde(default)]
+    pub log_format: Str,
+    #[serde(default)]
+    pub log_level: Str,
+    #[serde(default)]
     pub iterator_age_ms: Num,
     #[serde(default)]
     pub throughput_exceeded: Num,

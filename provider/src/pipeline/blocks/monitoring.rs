@@ -23,7 +23,7 @@ use crate::aws::cloudwatch::{self, AlarmSpec};
 use crate::aws::{logs, sns, Aws, AwsResult, Identity};
 use crate::pipeline::state::{first, first_mut, one, MonitoringBlock, PipelineState, Str};
 use crate::pipeline::values::{
-    arn_name, in_range, name_like, need, nullable, path, pick, some, text,
+    arn_name, in_range, name_like, need, nullable, one_of, path, pick, some, text,
 };
 use crate::schema::{block, computed, defaulted, string_map};
 
@@ -38,6 +38,8 @@ pub fn schema() -> NestedBlock {
             ("alarm_topic_arn", defaulted(AttributeType::String, "The SNS topic every alarm notifies. Default: one the pipeline creates, `<name>-alarms` (deleted with it); name an existing topic's ARN to use it instead (never created or deleted then). Subscribe to it to be told.")),
             ("dashboard_name", defaulted(AttributeType::String, "The CloudWatch dashboard. Default `<name>`.")),
             ("log_retention_days", defaulted(AttributeType::Number, "Days the function's logs are kept in its log group `/aws/lambda/<function>` (default `30`): one of CloudWatch Logs' retentions, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653.")),
+            ("log_format", defaulted(AttributeType::String, "The function's log format (its `LoggingConfig`): `JSON` (default), each line a JSON object Logs Insights can query, or `Text`. Removing the block leaves the function's logging as it is.")),
+            ("log_level", defaulted(AttributeType::String, "With `log_format = \"JSON\"`: the lowest level of the function's own logs Lambda keeps, `TRACE`, `DEBUG`, `INFO` (default), `WARN`, `ERROR` or `FATAL`. Must be unset with `Text`.")),
             ("iterator_age_ms", defaulted(AttributeType::Number, "Alarm when the oldest record waiting is older than this many milliseconds, 3 of 5 minutes: the function's `IteratorAge` and each stream's `GetRecords.IteratorAgeMilliseconds` (default `60000`).")),
             ("throughput_exceeded", defaulted(AttributeType::Number, "Alarm when a stream's `ReadProvisionedThroughputExceeded` or `WriteProvisionedThroughputExceeded` reaches this count in a minute (default `1`).")),
             ("function_errors", defaulted(AttributeType::Number, "Alarm when the function's `Errors` reach this count in a minute (default `1`).")),
@@ -91,6 +93,15 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
             );
         }
     }
+    one_of(BLOCK, "log_format", &m.log_format, &LOG_FORMATS, diags);
+    one_of(BLOCK, "log_level", &m.log_level, &LOG_LEVELS, diags);
+    if m.log_format.as_ref_option().is_some_and(|f| f == "Text") && m.log_level.is_value() {
+        diags.error(
+            "invalid monitoring.log_level",
+            "`monitoring.log_level` applies to JSON logs only: remove it, or set `log_format = \"JSON\"`",
+            path(BLOCK, "log_level"),
+        );
+    }
     name_like(
         BLOCK,
         "dashboard_name",
@@ -114,6 +125,9 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
         );
     }
 }
+
+const LOG_FORMATS: [&str; 2] = ["JSON", "Text"];
+const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
 
 /// The thresholds with their defaults.
 const THRESHOLDS: [&str; 11] = [
@@ -193,7 +207,13 @@ pub fn plan(config: &PipelineState, identity: &Identity, planned: &mut PipelineS
         ),
         dashboard_name: pick(&c.dashboard_name, name.clone()),
         log_retention_days: pick(&c.log_retention_days, some(30)),
+        log_format: pick(&c.log_format, text("JSON")),
         ..c.clone()
+    };
+    m.log_level = match &m.log_format {
+        Value::Value(f) if f == "JSON" => pick(&c.log_level, text("INFO")),
+        Value::Unknown => Value::Unknown,
+        _ => c.log_level.clone(),
     };
     for attr in THRESHOLDS {
         let configured = *threshold(c, attr);
@@ -226,6 +246,32 @@ pub fn plan(config: &PipelineState, identity: &Identity, planned: &mut PipelineS
         (true, None) => Value::Unknown,
     };
     planned.monitoring = one(Some(m));
+}
+
+/// The function's logging the block asks for: `None` without an enabled block (the function's
+/// logging is then left as it is).
+pub fn logging(state: &PipelineState) -> Option<crate::aws::lambda::Logging> {
+    let m = first(&state.monitoring).filter(|m| matches!(m.enabled, Value::Value(true)))?;
+    let format = m.log_format.as_ref_option()?.clone();
+    let level = m
+        .log_level
+        .as_ref_option()
+        .filter(|_| format == "JSON")
+        .cloned();
+    Some(crate::aws::lambda::Logging { format, level })
+}
+
+/// Writes the function's logging as AWS reports it (`seen`) into an enabled block, so that a
+/// change made out of band shows on `log_format` or `log_level`.
+pub fn logging_seen(state: &mut PipelineState, seen: Option<crate::aws::lambda::Logging>) {
+    let (Some(m), Some(seen)) = (first_mut(&mut state.monitoring), seen) else {
+        return;
+    };
+    if !matches!(m.enabled, Value::Value(true)) {
+        return;
+    }
+    m.log_format = some(seen.format);
+    m.log_level = nullable(seen.level);
 }
 
 /// Whether `state`'s topic is the one the pipeline creates (so it deletes it too).
@@ -590,6 +636,22 @@ fn watches(w: &Watched, dms_planned: bool) -> Vec<Watch> {
     out
 }
 
+/// Every key an alarm of a pipeline may have (all components present).
+fn every_key() -> Vec<String> {
+    let all = Watched {
+        function: Some(String::new()),
+        timeout_ms: Some(1.0),
+        streams: vec![("cdc", String::new()), ("enriched", String::new())],
+        tables: vec![
+            ("sink", String::new(), Some((1, 1))),
+            ("state", String::new(), None),
+        ],
+        task: Some((String::new(), String::new())),
+        lake: Some(String::new()),
+    };
+    watches(&all, false).into_iter().map(|w| w.key).collect()
+}
+
 /// The keys of the alarms a planned state calls for.
 fn watched_keys(planned: &PipelineState) -> Vec<String> {
     watches(&watched(planned), planned.source().is_some())
@@ -891,6 +953,9 @@ pub async fn apply(
     errors
 }
 
+/// Alarms put at once.
+const PUT_ALARM_CONCURRENCY: usize = 3;
+
 /// Puts the alarms that are missing or differ (and re-tags all when the tags changed); the
 /// ARNs by key of those that now exist, or the errors.
 async fn put_alarms(
@@ -903,31 +968,42 @@ async fn put_alarms(
     let existing = cloudwatch::find_alarms(&aws.cloudwatch, &names)
         .await
         .map_err(|e| vec![e.message])?;
-    let results = futures::future::join_all(specs.iter().map(|(w, spec)| {
-        let found = existing.get(&spec.name);
-        async move {
-            match found {
-                Some(alarm) if alarm.spec == *spec => {
-                    if retag {
-                        let current = cloudwatch::alarm_tags(&aws.cloudwatch, &alarm.arn).await?;
-                        cloudwatch::retag_alarm(&aws.cloudwatch, &alarm.arn, &current, tags)
-                            .await?;
+    // A few at a time: CloudWatch's quota for PutMetricAlarm is a few calls a second per
+    // account, and a burst of 20 would spend the SDK's retries on throttling.
+    use futures::StreamExt as _;
+    let puts: Vec<_> = specs
+        .iter()
+        .map(|(w, spec)| {
+            let found = existing.get(&spec.name);
+            async move {
+                match found {
+                    Some(alarm) if alarm.spec == *spec => {
+                        if retag {
+                            let current =
+                                cloudwatch::alarm_tags(&aws.cloudwatch, &alarm.arn).await?;
+                            cloudwatch::retag_alarm(&aws.cloudwatch, &alarm.arn, &current, tags)
+                                .await?;
+                        }
                     }
-                }
-                Some(alarm) => {
-                    cloudwatch::put_alarm(&aws.cloudwatch, spec, tags).await?;
-                    if retag {
-                        let current = cloudwatch::alarm_tags(&aws.cloudwatch, &alarm.arn).await?;
-                        cloudwatch::retag_alarm(&aws.cloudwatch, &alarm.arn, &current, tags)
-                            .await?;
+                    Some(alarm) => {
+                        cloudwatch::put_alarm(&aws.cloudwatch, spec, tags).await?;
+                        if retag {
+                            let current =
+                                cloudwatch::alarm_tags(&aws.cloudwatch, &alarm.arn).await?;
+                            cloudwatch::retag_alarm(&aws.cloudwatch, &alarm.arn, &current, tags)
+                                .await?;
+                        }
                     }
+                    None => cloudwatch::put_alarm(&aws.cloudwatch, spec, tags).await?,
                 }
-                None => cloudwatch::put_alarm(&aws.cloudwatch, spec, tags).await?,
+                Ok::<_, crate::aws::AwsError>(w.key.clone())
             }
-            Ok::<_, crate::aws::AwsError>(w.key.clone())
-        }
-    }))
-    .await;
+        })
+        .collect();
+    let results: Vec<_> = futures::stream::iter(puts)
+        .buffer_unordered(PUT_ALARM_CONCURRENCY)
+        .collect()
+        .await;
     let mut errors = Vec::new();
     let mut done = Vec::new();
     for r in results {
@@ -1122,6 +1198,7 @@ pub async fn import(
     aws: &Aws,
     identity: &Identity,
     state: &mut PipelineState,
+    function_logging: Option<crate::aws::lambda::Logging>,
 ) -> Result<(), String> {
     let mut config = state.clone();
     config.monitoring = one(Some(MonitoringBlock::default()));
@@ -1130,19 +1207,29 @@ pub async fn import(
     let Some(m) = first(&candidate.monitoring).cloned() else {
         return Ok(());
     };
-    let names: Vec<String> = specs(&candidate, &m)
-        .into_iter()
-        .map(|(_, s)| s.name)
-        .collect();
+    let pipeline = candidate.name.as_ref_option().cloned().unwrap_or_default();
     let dashboard = m
         .dashboard_name
         .as_ref_option()
         .cloned()
         .unwrap_or_default();
-    let (alarms, found_dashboard) = tokio::join!(
-        cloudwatch::find_alarms(&aws.cloudwatch, &names),
+    // Every alarm of the pipeline's names, whatever the state read so far knows of the
+    // components (a function's timeout, a sink's capacity) that call for them.
+    let keys = every_key();
+    let prefix = format!("{pipeline}-");
+    let (names, found_dashboard) = tokio::join!(
+        cloudwatch::alarm_names_with_prefix(&aws.cloudwatch, &prefix),
         cloudwatch::find_dashboard(&aws.cloudwatch, &dashboard)
     );
+    let names: Vec<String> = names
+        .map_err(|e| e.message)?
+        .into_iter()
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|k| keys.iter().any(|key| key == k))
+        })
+        .collect();
+    let alarms = cloudwatch::find_alarms(&aws.cloudwatch, &names).await;
     let alarms = alarms.map_err(|e| e.message)?;
     if alarms.is_empty() && found_dashboard.map_err(|e| e.message)?.is_none() {
         return Ok(());
@@ -1150,14 +1237,10 @@ pub async fn import(
     // Every alarm found is recorded: a changed one shows in the first plan.
     let mut imported = m.clone();
     imported.alarms = some(
-        watches(&watched(&candidate), false)
-            .into_iter()
-            .filter_map(|w| {
-                let pipeline = candidate.name.as_ref_option()?;
-                Some((
-                    w.key.clone(),
-                    some(alarms.get(&format!("{pipeline}-{}", w.key))?.arn.clone()),
-                ))
+        keys.iter()
+            .filter_map(|key| {
+                let alarm = alarms.get(&format!("{pipeline}-{key}"))?;
+                Some((key.clone(), some(alarm.arn.clone())))
             })
             .collect(),
     );
@@ -1171,6 +1254,7 @@ pub async fn import(
     candidate.monitoring = one(Some(imported));
     let fresh = refreshed(aws, &candidate).await.map_err(|e| e.message)?;
     state.monitoring = one(fresh);
+    logging_seen(state, function_logging);
     Ok(())
 }
 
@@ -1256,6 +1340,12 @@ mod tests {
         assert!(m.alarm_topic_arn == text("arn:aws:sns:us-east-1:123456789012:orders-alarms"));
         assert!(m.log_group_name == text("/aws/lambda/orders-persist"));
         assert!(m.log_retention_days == some(30));
+        assert!(m.log_format == text("JSON") && m.log_level == text("INFO"));
+        let (_, text_logs) = planned(&MonitoringBlock {
+            log_format: text("Text"),
+            ..Default::default()
+        });
+        assert!(text_logs.log_level.is_null());
         assert!(m.iterator_age_ms == some(60_000));
         assert!(m.dashboard_arn == text("arn:aws:cloudwatch::123456789012:dashboard/orders"));
         let keys: Vec<String> = m.alarms.as_ref_option().unwrap().keys().cloned().collect();
@@ -1317,15 +1407,18 @@ mod tests {
             log_retention_days: some(31),
             alarm_topic_arn: text("orders-alarms"),
             duration_percent: some(120),
+            log_format: text("Text"),
+            log_level: text("DEBUG"),
             ..Default::default()
         }));
         let mut diags = Diagnostics::default();
         validate(&c, &mut diags);
         let errors: Vec<String> = diags.errors.iter().map(|d| d.detail.to_string()).collect();
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].contains("`monitoring.log_retention_days` must be one of"));
         assert!(errors[1].contains("an SNS topic's ARN"));
-        assert!(errors[2].contains("`monitoring.duration_percent` must be between 1 and 100"));
+        assert!(errors[2].contains("`monitoring.log_level` applies to JSON logs only"));
+        assert!(errors[3].contains("`monitoring.duration_percent` must be between 1 and 100"));
     }
 
     #[test]

@@ -267,6 +267,9 @@ pub struct Persist {
     pub dead_letter: DeadLetter,
     /// The function's environment (see [`environment`]).
     pub environment: BTreeMap<String, String>,
+    /// Its log format and level, as the `monitoring` block sets them (`None`: no block, so
+    /// left as they are).
+    pub logging: Option<lambda::Logging>,
 }
 
 impl Persist {
@@ -324,6 +327,7 @@ impl Persist {
                 managed: dead_letter_managed,
             },
             environment: environment_of(s)?,
+            logging: super::monitoring::logging(s),
         })
     }
 }
@@ -504,6 +508,7 @@ pub async fn ensure_function(
         zip: want.artifact.zip.clone(),
         code_sha256: want.artifact.sha256.clone(),
         environment: want.environment.clone(),
+        logging: want.logging.clone(),
         tags: tags.clone(),
     };
     match found {
