@@ -24,14 +24,7 @@ fn change_of(plan: &Value) -> &Value {
 
 /// A working directory on `emulator` holding `examples/quickstart`.
 fn quickstart(emulator: &Emulator) -> Result<Terraform> {
-    let tf = Terraform::new(emulator)?;
-    tf.copy_module(&repo_root().join("examples/quickstart"))?;
-    std::fs::write(
-        tf.dir().join("emulator.auto.tfvars"),
-        format!("endpoint_url = \"{}\"\n", emulator.endpoint),
-    )?;
-    tf.init()?;
-    Ok(tf)
+    Terraform::example(emulator, "quickstart")
 }
 
 /// Deletes a table out of band as a person would have to: DynamoDB refuses while its deletion
@@ -363,16 +356,7 @@ async fn import_with_dms_differs_only_in_what_aws_cannot_return() -> Result<()> 
     let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
     // A DMS source: the account has the `dms-vpc-role` (docs/index.md).
     emulator.create_dms_vpc_role()?;
-    let complete = |emulator: &Emulator| -> Result<Terraform> {
-        let tf = Terraform::new(emulator)?;
-        tf.copy_module(&repo_root().join("examples/complete"))?;
-        std::fs::write(
-            tf.dir().join("emulator.auto.tfvars"),
-            format!("endpoint_url = \"{}\"\n", emulator.endpoint),
-        )?;
-        tf.init()?;
-        Ok(tf)
-    };
+    let complete = |emulator: &Emulator| Terraform::example(emulator, "complete");
     complete(&emulator)?.apply()?;
     let tf = complete(&emulator)?;
     tf.run(&[

@@ -7,8 +7,9 @@
 # password from the environment (`TF_VAR_db_password`). A real account also needs the
 # account-level `dms-vpc-role` (see docs/index.md).
 #
-# Cost on a real account (README.md, "Pointing it at a real AWS account"): the sink at the
-# sample's 3,000 WCU / 300 RCU is about $2 an hour on its own; PAY_PER_REQUEST for a trial.
+# Cost on a real account, at us-east-1 list prices (docs/costs.md): about $105 a month idle
+# (the DMS dms.t3.medium $53, 2 + 2 shards $44, monitoring $7; the tables are on demand), plus
+# about $2 per million CDC records.
 
 terraform {
   required_version = ">= 1.5"
@@ -130,6 +131,14 @@ resource "unifiedetl_pipeline" "orders" {
     buffering_interval_seconds = 60
   }
 
+  # Alarms on every component (DMS CDC latency and lake freshness included), notifying the
+  # pipeline's SNS topic; a dashboard; the function's logs kept 90 days. Thresholds default to
+  # what the AWS sample's "Operational aspects" suggests; override any of them here.
+  monitoring {
+    log_retention_days = 90
+    iterator_age_ms    = 120000
+  }
+
   timeouts {
     create = "60m"
     delete = "40m"
@@ -138,6 +147,11 @@ resource "unifiedetl_pipeline" "orders" {
 
 output "replication_task_arn" {
   value = unifiedetl_pipeline.orders.source[0].replication_task_arn
+}
+
+output "alarm_topic_arn" {
+  description = "Subscribe to it to be told when an alarm goes off."
+  value       = unifiedetl_pipeline.orders.monitoring[0].alarm_topic_arn
 }
 
 output "lake_bucket" {

@@ -6,6 +6,10 @@
 #
 # AWS no longer runs SQL applications (see README.md): this example applies on the local
 # emulator, and shows what importing a sample-built pipeline manages.
+#
+# Cost where SQL applications still run, at us-east-1 list prices (docs/costs.md): about $1,580
+# a month idle — the sink's 3,000 WCU / 300 RCU $1,452, one Kinesis Processing Unit $80 (more
+# under load), 2 + 2 shards $44.
 
 terraform {
   required_version = ">= 1.5"

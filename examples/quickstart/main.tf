@@ -3,8 +3,10 @@
 # the command line, `-var endpoint_url=null` would pass the text "null"), and your usual AWS
 # credentials and region.
 #
-# Cost on a real account (README.md, "Pointing it at a real AWS account"): the sink at the
-# sample's 3,000 WCU / 300 RCU is about $2 an hour on its own; PAY_PER_REQUEST for a trial.
+# Cost on a real account, at us-east-1 list prices (docs/costs.md): about $1,500 a month idle,
+# $1,452 of it the sink's provisioned 3,000 WCU / 300 RCU (the sample's), used or not; about $1
+# per million CDC records on top. For a trial, remove `billing_mode`, `read_capacity` and
+# `write_capacity` below (on demand: the idle cost drops to about $50 a month).
 
 terraform {
   required_version = ">= 1.5"
@@ -105,6 +107,11 @@ resource "unifiedetl_pipeline" "orders" {
     }
     publish_enriched = true
   }
+
+  # CloudWatch alarms on every component's health metrics (function errors, iterator ages,
+  # throttles, capacity, lake freshness, ...), notifying the SNS topic `unified-orders-alarms`
+  # (subscribe to it to be told); a dashboard `unified-orders`; the function's logs kept 30 days.
+  monitoring {}
 
   # The raw CDC records forked into an S3 data lake, gzipped, under date partitions. (On the
   # emulator `make demo` does the fork itself: the emulator's Firehose does not read Kinesis.)

@@ -7,6 +7,7 @@ as an SDK that speaks CBOR would; boto3 itself picks JSON for CloudWatch.
 from __future__ import annotations
 
 import datetime
+import json
 import urllib.error
 import urllib.request
 
@@ -132,3 +133,62 @@ def test_a_dashboard_put_in_cbor_is_read_back_whole(endpoint, name):
 @pytest.mark.parametrize("operation", ["DescribeAlarms"])
 def test_json_clients_are_answered_as_before(client, operation):
     assert "MetricAlarms" in client("cloudwatch").describe_alarms()
+
+
+def errors_alarm(cw, name: str, topic: str | None = None, missing: str = "notBreaching", threshold: float = 1) -> None:
+    cw.put_metric_alarm(
+        AlarmName=f"{name}-errors",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData=missing,
+        AlarmActions=[topic] if topic else [],
+    )
+
+
+def alarm_of(cw, name: str) -> dict:
+    (alarm,) = cw.describe_alarms(AlarmNames=[f"{name}-errors"])["MetricAlarms"]
+    return alarm
+
+
+def test_an_alarm_goes_to_alarm_when_its_metric_crosses_the_threshold_and_notifies_its_topic(client, name):
+    cw, sns, sqs = client("cloudwatch"), client("sns"), client("sqs")
+    topic = sns.create_topic(Name=f"{name}-alarms")["TopicArn"]
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    errors_alarm(cw, name, topic)
+    # No data, missing data not breaching: OK once evaluated.
+    assert alarm_of(cw, name)["StateValue"] == "OK"
+    cw.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[{"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": name}], "Value": 3, "Unit": "Count"}],
+    )
+    alarm = alarm_of(cw, name)
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [3.0 (")
+    assert "was greater than or equal to the threshold (1.0)" in alarm["StateReason"]
+    (message,) = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    body = json.loads(message["Body"])
+    assert (body["AlarmName"], body["OldStateValue"], body["NewStateValue"]) == (f"{name}-errors", "OK", "ALARM")
+    # Another metric's data, or another function's, does not count.
+    cw.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[{"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": "other"}], "Value": 9}],
+    )
+    # An update keeps the state; a higher threshold is then judged on the same data.
+    errors_alarm(cw, name, topic, threshold=5)
+    assert alarm_of(cw, name)["StateValue"] == "OK"
+
+
+def test_a_new_alarm_with_no_data_treated_as_missing_has_insufficient_data(client, name):
+    cw = client("cloudwatch")
+    errors_alarm(cw, name, missing="missing")
+    alarm = alarm_of(cw, name)
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA"

@@ -5,8 +5,10 @@
 //!   put on the CDC stream, from the sample's SQL file or synthetic orders at a target rate;
 //! - [`runner`]: Lambda's Kinesis event source mapping, as the pipeline configured it, driving
 //!   the real function binary through the Lambda Runtime API;
-//! - [`lake`]: the data-lake fork Firehose would do, into the lake bucket.
+//! - [`lake`]: the data-lake fork Firehose would do, into the lake bucket;
+//! - [`metrics`]: the function's metrics, as Lambda and CloudWatch Logs would publish them.
 
 pub mod lake;
 pub mod load;
+pub mod metrics;
 pub mod runner;

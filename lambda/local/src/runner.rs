@@ -16,6 +16,9 @@
 //! - only S3 on-failure destinations are written (SQS and SNS are refused at start);
 //! - `invokeIdentityArn` is `arn:aws:iam::<account>:role/<function>`: the runner is not told the
 //!   function's role.
+//!
+//! With [`RunnerOptions::cloudwatch`], each invocation's metrics go to CloudWatch as Lambda and
+//! CloudWatch Logs would send them ([`crate::metrics`]).
 
 use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -36,6 +39,8 @@ use testkit::{FunctionProcess, RuntimeApi};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+
+use crate::metrics;
 
 /// How long a poller waits before asking a shard that had nothing new again (Lambda polls a
 /// caught-up shard about once a second; locally a shorter wait means lower latency).
@@ -290,6 +295,9 @@ pub struct RunnerOptions {
     pub stream: String,
     pub mapping: MappingConfig,
     pub function: FunctionSpec,
+    /// Where the function's metrics go (`None`: nowhere): the `AWS/Lambda` metrics of each
+    /// invocation and the function's EMF documents, as Lambda and CloudWatch Logs publish them.
+    pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
     /// Stop once nothing is in flight and no new record has been read for this long (counted
     /// from every shard's first read, so a slow start is not taken for a quiet stream); `None`:
     /// run until cancelled.
@@ -327,6 +335,7 @@ pub async fn run(
         stream,
         mapping,
         function,
+        cloudwatch,
         idle_exit,
     } = options;
     if !function.binary.is_file() {
@@ -357,6 +366,8 @@ pub async fn run(
         mapping,
         function,
         fates,
+        cloudwatch,
+        published: Mutex::new(Vec::new()),
         counters: Counters::default(),
         outstanding: AtomicUsize::new(0),
         unpolled: AtomicUsize::new(0),
@@ -471,6 +482,18 @@ pub async fn run(
             }
         }
     }
+    let published = std::mem::take(&mut *ctx.published.lock().unwrap());
+    for handle in published {
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                error.get_or_insert(err);
+            }
+            Err(err) => {
+                error.get_or_insert(anyhow!("publishing metrics failed: {err}"));
+            }
+        }
+    }
     match error {
         Some(err) => Err(err),
         None => Ok(ctx.counters.snapshot()),
@@ -490,6 +513,9 @@ struct Ctx {
     mapping: MappingConfig,
     function: FunctionSpec,
     fates: mpsc::UnboundedSender<Fate>,
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+    /// Metrics on their way to CloudWatch, awaited at the end of the run.
+    published: Mutex<Vec<tokio::task::JoinHandle<Result<()>>>>,
     counters: Counters,
     /// Records read and neither delivered nor given up on yet.
     outstanding: AtomicUsize,
@@ -522,6 +548,27 @@ impl Ctx {
             () = tokio::time::sleep(duration) => self.stopped(),
             () = self.until_stopped() => true,
         }
+    }
+
+    /// Sends the metrics of an invocation (`invocation`) and what the function printed
+    /// (`lines`) to CloudWatch, in the background.
+    fn publish(&self, invocation: Option<&metrics::Invocation>, lines: &str) {
+        let Some(client) = self.cloudwatch.clone() else {
+            return;
+        };
+        let mut data = metrics::emf_data(lines);
+        if let Some(i) = invocation {
+            data.extend(
+                metrics::lambda_data(&self.function_name, i)
+                    .into_iter()
+                    .map(|d| ("AWS/Lambda".to_string(), d)),
+            );
+        }
+        if data.is_empty() {
+            return;
+        }
+        let handle = tokio::spawn(async move { metrics::publish(&client, data).await });
+        self.published.lock().unwrap().push(handle);
     }
 
     fn report(&self, fate: Fate) {
@@ -859,7 +906,13 @@ async fn run_slot(
 ) -> Result<()> {
     let mut instance = None;
     let result = slot_batches(&ctx, &shard_id, &mut queue, &buffered, &mut instance).await;
-    if let Some(instance) = instance.take() {
+    if let Some(mut instance) = instance.take() {
+        if ctx.cloudwatch.is_some() {
+            // The last invocation's lines may still be crossing the pipe.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let lines = instance.new_lines().await;
+            ctx.publish(None, &lines);
+        }
         instance.stop().await;
     }
     if result.is_err() {
@@ -1255,11 +1308,14 @@ async fn invoke(
     };
     let request_id = uuid();
     let timeout = ctx.function.timeout;
+    let began = Instant::now();
+    let read_at = SystemTime::now();
     running
         .api
         .invoke_with_timeout(&request_id, event(ctx, shard_id, records), timeout);
     let reply = running.wait(&request_id, Instant::now() + timeout).await;
     let completed = SystemTime::now();
+    let duration = began.elapsed();
     let failure = |function_error: bool, reason: String| Failure {
         request_id: request_id.clone(),
         function_error,
@@ -1309,6 +1365,22 @@ async fn invoke(
             true,
         ),
     };
+    if ctx.cloudwatch.is_some() {
+        let lines = match instance.as_mut() {
+            Some(running) => running.new_lines().await,
+            None => String::new(),
+        };
+        let invocation = metrics::Invocation {
+            at: completed,
+            duration,
+            error: failure.as_ref().is_some_and(|f| f.function_error),
+            iterator_age: records
+                .last()
+                .and_then(|r| read_at.duration_since(r.arrival).ok())
+                .unwrap_or_default(),
+        };
+        ctx.publish(Some(&invocation), &lines);
+    }
     if restart {
         // The next invocation gets a fresh process (a cold start), as Lambda does.
         if let Some(old) = instance.take() {
@@ -1464,6 +1536,8 @@ fn uuid() -> String {
 struct Instance {
     api: RuntimeApi,
     process: FunctionProcess,
+    /// How much of its output was read for metrics.
+    seen: usize,
 }
 
 enum Reply {
@@ -1483,7 +1557,11 @@ impl Instance {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let process = FunctionProcess::spawn(&spec.binary, &api, &env);
-        Ok(Instance { api, process })
+        Ok(Instance {
+            api,
+            process,
+            seen: 0,
+        })
     }
 
     /// The function's report on `request_id`, its exit, or the deadline, whichever comes first.
@@ -1511,6 +1589,13 @@ impl Instance {
                 return Reply::TimedOut;
             }
         }
+    }
+
+    /// The whole lines it printed since the last call.
+    async fn new_lines(&mut self) -> String {
+        let (lines, next) = self.process.lines_from(self.seen).await;
+        self.seen = next;
+        lines
     }
 
     async fn stop(mut self) {

@@ -252,6 +252,7 @@ fn options(
         stream: stream.to_string(),
         mapping,
         function,
+        cloudwatch: None,
         idle_exit,
     }
 }

@@ -12,8 +12,23 @@ fell through to moto's query parser and was answered nonsense. What this module 
   as byte strings, guided by the operation's output shape in botocore's model; an error keeps
   its status and becomes a map with ``__type`` and ``message``.
 
-Alarms are not evaluated (moto keeps them in INSUFFICIENT_DATA until SetAlarmState), nor are
-dashboard bodies checked beyond moto's own JSON check.
+* Alarms were never evaluated: moto left every alarm ``OK`` (AWS starts one in
+  ``INSUFFICIENT_DATA``) until SetAlarmState. Now a metric alarm starts in
+  ``INSUFFICIENT_DATA`` ("Unchecked: Initial alarm creation") and is evaluated as CloudWatch
+  evaluates it, whenever it is read (DescribeAlarms) and whenever data of its metric arrives
+  (PutMetricData): its statistic over each of its last ``EvaluationPeriods`` periods (aligned
+  to the period), a period breaching when the value compares with ``Threshold`` as
+  ``ComparisonOperator`` says, missing periods as ``TreatMissingData`` says (``breaching``,
+  ``notBreaching``, else not counted); ``DatapointsToAlarm`` breaching periods make it
+  ``ALARM``, otherwise ``OK`` once there is anything to judge, with a state reason in
+  CloudWatch's words ("Threshold Crossed: 1 out of the last 1 datapoints [3.0 (07/12/26
+  04:10:00)] was greater than or equal to the threshold (1.0) ..."). A transition notifies the
+  alarm's SNS topics among the actions of the new state (AlarmActions, OKActions), with the
+  alarm's JSON as CloudWatch sends it. One difference: the current period counts as it stands,
+  where CloudWatch waits for it to close, so that a test sees the transition without waiting
+  a minute. Metric-math and composite alarms are not evaluated.
+
+Dashboard bodies are not checked beyond moto's own JSON check.
 """
 
 from __future__ import annotations
@@ -28,7 +43,9 @@ import cbor2
 from botocore.loaders import Loader
 from botocore.model import ServiceModel, Shape
 
-from ._support import add_middleware
+from moto.cloudwatch.models import Alarm, CloudWatchBackend
+
+from ._support import add_middleware, override
 
 PATH_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
 TARGET_PREFIX = "GraniteServiceVersion20100801"
@@ -153,5 +170,184 @@ def _cbor_middleware(app: Any) -> Any:
     return middleware
 
 
+# ----------------------------------------------------------------------------- alarm evaluation
+
+_COMPARE = {
+    "GreaterThanOrEqualToThreshold": (lambda v, t: v >= t, "greater than or equal to"),
+    "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
+    "LessThanThreshold": (lambda v, t: v < t, "less than"),
+    "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
+}
+
+
+def _period_values(backend: CloudWatchBackend, alarm: Alarm, now: datetime.datetime) -> list[float | None]:
+    """The alarm's statistic in each of its last periods (aligned to the period), oldest
+    first; None where the period has no data."""
+    period = int(alarm.period or 60)
+    count = int(alarm.evaluation_periods or 1)
+    epoch = int(now.timestamp())
+    first_start = epoch - epoch % period - (count - 1) * period
+    wanted = {(d.name, d.value) for d in alarm.dimensions}
+    # (sum, count, min, max) per period.
+    buckets: list[list[float] | None] = [None] * count
+    for md in backend.get_all_metrics():
+        if md.namespace != alarm.namespace or md.name != alarm.metric_name:
+            continue
+        if {(d.name, d.value) for d in md.dimensions} != wanted:
+            continue
+        index = (int(_utc(md.timestamp).timestamp()) - first_start) // period
+        if not 0 <= index < count:
+            continue
+        if hasattr(md, "value"):
+            point = [float(md.value), 1.0, float(md.value), float(md.value)]
+        else:  # StatisticValues
+            point = [float(md.sum), float(md.sample_count), float(md.min), float(md.max)]
+        b = buckets[index]
+        buckets[index] = point if b is None else [b[0] + point[0], b[1] + point[1], min(b[2], point[2]), max(b[3], point[3])]
+    stat = alarm.statistic or "Average"
+    values: list[float | None] = []
+    for b in buckets:
+        if b is None:
+            values.append(None)
+        else:
+            values.append({"Sum": b[0], "SampleCount": b[1], "Minimum": b[2], "Maximum": b[3]}.get(stat, b[0] / b[1] if b[1] else None))
+    return values
+
+
+def evaluate(backend: CloudWatchBackend, alarm: Alarm, now: datetime.datetime | None = None) -> None:
+    """Evaluates a metric alarm now, moving its state (and notifying) on a change."""
+    if alarm.rule is not None or alarm.metric_data_queries or not alarm.metric_name:
+        return
+    compare, words = _COMPARE.get(alarm.comparison_operator, (None, ""))
+    if compare is None or alarm.threshold is None:
+        return
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    values = _period_values(backend, alarm, now)
+    threshold = float(alarm.threshold)
+    missing = alarm.treat_missing_data or "missing"
+    judged: list[tuple[float | None, bool]] = []
+    for value in values:
+        if value is None:
+            if missing == "breaching":
+                judged.append((None, True))
+            elif missing == "notBreaching":
+                judged.append((None, False))
+            continue
+        judged.append((value, compare(value, threshold)))
+    needed = int(alarm.datapoints_to_alarm or alarm.evaluation_periods or 1)
+    breaching = sum(1 for _, b in judged if b)
+    if breaching >= needed:
+        state = "ALARM"
+    elif judged:
+        state = "OK"
+    else:
+        state = "INSUFFICIENT_DATA"
+    if state == alarm.state_value:
+        return
+    shown = [v for v, _ in judged if v is not None]
+    stamp = now.strftime("%d/%m/%y %H:%M:%S")
+    points = ", ".join(f"{v} ({stamp})" for v in shown[-5:])
+    if state == "INSUFFICIENT_DATA":
+        reason = "Insufficient Data: no datapoints were received for the alarm's periods."
+    else:
+        verb = "was" if state == "ALARM" else "was not"
+        reason = (
+            f"Threshold Crossed: {breaching} out of the last {len(judged)} datapoints [{points}] {verb} "
+            f"{words} the threshold ({threshold}) (minimum {needed} datapoint"
+            f"{'' if needed == 1 else 's'} for {alarm.state_value} -> {state} transition)."
+        )
+    data = json.dumps({"version": "1.0", "queryDate": now.isoformat(), "recentDatapoints": shown, "threshold": threshold})
+    old = alarm.state_value
+    alarm.update_state(reason, data, state)
+    _notify(backend, alarm, old, now)
+
+
+def _notify(backend: CloudWatchBackend, alarm: Alarm, old: str, now: datetime.datetime) -> None:
+    if not alarm.actions_enabled:
+        return
+    actions = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions}.get(alarm.state_value, alarm.insufficient_data_actions)
+    topics = [a for a in actions or [] if ":sns:" in a]
+    if not topics:
+        return
+    from moto.sns.models import sns_backends
+
+    message = json.dumps(
+        {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "AWSAccountId": backend.account_id,
+            "NewStateValue": alarm.state_value,
+            "NewStateReason": alarm.state_reason,
+            "StateChangeTime": now.isoformat(),
+            "Region": backend.region_name,
+            "AlarmArn": alarm.alarm_arn,
+            "OldStateValue": old,
+            "Trigger": {
+                "MetricName": alarm.metric_name,
+                "Namespace": alarm.namespace,
+                "Statistic": (alarm.statistic or "").upper(),
+                "Dimensions": [{"name": d.name, "value": d.value} for d in alarm.dimensions],
+                "Period": alarm.period,
+                "EvaluationPeriods": alarm.evaluation_periods,
+                "ComparisonOperator": alarm.comparison_operator,
+                "Threshold": alarm.threshold,
+            },
+        }
+    )
+    subject = f'{alarm.state_value}: "{alarm.name}" in {backend.region_name}'[:99]
+    for topic in topics:
+        region = topic.split(":")[3]
+        try:
+            sns_backends[backend.account_id][region].publish(message, arn=topic, subject=subject)
+        except Exception:  # a topic deleted meanwhile: CloudWatch records the failure and goes on
+            pass
+
+
+def _evaluate_all(backend: CloudWatchBackend, alarms: Any) -> Any:
+    alarms = list(alarms)
+    for alarm in alarms:
+        evaluate(backend, alarm)
+    return alarms
+
+
 def register() -> None:
     add_middleware(_cbor_middleware)
+
+    @override(CloudWatchBackend, "put_metric_alarm")
+    def put_metric_alarm(original: Any, self: CloudWatchBackend, name: str, *args: Any, **kwargs: Any) -> Alarm:
+        before = self.alarms.get(name)
+        alarm = original(self, name, *args, **kwargs)
+        if before is None:
+            # A new alarm has not been evaluated yet.
+            alarm.state_value = "INSUFFICIENT_DATA"
+        else:
+            # An update overwrites the configuration and leaves the state as it was.
+            alarm.state_value = before.state_value
+            alarm.state_reason = before.state_reason
+            alarm.state_reason_data = before.state_reason_data
+            alarm.state_updated_timestamp = before.state_updated_timestamp
+            alarm.history = before.history
+        return alarm
+
+    for name in (
+        "describe_alarms",
+        "get_alarms_by_action_prefix",
+        "get_alarms_by_alarm_name_prefix",
+        "get_alarms_by_alarm_names",
+    ):
+
+        def read(original: Any, self: CloudWatchBackend, *args: Any, **kwargs: Any) -> Any:
+            return _evaluate_all(self, original(self, *args, **kwargs))
+
+        override(CloudWatchBackend, name)(read)
+
+    @override(CloudWatchBackend, "get_alarms_by_state_value")
+    def by_state(original: Any, self: CloudWatchBackend, state: str) -> Any:
+        _evaluate_all(self, self.alarms.values())
+        return original(self, state)
+
+    @override(CloudWatchBackend, "put_metric_data")
+    def put_metric_data(original: Any, self: CloudWatchBackend, namespace: str, metric_data: Any) -> None:
+        original(self, namespace, metric_data)
+        names = {m.get("MetricName") for m in metric_data}
+        _evaluate_all(self, (a for a in self.alarms.values() if a.namespace == namespace and a.metric_name in names))

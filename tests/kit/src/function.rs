@@ -62,6 +62,18 @@ impl FunctionProcess {
         String::from_utf8_lossy(&self.output.lock().await).into_owned()
     }
 
+    /// The whole lines printed since byte `from` of the output (stdout and stderr), and where
+    /// the next call starts: what a log group would hold of it by now.
+    pub async fn lines_from(&self, from: usize) -> (String, usize) {
+        let output = self.output.lock().await;
+        let tail = output.get(from..).unwrap_or_default();
+        let end = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        (
+            String::from_utf8_lossy(&tail[..end]).into_owned(),
+            from + end,
+        )
+    }
+
     /// The Embedded Metric Format documents printed so far, one per invocation.
     pub async fn metrics(&self) -> Vec<Value> {
         self.logs()

@@ -166,6 +166,19 @@ impl Terraform {
         Terraform::with_env(emulator.env())
     }
 
+    /// A working directory holding `examples/<example>`, its `endpoint_url` variable pointed at
+    /// `emulator`, initialised.
+    pub fn example(emulator: &Emulator, example: &str) -> Result<Terraform> {
+        let tf = Terraform::new(emulator)?;
+        tf.copy_module(&repo_root().join("examples").join(example))?;
+        std::fs::write(
+            tf.dir().join("emulator.auto.tfvars"),
+            format!("endpoint_url = \"{}\"\n", emulator.endpoint),
+        )?;
+        tf.init()?;
+        Ok(tf)
+    }
+
     /// A working directory for commands that call no AWS API (`validate`, `providers schema`).
     pub fn offline() -> Result<Terraform> {
         Terraform::with_env(vec![

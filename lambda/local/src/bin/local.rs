@@ -355,6 +355,10 @@ async fn main() -> Result<()> {
     );
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let firehose = aws_sdk_firehose::Client::new(&config);
+    // The function's metrics, as Lambda and CloudWatch Logs publish them: the pipeline's
+    // alarms and dashboard read them.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let alarms_client = cloudwatch.clone();
 
     let (mut mapping, source_arn) = MappingConfig::of_function(&lambda, &o.function)
         .await
@@ -400,6 +404,7 @@ async fn main() -> Result<()> {
                     stream: source_arn,
                     mapping,
                     function,
+                    cloudwatch: Some(cloudwatch),
                     idle_exit: Some(idle),
                 },
                 fates_tx,
@@ -493,6 +498,7 @@ async fn main() -> Result<()> {
             "End-to-end latency, Kinesis arrival → DynamoDB write: {}",
             latency.line()
         );
+        print_alarms(&alarms_client).await?;
         return Ok(());
     }
 
@@ -566,5 +572,36 @@ async fn main() -> Result<()> {
     }
     println!("count check: every item arrived exactly once");
     let _ = started;
+    Ok(())
+}
+
+/// The monitoring block's alarms after the run, as CloudWatch judges them on the metrics the
+/// run published: how many are OK, and each one that is not.
+async fn print_alarms(cloudwatch: &aws_sdk_cloudwatch::Client) -> Result<()> {
+    let out = cloudwatch
+        .describe_alarms()
+        .send()
+        .await
+        .context("reading the pipeline's CloudWatch alarms")?;
+    let alarms = out.metric_alarms();
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let ok = alarms
+        .iter()
+        .filter(|a| a.state_value() == Some(&aws_sdk_cloudwatch::types::StateValue::Ok))
+        .count();
+    println!("CloudWatch alarms: {ok} of {} OK", alarms.len());
+    for a in alarms
+        .iter()
+        .filter(|a| a.state_value() != Some(&aws_sdk_cloudwatch::types::StateValue::Ok))
+    {
+        println!(
+            "  {} {}: {}",
+            a.state_value().map_or("?", |s| s.as_str()),
+            a.alarm_name().unwrap_or_default(),
+            a.state_reason().unwrap_or_default()
+        );
+    }
     Ok(())
 }
