@@ -72,47 +72,40 @@ pub async fn find(client: &Client, name: &str) -> AwsResult<Option<LogGroup>> {
 }
 
 /// Creates the log group (or takes the one Lambda made) with `retention_days` and `tags`.
+/// `known`: the pipeline recorded it before, so it is read first; otherwise it is created at
+/// once (three calls: create, retention, and nothing to read back).
 pub async fn ensure(
     client: &Client,
     name: &str,
     retention_days: i32,
     tags: &BTreeMap<String, String>,
-) -> AwsResult<LogGroup> {
-    let existing = find(client, name).await?;
-    let group = match existing {
-        Some(group) => group,
-        None => {
-            let created = client
-                .create_log_group()
-                .log_group_name(name)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await;
-            match created {
-                Ok(_) => {}
-                // Made meanwhile (Lambda makes it at the function's first invocation).
-                Err(e) => {
-                    let e = AwsError::from(e);
-                    if !e.code_is("ResourceAlreadyExistsException") {
-                        return Err(context("creating", COMPONENT, name, e));
-                    }
+    known: bool,
+) -> AwsResult<()> {
+    if !known {
+        let created = client
+            .create_log_group()
+            .log_group_name(name)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await;
+        match created {
+            Ok(_) => return set_retention(client, name, retention_days).await,
+            // Made meanwhile (Lambda makes it at the function's first invocation): reconciled
+            // below.
+            Err(e) => {
+                let e = AwsError::from(e);
+                if !e.code_is("ResourceAlreadyExistsException") {
+                    return Err(context("creating", COMPONENT, name, e));
                 }
             }
-            find(client, name).await?.ok_or_else(|| {
-                AwsError::other(format!(
-                    "creating {COMPONENT} ({name}): not found after it was created"
-                ))
-            })?
         }
+    }
+    let Some(group) = find(client, name).await? else {
+        // Deleted out of band since the last apply: made again.
+        return Box::pin(ensure(client, name, retention_days, tags, false)).await;
     };
     if group.retention_days != Some(retention_days) {
-        client
-            .put_retention_policy()
-            .log_group_name(name)
-            .retention_in_days(retention_days)
-            .send()
-            .await
-            .map_err(|e| context("setting the retention of", COMPONENT, name, e.into()))?;
+        set_retention(client, name, retention_days).await?;
     }
     let diff = tag_diff(&group.tags, tags);
     if !diff.remove.is_empty() {
@@ -133,11 +126,18 @@ pub async fn ensure(
             .await
             .map_err(|e| context("tagging", COMPONENT, name, e.into()))?;
     }
-    Ok(LogGroup {
-        retention_days: Some(retention_days),
-        tags: tags.clone(),
-        ..group
-    })
+    Ok(())
+}
+
+async fn set_retention(client: &Client, name: &str, days: i32) -> AwsResult<()> {
+    client
+        .put_retention_policy()
+        .log_group_name(name)
+        .retention_in_days(days)
+        .send()
+        .await
+        .map_err(|e| context("setting the retention of", COMPONENT, name, e.into()))?;
+    Ok(())
 }
 
 /// Deletes the log group and the logs in it; one already gone is not an error.

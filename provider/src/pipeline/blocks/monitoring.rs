@@ -877,47 +877,54 @@ pub async fn apply(
             .unwrap_or_default();
         let log_group = m.log_group_name.as_ref_option().cloned();
         let function_up = state.persist.function_arn.is_value();
-        let (topic, group) = tokio::join!(
+        let known_group = prior_m.is_some_and(|(_, p)| p.log_group_name == m.log_group_name);
+        let specs = specs(state, m);
+        let retag = prior.map(tags_of).is_some_and(|t| t != tags);
+        // The topic, then the alarms that notify it; beside them the log group and the
+        // dashboard, which need nothing of the others.
+        let ((topic, alarms), group, dashboard) = tokio::join!(
             async {
-                if managed {
+                let topic = if managed {
                     sns::ensure(&aws.sns, &topic_name, &tags).await.map(Some)
                 } else {
                     Ok(m.alarm_topic_arn.as_ref_option().cloned())
-                }
+                };
+                let alarms = match &topic {
+                    Ok(Some(_)) => {
+                        let planned = m.alarms.as_ref_option().cloned().unwrap_or_default();
+                        Some(put_alarms(aws, &specs, &tags, retag, &planned).await)
+                    }
+                    _ => None,
+                };
+                (topic, alarms)
             },
             async {
                 match (&log_group, function_up) {
                     (Some(name), true) => {
                         let days = m.log_retention_days.as_option().unwrap_or(30) as i32;
-                        logs::ensure(&aws.logs, name, days, &tags).await.map(Some)
+                        logs::ensure(&aws.logs, name, days, &tags, known_group)
+                            .await
+                            .map(|()| Some(name.clone()))
                     }
                     _ => Ok(None),
                 }
-            }
+            },
+            put_dashboard(aws, state, m)
         );
         let topic = topic.map_err(|e| errors.push(e.message)).ok().flatten();
         let group = group.map_err(|e| errors.push(e.message)).ok().flatten();
         let mut recorded = m.clone();
-        recorded.alarm_topic_arn = nullable(topic.clone());
-        recorded.log_group_name = nullable(group.map(|g| g.name));
-        if topic.is_some() {
-            let specs = specs(state, m);
-            let retag = prior.map(tags_of).is_some_and(|t| t != tags);
-            let (alarms, dashboard) = tokio::join!(
-                put_alarms(aws, &specs, &tags, retag),
-                put_dashboard(aws, state, m)
-            );
-            match alarms {
-                Ok(arns) => kept = arns.into_iter().map(|(k, v)| (k, some(v))).collect(),
-                Err(e) => errors.extend(e),
-            }
-            recorded.dashboard_arn = dashboard
-                .map_err(|e| errors.push(e.message))
-                .ok()
-                .map_or(Value::Null, Value::Value);
-        } else {
-            recorded.dashboard_arn = Value::Null;
+        recorded.alarm_topic_arn = nullable(topic);
+        recorded.log_group_name = nullable(group);
+        match alarms {
+            Some(Ok(arns)) => kept = arns.into_iter().map(|(k, v)| (k, some(v))).collect(),
+            Some(Err(e)) => errors.extend(e),
+            None => {}
         }
+        recorded.dashboard_arn = dashboard
+            .map_err(|e| errors.push(e.message))
+            .ok()
+            .map_or(Value::Null, Value::Value);
         recorded.alarms = some(kept.clone());
         state.monitoring = one(Some(recorded));
     } else if let Some(m) = first_mut(&mut state.monitoring) {
@@ -963,6 +970,7 @@ async fn put_alarms(
     specs: &[(Watch, AlarmSpec)],
     tags: &BTreeMap<String, String>,
     retag: bool,
+    planned: &BTreeMap<String, Value<String>>,
 ) -> Result<BTreeMap<String, String>, Vec<String>> {
     let names: Vec<String> = specs.iter().map(|(_, s)| s.name.clone()).collect();
     let existing = cloudwatch::find_alarms(&aws.cloudwatch, &names)
@@ -1012,14 +1020,27 @@ async fn put_alarms(
             Err(e) => errors.push(e.message),
         }
     }
-    // Their ARNs, as CloudWatch reports them.
-    let now = cloudwatch::find_alarms(&aws.cloudwatch, &names)
-        .await
-        .map_err(|e| vec![e.message])?;
+    // Their ARNs: as planned (built from their names), else as CloudWatch reports them.
+    let unplanned = specs
+        .iter()
+        .any(|(w, _)| planned.get(&w.key).is_none_or(|a| !a.is_value()));
+    let now = if unplanned {
+        cloudwatch::find_alarms(&aws.cloudwatch, &names)
+            .await
+            .map_err(|e| vec![e.message])?
+    } else {
+        BTreeMap::new()
+    };
     let arns = specs
         .iter()
         .filter(|(w, _)| done.contains(&w.key))
-        .filter_map(|(w, s)| Some((w.key.clone(), now.get(&s.name)?.arn.clone())))
+        .filter_map(|(w, s)| {
+            let arn = match planned.get(&w.key).and_then(|a| a.as_ref_option()) {
+                Some(arn) => arn.clone(),
+                None => now.get(&s.name)?.arn.clone(),
+            };
+            Some((w.key.clone(), arn))
+        })
         .collect();
     if errors.is_empty() {
         Ok(arns)
@@ -1037,8 +1058,14 @@ async fn put_dashboard(aws: &Aws, state: &PipelineState, m: &MonitoringBlock) ->
         Some(d) if same_json(&d.body, &body) => Ok(d.arn),
         _ => {
             cloudwatch::put_dashboard(&aws.cloudwatch, &name, &body).await?;
-            let d = cloudwatch::find_dashboard(&aws.cloudwatch, &name).await?;
-            Ok(d.map(|d| d.arn).unwrap_or_default())
+            // Its ARN as planned (built from its name), else as CloudWatch reports it.
+            match m.dashboard_arn.as_ref_option() {
+                Some(arn) => Ok(arn.clone()),
+                None => {
+                    let d = cloudwatch::find_dashboard(&aws.cloudwatch, &name).await?;
+                    Ok(d.map(|d| d.arn).unwrap_or_default())
+                }
+            }
         }
     }
 }
