@@ -23,6 +23,16 @@ pub struct LogGroup {
 
 /// The log group named `name`, with its tags; `None` if it does not exist.
 pub async fn find(client: &Client, name: &str) -> AwsResult<Option<LogGroup>> {
+    find_with(client, name, true).await
+}
+
+/// The log group named `name` without its tags (one call: a refresh compares its retention
+/// only); `None` if it does not exist.
+pub async fn find_untagged(client: &Client, name: &str) -> AwsResult<Option<LogGroup>> {
+    find_with(client, name, false).await
+}
+
+async fn find_with(client: &Client, name: &str, tagged: bool) -> AwsResult<Option<LogGroup>> {
     let out = client
         .describe_log_groups()
         .log_group_name_prefix(name)
@@ -43,6 +53,14 @@ pub async fn find(client: &Client, name: &str) -> AwsResult<Option<LogGroup>> {
         .map(str::to_string)
         .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_string()))
         .unwrap_or_default();
+    if !tagged {
+        return Ok(Some(LogGroup {
+            name: name.to_string(),
+            arn,
+            retention_days: group.retention_in_days(),
+            tags: BTreeMap::new(),
+        }));
+    }
     let tags = match client
         .list_tags_for_resource()
         .resource_arn(&arn)

@@ -1166,7 +1166,7 @@ pub async fn refreshed(aws: &Aws, prior: &PipelineState) -> AwsResult<Option<Mon
         },
         async {
             match m.log_group_name.as_ref_option() {
-                Some(name) => logs::find(&aws.logs, name).await,
+                Some(name) => logs::find_untagged(&aws.logs, name).await,
                 None => Ok(None),
             }
         },
@@ -1300,7 +1300,8 @@ pub async fn destroy(aws: &Aws, state: &PipelineState) -> Vec<String> {
         .as_ref_option()
         .map(|a| a.keys().map(|k| format!("{pipeline}-{k}")).collect())
         .unwrap_or_default();
-    let (alarms, dashboard) = tokio::join!(
+    // All at once: an alarm may outlive its topic for a moment, and the function is gone.
+    let (alarms, dashboard, topic, group) = tokio::join!(
         async {
             if names.is_empty() {
                 Ok(())
@@ -1313,16 +1314,20 @@ pub async fn destroy(aws: &Aws, state: &PipelineState) -> Vec<String> {
                 (Some(name), true) => cloudwatch::delete_dashboard(&aws.cloudwatch, name).await,
                 _ => Ok(()),
             }
+        },
+        async {
+            match m.alarm_topic_arn.as_ref_option() {
+                Some(arn) if topic_managed(state, m) => sns::delete(&aws.sns, arn).await,
+                _ => Ok(()),
+            }
+        },
+        async {
+            match m.log_group_name.as_ref_option() {
+                Some(name) => logs::delete(&aws.logs, name).await,
+                None => Ok(()),
+            }
         }
     );
-    let topic = match m.alarm_topic_arn.as_ref_option() {
-        Some(arn) if topic_managed(state, m) => sns::delete(&aws.sns, arn).await,
-        _ => Ok(()),
-    };
-    let group = match m.log_group_name.as_ref_option() {
-        Some(name) => logs::delete(&aws.logs, name).await,
-        None => Ok(()),
-    };
     for r in [alarms, dashboard, topic, group] {
         if let Err(e) = r {
             errors.push(e.message);
