@@ -155,15 +155,8 @@ async fn sql_example_applies_runs_updates_in_place_and_destroys_cleanly() -> Res
         )]
     );
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name(format!("{PIPELINE}-persist"))
-        .send()
-        .await?;
-    assert_eq!(
-        mappings.event_source_mappings()[0].event_source_arn(),
-        Some(enriched_arn.as_str())
-    );
+    let mappings = crate::common::mappings_of(&lambda, &format!("{PIPELINE}-persist")).await?;
+    assert_eq!(mappings[0].event_source_arn(), Some(enriched_arn.as_str()));
     let iam = aws_sdk_iam::Client::new(&sdk);
     let role = iam
         .get_role()

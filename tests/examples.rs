@@ -7,13 +7,8 @@ use crate::common::nothing_left;
 
 /// The streams the function's event source mappings read.
 async fn mapping_sources(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<Vec<String>> {
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name(function)
-        .send()
-        .await?;
-    Ok(mappings
-        .event_source_mappings()
+    Ok(crate::common::mappings_of(lambda, function)
+        .await?
         .iter()
         .filter_map(|m| m.event_source_arn().map(str::to_string))
         .collect())

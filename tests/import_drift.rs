@@ -119,15 +119,8 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
         .send()
         .await?;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("unified-orders-persist")
-        .send()
-        .await?;
-    let uuid = mappings.event_source_mappings()[0]
-        .uuid()
-        .context("a mapping")?
-        .to_string();
+    let mappings = crate::common::mappings_of(&lambda, "unified-orders-persist").await?;
+    let uuid = mappings[0].uuid().context("a mapping")?.to_string();
     lambda
         .update_event_source_mapping()
         .uuid(&uuid)

@@ -450,12 +450,7 @@ async fn kept(sdk: &SdkConfig) -> Result<Kept> {
     let items = dynamodb.scan().table_name(TABLE).send().await?;
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let function = lambda.get_function().function_name(FUNCTION).send().await?;
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let mappings = crate::common::mappings_of(&lambda, FUNCTION).await?;
     Ok(Kept {
         stream_arns,
         stream_created,
@@ -468,7 +463,6 @@ async fn kept(sdk: &SdkConfig) -> Result<Kept> {
             .unwrap_or_default()
             .to_string(),
         mapping: mappings
-            .event_source_mappings()
             .iter()
             .filter_map(|m| m.uuid())
             .collect::<Vec<_>>()

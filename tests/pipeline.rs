@@ -26,6 +26,7 @@ struct Knobs {
     cdc_shards: u32,
     write_capacity: u32,
     sort_key: &'static str,
+    memory_size: u32,
 }
 
 fn config(k: &Knobs) -> String {
@@ -52,7 +53,7 @@ resource "unifiedetl_pipeline" "orders" {{
     write_capacity     = {write_capacity}
   }}
   persist {{
-    memory_size            = 512
+    memory_size            = {memory_size}
     batch_size             = 500
     parallelization_factor = 5
     maximum_retry_attempts = 10
@@ -62,6 +63,7 @@ resource "unifiedetl_pipeline" "orders" {{
         cdc_shards = k.cdc_shards,
         write_capacity = k.write_capacity,
         sort_key = k.sort_key,
+        memory_size = k.memory_size,
     )
 }
 
@@ -92,6 +94,7 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
         cdc_shards: 2,
         write_capacity: 10,
         sort_key: "itemId",
+        memory_size: 512,
     };
     tf.write(&config(&knobs))?;
     tf.init()?;
@@ -247,12 +250,8 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
         "{policy}"
     );
 
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("orders-persist")
-        .send()
-        .await?;
-    let mapping = &mappings.event_source_mappings()[0];
+    let mappings = crate::common::mappings_of(&lambda, "orders-persist").await?;
+    let mapping = &mappings[0];
     assert_eq!(
         mapping
             .destination_config()
@@ -277,6 +276,41 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
 
     // Nothing to do right after apply.
     assert_eq!(tf.plan()?.code, 0, "plan after apply must be empty");
+
+    // The mapping invokes the function's first version, not $LATEST. A new configuration is
+    // published as a new version, the mapping moves to it in place (keeping its place in the
+    // stream), and the version it left is deleted.
+    assert!(
+        mapping
+            .function_arn()
+            .is_some_and(|f| f.ends_with(":function:orders-persist:1")),
+        "{mapping:?}"
+    );
+    knobs.memory_size = 1024;
+    tf.write(&config(&knobs))?;
+    tf.apply()?;
+    let moved = crate::common::mappings_of(&lambda, "orders-persist").await?;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].uuid(), mapping.uuid(), "the same mapping");
+    let version_2 = lambda
+        .get_function_configuration()
+        .function_name(moved[0].function_arn().unwrap_or_default())
+        .send()
+        .await?;
+    assert_eq!(version_2.version(), Some("2"));
+    assert_eq!(version_2.memory_size(), Some(1024));
+    let versions = lambda
+        .list_versions_by_function()
+        .function_name("orders-persist")
+        .send()
+        .await?;
+    let versions: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .collect();
+    assert_eq!(versions, ["$LATEST", "2"]);
+    assert_eq!(tf.plan()?.code, 0);
 
     // Shard count and capacity change in place.
     knobs.cdc_shards = 3;
@@ -336,16 +370,8 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
         .stream_name("orders-enriched")
         .send()
         .await?;
-    let mappings = lambda
-        .list_event_source_mappings()
-        .function_name("orders-persist")
-        .send()
-        .await?;
-    assert_eq!(
-        mappings.event_source_mappings().len(),
-        1,
-        "one mapping, on the new stream"
-    );
+    let mappings = crate::common::mappings_of(&lambda, "orders-persist").await?;
+    assert_eq!(mappings.len(), 1, "one mapping, on the new stream");
     assert_eq!(tf.plan()?.code, 0);
 
     // Destroy leaves nothing behind.
@@ -616,8 +642,8 @@ async fn a_renamed_functions_mapping_is_made_before_the_old_one_goes() -> Result
         .collect();
     assert_eq!(functions.len(), 1, "{functions:?}");
     assert!(
-        functions[0].ends_with(":function:moves-writer"),
-        "{functions:?}"
+        functions[0].ends_with(":function:moves-writer:1"),
+        "the new function's first version: {functions:?}"
     );
     assert_eq!(tf.plan()?.code, 0);
     tf.destroy()?;

@@ -207,3 +207,52 @@ def test_a_log_level_with_text_format_is_refused_with_aws_message(client, functi
         )
     assert error_code(excinfo) == "InvalidParameterValueException"
     assert 'LogLevel is not supported when LogFormat is set to "Text"' in excinfo.value.response["Error"]["Message"]
+
+
+def test_versions_are_snapshots_numbered_once(client, function):
+    """A published version keeps the code and configuration it was published with; publishing
+    with nothing changed publishes nothing; numbers are never reused."""
+    lam = client("lambda")
+    name = function["FunctionName"]
+    one = lam.publish_version(FunctionName=name)
+    assert (one["Version"], one["FunctionArn"]) == ("1", function["FunctionArn"] + ":1")
+    assert lam.publish_version(FunctionName=name)["Version"] == "1"
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MODE": "engine"}})
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    assert "Environment" not in lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert lam.get_function_configuration(FunctionName=one["FunctionArn"])["Version"] == "1"
+    two = lam.get_function_configuration(FunctionName=f"{name}:2")
+    assert two["Environment"] == {"Variables": {"MODE": "engine"}}
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    code = lam.update_function_code(FunctionName=name, ZipFile=make_zip(b"v3"), Publish=True)
+    assert code["Version"] == "3", "a deleted version's number is not reused"
+    assert code["CodeSha256"] == sha256_b64(make_zip(b"v3"))
+    listed = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert listed == ["$LATEST", "1", "3"]
+
+
+def test_a_mapping_invokes_the_version_it_names(client, function, stream_arn):
+    lam = client("lambda")
+    name = function["FunctionName"]
+    one = lam.publish_version(FunctionName=name)["FunctionArn"]
+    created = lam.create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=one, StartingPosition="LATEST")
+    assert created["FunctionArn"] == one
+    # Listed by the version it invokes, and by its stream; not by the unqualified function.
+    assert [m["UUID"] for m in lam.list_event_source_mappings(FunctionName=one)["EventSourceMappings"]] == [created["UUID"]]
+    assert lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
+    lam.update_function_configuration(FunctionName=name, MemorySize=512)
+    two = lam.publish_version(FunctionName=name)["FunctionArn"]
+    moved = lam.update_event_source_mapping(UUID=created["UUID"], FunctionName=two)
+    assert moved["FunctionArn"] == two
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+
+
+def test_a_function_published_as_it_is_created_keeps_its_logging_config(client, role_arn, name):
+    lam = client("lambda")
+    created = create(client, name, role_arn, make_zip(), Publish=True,
+                     LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+    assert created["Version"] == "1"
+    for qualifier in ("$LATEST", "1"):
+        config = lam.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+        assert config["LoggingConfig"]["LogFormat"] == "JSON", qualifier
+        assert config["LoggingConfig"]["ApplicationLogLevel"] == "WARN", qualifier

@@ -264,7 +264,12 @@ def test_a_function_is_pending_then_in_progress_and_a_second_update_conflicts(en
     code, status, message = error_of(lambda: lam.update_function_configuration(FunctionName=name, Timeout=60))
     assert (code, status) == ("ResourceConflictException", 409)
     assert "An update is in progress for resource: arn:aws:lambda:" in message
+    # A version is a snapshot of a settled function: publishing waits for the update too.
+    code, status, message = error_of(lambda: lam.publish_version(FunctionName=name))
+    assert (code, status) == ("ResourceConflictException", 409)
+    assert "An update is in progress for resource: arn:aws:lambda:" in message
     eventually(lambda: lam.update_function_configuration(FunctionName=name, Timeout=60))
+    assert eventually(lambda: lam.publish_version(FunctionName=name))["Timeout"] == 60
 
 
 def test_a_mapping_is_creating_updating_and_deleting(endpoint, client, realism, function, stream_arn):

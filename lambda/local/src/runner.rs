@@ -123,37 +123,108 @@ impl Default for MappingConfig {
     }
 }
 
+/// A Kinesis event source mapping as ListEventSourceMappings reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    pub uuid: String,
+    /// The function it invokes, as it names it: qualified by a version (or alias), or not
+    /// (`$LATEST`).
+    pub function_arn: String,
+    /// The stream it reads.
+    pub source: String,
+    /// `Creating`, `Enabled`, `Updating`, `Disabled`, `Deleting`…
+    pub state: String,
+    /// When it was created or last updated.
+    pub last_modified: Option<SystemTime>,
+    pub config: MappingConfig,
+}
+
+impl Mapping {
+    /// Whether Lambda reads the stream through it (or is about to).
+    pub fn reads(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "Creating" | "Enabling" | "Enabled" | "Updating"
+        )
+    }
+}
+
+/// The function name of a function name or ARN, qualified or not.
+pub fn function_name_of(name_or_arn: &str) -> &str {
+    let rest = name_or_arn
+        .split_once(":function:")
+        .map_or(name_or_arn, |(_, rest)| rest);
+    rest.split(':').next().unwrap_or(rest)
+}
+
+/// The Kinesis event source mappings of `function` (a name or ARN), whichever version of it
+/// each invokes, read with ListEventSourceMappings (every page, unfiltered: a filter on the
+/// function matches one qualifier only).
+pub async fn mappings_of(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<Vec<Mapping>> {
+    let name = function_name_of(function);
+    let listed: Vec<_> = lambda
+        .list_event_source_mappings()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .with_context(|| {
+            format!("listing the event source mappings of Lambda function ({name})")
+        })?;
+    listed
+        .iter()
+        .filter(|m| m.event_source_arn().is_some_and(is_kinesis_arn))
+        .filter(|m| {
+            m.function_arn()
+                .is_some_and(|f| function_name_of(f) == name)
+        })
+        .map(|m| {
+            Ok(Mapping {
+                uuid: m.uuid().unwrap_or_default().to_string(),
+                function_arn: m.function_arn().unwrap_or_default().to_string(),
+                source: m.event_source_arn().unwrap_or_default().to_string(),
+                state: m.state().unwrap_or_default().to_string(),
+                last_modified: m
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
+                config: MappingConfig::of_mapping(m, name)?,
+            })
+        })
+        .collect()
+}
+
 impl MappingConfig {
-    /// The Kinesis event source mapping of `function` (name or ARN), read with
-    /// ListEventSourceMappings, and the ARN of the stream it reads.
+    /// The Kinesis event source mapping of `function` (name or ARN), whichever version of it
+    /// it invokes, and the ARN of the stream it reads.
     pub async fn of_function(
         lambda: &aws_sdk_lambda::Client,
         function: &str,
     ) -> Result<(MappingConfig, String)> {
-        let out = lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .send()
-            .await
-            .with_context(|| {
-                format!("listing the event source mappings of Lambda function ({function})")
-            })?;
-        let mapping = out
-            .event_source_mappings()
+        let mappings = mappings_of(lambda, function).await?;
+        let mapping = mappings
             .iter()
-            .find(|m| m.event_source_arn().is_some_and(is_kinesis_arn))
+            .find(|m| m.reads())
+            .or_else(|| mappings.first())
             .ok_or_else(|| {
                 anyhow!("Lambda function ({function}) has no Kinesis event source mapping")
             })?;
-        let source = mapping.event_source_arn().unwrap_or_default().to_string();
-        if matches!(mapping.state(), Some("Disabled" | "Disabling")) {
+        if !mapping.reads() {
             bail!(
                 "the event source mapping ({}) of Lambda function ({function}) is disabled \
                  (`persist.enabled = false`): Lambda reads nothing through it, and neither does \
                  the local runner; enable it to resume where it stopped",
-                mapping.uuid().unwrap_or_default(),
+                mapping.uuid,
             );
         }
+        Ok((mapping.config.clone(), mapping.source.clone()))
+    }
+
+    /// The settings of `mapping` (of the function `function`).
+    fn of_mapping(
+        mapping: &aws_sdk_lambda::types::EventSourceMappingConfiguration,
+        function: &str,
+    ) -> Result<MappingConfig> {
         let starting_position = match mapping.starting_position() {
             Some(EventSourcePosition::TrimHorizon) => StartingPosition::TrimHorizon,
             Some(EventSourcePosition::Latest) => StartingPosition::Latest,
@@ -165,7 +236,7 @@ impl MappingConfig {
             ),
         };
         let seconds = |s: i32| Duration::from_secs(u64::try_from(s).unwrap_or(0));
-        let config = MappingConfig {
+        Ok(MappingConfig {
             batch_size: mapping
                 .batch_size()
                 .map_or(100, |b| usize::try_from(b).unwrap_or(1).max(1)),
@@ -189,8 +260,7 @@ impl MappingConfig {
             report_batch_item_failures: mapping
                 .function_response_types()
                 .contains(&FunctionResponseType::ReportBatchItemFailures),
-        };
-        Ok((config, source))
+        })
     }
 }
 
@@ -329,19 +399,35 @@ pub async fn run(
     s3: &aws_sdk_s3::Client,
     options: RunnerOptions,
     fates: mpsc::UnboundedSender<Fate>,
+    cancel: watch::Receiver<bool>,
+) -> Result<RunStats> {
+    let (_keep, function) = watch::channel(options.function.clone());
+    run_following(kinesis, s3, options, function, fates, cancel).await
+}
+
+/// [`run`], with the function's configuration following `function` (`options.function` is
+/// its first value): as with a mapping on an unqualified function, whose configuration
+/// changes under it, each batch is invoked with the configuration of the moment, on a fresh
+/// process (a cold start) once it has changed.
+pub async fn run_following(
+    kinesis: &aws_sdk_kinesis::Client,
+    s3: &aws_sdk_s3::Client,
+    options: RunnerOptions,
+    function: watch::Receiver<FunctionSpec>,
+    fates: mpsc::UnboundedSender<Fate>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<RunStats> {
     let RunnerOptions {
         stream,
         mapping,
-        function,
+        function: first,
         cloudwatch,
         idle_exit,
     } = options;
-    if !function.binary.is_file() {
+    if !first.binary.is_file() {
         bail!(
             "the function binary {} does not exist: build it first",
-            function.binary.display()
+            first.binary.display()
         );
     }
     let destination_bucket = match &mapping.on_failure {
@@ -352,7 +438,7 @@ pub async fn run(
     let mut arn_parts = stream_arn.split(':');
     let region = arn_parts.nth(3).unwrap_or("us-east-1").to_string();
     let account = arn_parts.next().unwrap_or("123456789012").to_string();
-    let function_name = function.name();
+    let function_name = first.name();
     let (stop, _) = watch::channel(false);
     let ctx = Arc::new(Ctx {
         kinesis: kinesis.clone(),
@@ -511,7 +597,8 @@ struct Ctx {
     role_arn: String,
     destination_bucket: Option<String>,
     mapping: MappingConfig,
-    function: FunctionSpec,
+    /// The function's configuration of the moment.
+    function: watch::Receiver<FunctionSpec>,
     fates: mpsc::UnboundedSender<Fate>,
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
     /// Metrics on their way to CloudWatch, awaited at the end of the run.
@@ -1302,12 +1389,19 @@ async fn invoke(
         record.invokes += 1;
     }
     Counters::add(&ctx.counters.invocations, 1);
+    let spec = ctx.function.borrow().clone();
+    if instance.as_ref().is_some_and(|i| i.spec != spec) {
+        // The configuration changed: its instances are replaced, as Lambda's are.
+        if let Some(old) = instance.take() {
+            old.stop().await;
+        }
+    }
     let running = match instance {
         Some(running) => running,
-        None => instance.insert(Instance::start(&ctx.function).await?),
+        None => instance.insert(Instance::start(&spec).await?),
     };
     let request_id = uuid();
-    let timeout = ctx.function.timeout;
+    let timeout = spec.timeout;
     let began = Instant::now();
     let read_at = SystemTime::now();
     running
@@ -1534,6 +1628,8 @@ fn uuid() -> String {
 
 /// A function instance: its own Runtime API and the process polling it.
 struct Instance {
+    /// The configuration it was started with.
+    spec: FunctionSpec,
     api: RuntimeApi,
     process: FunctionProcess,
     /// How much of its output was read for metrics.
@@ -1558,6 +1654,7 @@ impl Instance {
             .collect();
         let process = FunctionProcess::spawn(&spec.binary, &api, &env);
         Ok(Instance {
+            spec: spec.clone(),
             api,
             process,
             seen: 0,

@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
+use crate::quickstart;
+
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatch::types::StateValue;
-use aws_sdk_dynamodb::types::AttributeValue;
 use testkit::dms::Value as Column;
 use testkit::{repo_root, Emulator, Terraform};
 use unifiedetl_local::lake::{self, LakeConfig};
@@ -50,15 +51,7 @@ fn expected_rows(
             rows.insert((record.table.clone(), key), values);
         }
     }
-    let products: HashMap<String, serde_json::Value> =
-        std::fs::read_to_string(repo_root().join("examples/quickstart/reference/products.json"))?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l)?;
-                Ok((v["productId"].to_string(), v))
-            })
-            .collect::<Result<_>>()?;
+    let products = quickstart::products()?;
     let mut expected = BTreeMap::new();
     for ((table, _), item) in rows.iter().filter(|((t, _), _)| t == "order_item") {
         let _ = table;
@@ -106,23 +99,6 @@ fn spawn_runner(
     tokio::spawn(async move { runner::run(&kinesis, &s3, options, fates, cancel).await })
 }
 
-/// S3 on the emulator (path-style addressing).
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn text(value: &AttributeValue) -> String {
-    match value {
-        AttributeValue::S(s) => s.clone(),
-        AttributeValue::N(n) => n.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the_lake() -> Result<()>
 {
@@ -135,7 +111,7 @@ async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let firehose = aws_sdk_firehose::Client::new(&sdk);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let s3 = s3_client(&sdk);
+    let s3 = quickstart::s3_client(&sdk);
     let binary = testkit::terraform::target_dir().join("debug/unifiedetl-lambda");
     let (mut mapping, source) =
         MappingConfig::of_function(&lambda, "unified-orders-persist").await?;
@@ -207,37 +183,8 @@ async fn the_sample_orders_flow_through_the_local_pipeline_into_the_sink_and_the
     assert_eq!(stats.sent_to_destination, 0);
 
     // The sink holds exactly the join of the SQL file's rows with the products.
-    let tf_columns = [
-        ("orderId", "order.orderId"),
-        ("orderAmount", "order.orderAmount"),
-        ("orderStatus", "order.orderStatus"),
-        ("orderDateTime", "order.orderDateTime"),
-        ("shipToName", "order.shipToName"),
-        ("shipToAddress", "order.shipToAddress"),
-        ("shipToCity", "order.shipToCity"),
-        ("shipToState", "order.shipToState"),
-        ("shipToZip", "order.shipToZip"),
-        ("itemId", "order_item.itemId"),
-        ("itemAmount", "order_item.itemAmount"),
-        ("itemQuantity", "order_item.itemQuantity"),
-        ("itemStatus", "order_item.itemStatus"),
-        ("productName", "products.productName"),
-    ];
-    let expected = expected_rows(&tf_columns.into_iter().collect())?;
-    let scanned = dynamodb
-        .scan()
-        .table_name("unified-orders-sink")
-        .send()
-        .await?;
-    let actual: BTreeMap<(String, String), BTreeMap<String, String>> = scanned
-        .items()
-        .iter()
-        .map(|item| {
-            let row: BTreeMap<String, String> =
-                item.iter().map(|(k, v)| (k.clone(), text(v))).collect();
-            ((row["orderId"].clone(), row["itemId"].clone()), row)
-        })
-        .collect();
+    let expected = expected_rows(&quickstart::COLUMNS.into_iter().collect())?;
+    let actual = quickstart::sink_rows(&dynamodb).await?;
     assert_eq!(actual.len(), 30, "the sample's 30 items");
     assert_eq!(actual, expected);
 
@@ -343,7 +290,7 @@ async fn a_function_failing_every_batch_drives_its_errors_alarm_into_alarm() -> 
     let kinesis = aws_sdk_kinesis::Client::new(&sdk);
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
-    let s3 = s3_client(&sdk);
+    let s3 = quickstart::s3_client(&sdk);
     let alarm = "unified-orders-function-errors";
     let state = |cw: aws_sdk_cloudwatch::Client| async move {
         let out = cw.describe_alarms().alarm_names(alarm).send().await?;

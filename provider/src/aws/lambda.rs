@@ -3,6 +3,11 @@
 //! Finders, create/update/delete and waiters for both. A function accepts one code or
 //! configuration update at a time (LastUpdateStatus InProgress → Successful), and a freshly
 //! created role may not be assumable yet, so creation retries the IAM-propagation errors.
+//!
+//! Every create and update of the function publishes a version, and the mapping invokes that
+//! version (its qualified ARN), not `$LATEST`: a mapping keeps invoking the code and
+//! configuration it was made for while another mapping, made for a new configuration, takes
+//! over — the old one never hands its records to a function changed under it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -82,6 +87,25 @@ pub struct Function {
 
 /// The persist function's handler: the `bootstrap` binary of its package (custom runtime).
 const HANDLER: &str = "bootstrap";
+
+/// A function brought to its spec, and the version that snapshot was published as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub function: Function,
+    /// The version number (`"1"`, `"2"`, …) holding the function's code and configuration.
+    pub version: String,
+}
+
+/// The function name and the qualifier (a version or an alias; `None` for `$LATEST`) of a
+/// function ARN (`arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`).
+pub fn function_of(arn: &str) -> (&str, Option<&str>) {
+    let rest = arn.split_once(":function:").map_or(arn, |(_, rest)| rest);
+    match rest.split_once(':') {
+        Some((name, "$LATEST")) => (name, None),
+        Some((name, qualifier)) => (name, Some(qualifier)),
+        None => (rest, None),
+    }
+}
 
 /// Describes the function `name` with its tags; `None` if it does not exist.
 pub async fn find_function_by_name(client: &Client, name: &str) -> AwsResult<Option<Function>> {
@@ -174,10 +198,10 @@ fn is_role_propagation_or_settling(err: &AwsError) -> bool {
     is_role_propagation(err) || is_settling(err)
 }
 
-/// Creates the function and waits for it to be Active.
-pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<Function> {
+/// Creates the function, publishing its first version, and waits for it to be Active.
+pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<Published> {
     let (owned_client, owned_spec) = (client.clone(), spec.clone());
-    on_own_task(async move {
+    let created = on_own_task(async move {
         let (client, spec) = (&owned_client, &owned_spec);
         wait::retry_while(is_role_propagation, || {
             client
@@ -198,13 +222,59 @@ pub async fn create_function(client: &Client, spec: &FunctionSpec) -> AwsResult<
                 .set_logging_config(spec.logging.as_ref().map(Logging::config))
                 .description("unifiedetl persist function: Kinesis batches to DynamoDB")
                 .set_tags(Some(spec.tags.clone().into_iter().collect()))
+                .publish(true)
                 .send()
         })
         .await
         .map_err(|e| context("creating", COMPONENT, &spec.name, e))
     })
     .await?;
-    wait_function_ready(client, &spec.name).await
+    let function = wait_function_ready(client, &spec.name).await?;
+    let version = match created.version() {
+        Some(v) if v != "$LATEST" => v.to_string(),
+        // Published as it was created; asked for again should the answer not say which.
+        _ => publish_version(client, &spec.name, &function.code_sha256).await?,
+    };
+    Ok(Published { function, version })
+}
+
+/// Publishes the function's code and configuration as a version and returns its number; with
+/// nothing changed since the last one, Lambda publishes nothing and answers that one.
+/// `code_sha256` guards against publishing code another tool uploaded meanwhile.
+pub async fn publish_version(client: &Client, name: &str, code_sha256: &str) -> AwsResult<String> {
+    let out = wait::retry_while(is_settling, || {
+        client
+            .publish_version()
+            .function_name(name)
+            .code_sha256(code_sha256)
+            .send()
+    })
+    .await
+    .map_err(|e| context("publishing a version of", COMPONENT, name, e))?;
+    Ok(out.version().unwrap_or_default().to_string())
+}
+
+/// Deletes one version of the function (one no mapping invokes any longer); not-found is
+/// success.
+pub async fn delete_version(client: &Client, name: &str, version: &str) -> AwsResult<()> {
+    gone(
+        client
+            .delete_function()
+            .function_name(name)
+            .qualifier(version)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(AwsError::from),
+    )
+    .map_err(|e| {
+        context(
+            &format!("deleting version {version} of"),
+            COMPONENT,
+            name,
+            e,
+        )
+    })
 }
 
 /// Runs `call` (one carrying the deployment package) on a task of its own, so on another
@@ -222,12 +292,13 @@ async fn on_own_task<T: Send + 'static>(
 }
 
 /// Brings an existing function to `spec`: code (when the package's SHA-256 or the
-/// architecture differ), configuration, tags.
+/// architecture differ), configuration, a version of them (the one published already when
+/// neither changed), tags.
 pub async fn update_function(
     client: &Client,
     current: &Function,
     spec: &FunctionSpec,
-) -> AwsResult<Function> {
+) -> AwsResult<Published> {
     let name = spec.name.as_str();
     let err = |e: AwsError| context("updating", COMPONENT, name, e);
     if current.code_sha256 != spec.code_sha256 || current.architecture != spec.architecture {
@@ -267,6 +338,7 @@ pub async fn update_function(
         .map_err(err)?;
         wait_function_ready(client, name).await?;
     }
+    let version = publish_version(client, name, &spec.code_sha256).await?;
     let TagDiff { set, remove } = tag_diff(&current.tags, &spec.tags);
     if !remove.is_empty() {
         client
@@ -286,10 +358,11 @@ pub async fn update_function(
             .await
             .map_err(|e| err(e.into()))?;
     }
-    wait_function_ready(client, name).await
+    let function = wait_function_ready(client, name).await?;
+    Ok(Published { function, version })
 }
 
-/// Deletes the function; not-found is success.
+/// Deletes the function with all its versions; not-found is success.
 pub async fn delete_function(client: &Client, name: &str) -> AwsResult<()> {
     gone(
         client
@@ -337,6 +410,8 @@ pub async fn wait_function_ready(client: &Client, name: &str) -> AwsResult<Funct
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappingSpec {
     pub function_name: String,
+    /// The function's version the mapping invokes.
+    pub version: String,
     pub source_arn: String,
     pub starting_position: String,
     pub batch_size: i32,
@@ -370,7 +445,26 @@ pub struct Mapping {
     pub state: String,
 }
 
+impl MappingSpec {
+    /// The function as the mapping names it: `<name>:<version>`.
+    fn qualified(&self) -> String {
+        format!("{}:{}", self.function_name, self.version)
+    }
+}
+
 impl Mapping {
+    /// Whether the mapping invokes the function `name` (any version of it).
+    pub fn invokes(&self, name: &str) -> bool {
+        function_of(&self.function_arn).0 == name
+    }
+
+    /// The version of the function it invokes; `None`: `$LATEST` (or an alias).
+    pub fn version(&self) -> Option<&str> {
+        function_of(&self.function_arn)
+            .1
+            .filter(|q| q.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// Whether the mapping reads (or is about to); `None` while an update hides it.
     pub fn enabled(&self) -> Option<bool> {
         match self.state.as_str() {
@@ -436,8 +530,10 @@ pub async fn find_mapping_by_uuid(client: &Client, uuid: &str) -> AwsResult<Opti
         .filter(|m| m.state != "Deleting"))
 }
 
-/// Finds the mapping from `source_arn` to the function `function_name`, if there is one (used
-/// to adopt a mapping whose creation was interrupted before its id reached the state).
+/// Finds the mapping from `source_arn` to the function `function_name` (any version of it),
+/// if there is one (used to adopt a mapping whose creation was interrupted before its id
+/// reached the state, or one an import finds). Listed by stream: a filter on the function
+/// matches one qualifier only.
 pub async fn find_mapping_by_function_and_source(
     client: &Client,
     function_name: &str,
@@ -446,7 +542,6 @@ pub async fn find_mapping_by_function_and_source(
     let out = found(
         client
             .list_event_source_mappings()
-            .function_name(function_name)
             .event_source_arn(source_arn)
             .send()
             .await
@@ -454,7 +549,12 @@ pub async fn find_mapping_by_function_and_source(
     )?;
     let Some(uuid) = out
         .as_ref()
-        .and_then(|o| o.event_source_mappings().first())
+        .and_then(|o| {
+            o.event_source_mappings().iter().find(|m| {
+                m.function_arn()
+                    .is_some_and(|arn| function_of(arn).0 == function_name)
+            })
+        })
         .and_then(|m| m.uuid())
     else {
         return Ok(None);
@@ -482,7 +582,7 @@ pub async fn create_mapping(client: &Client, spec: &MappingSpec) -> AwsResult<Ma
         let out = client
             .create_event_source_mapping()
             .event_source_arn(&spec.source_arn)
-            .function_name(&spec.function_name)
+            .function_name(spec.qualified())
             .starting_position(EventSourcePosition::from(spec.starting_position.as_str()))
             .batch_size(spec.batch_size)
             .maximum_batching_window_in_seconds(spec.batching_window)
@@ -517,7 +617,8 @@ pub async fn update_mapping(
         && current.maximum_record_age == spec.maximum_record_age
         && current.on_failure == spec.on_failure
         && current.reports_batch_item_failures
-        && current.enabled() == Some(spec.enabled);
+        && current.enabled() == Some(spec.enabled)
+        && current.version() == Some(spec.version.as_str());
     if unchanged {
         return Ok(current.clone());
     }
@@ -525,6 +626,7 @@ pub async fn update_mapping(
         client
             .update_event_source_mapping()
             .uuid(&current.uuid)
+            .function_name(spec.qualified())
             .batch_size(spec.batch_size)
             .maximum_batching_window_in_seconds(spec.batching_window)
             .parallelization_factor(spec.parallelization_factor)

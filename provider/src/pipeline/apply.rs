@@ -302,8 +302,15 @@ pub async fn converge(
             || (state_table.as_ref().is_some_and(Result::is_ok)
                 && reference.as_ref().is_none_or(Result::is_ok));
         match (source, function, bucket) {
-            (Ok(source), Some(Ok(_)), Ok(_)) if engine_ready => Some(
-                persist::ensure_mapping(aws, &want.persist, &source, prior_uuid.as_deref()).await,
+            (Ok(source), Some(Ok(function)), Ok(_)) if engine_ready => Some(
+                persist::ensure_mapping(
+                    aws,
+                    &want.persist,
+                    &source,
+                    &function.version,
+                    prior_uuid.as_deref(),
+                )
+                .await,
             ),
             _ => None,
         }
@@ -384,8 +391,11 @@ pub async fn converge(
     out.table_arn = out.take(table);
     out.persist.dead_letter_arn = out.take(bucket);
     out.persist.role_arn = out.take(role);
-    out.persist.function_arn = function.and_then(|f| out.take(f));
-    out.persist.mapping_uuid = mapping.and_then(|m| out.take(m));
+    out.persist.function_arn = function.and_then(|f| out.take(f)).map(|f| f.function.arn);
+    if let Some(up) = mapping.and_then(|m| out.take(m)) {
+        out.persist.mapping_uuid = Some(up.uuid);
+        out.persist.retired_version = up.retired_version;
+    }
     if let Some(state_table) = state_table {
         out.analytics.state_table_arn = out.take(state_table);
     }

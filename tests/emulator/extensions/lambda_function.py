@@ -23,6 +23,11 @@ What moto 5.2.5 lacks or gets wrong, and what this module does about it:
   ``ApplicationLogLevel`` and ``SystemLogLevel`` ``INFO`` unless given. A level with ``Text``
   is refused with AWS's message (InvalidParameterValueException "LogLevel is not supported
   when LogFormat is set to "Text". ..."), as are values outside the enums.
+* PublishVersion numbered a new version one past the count of versions left, so a version
+  published after a deletion took the number of one that had been (version 2 again after
+  version 1 was deleted); Lambda never reuses a version number. UpdateFunctionCode with
+  ``Publish`` then configured the version it had published once more (a new RevisionId for an
+  immutable version): it now publishes the updated code once, as Lambda does.
 
 The ZipFile check decodes the package; moto then decoded it again (~30 ms for a 4 MB package):
 it now takes the bytes the check decoded, in the same request's thread. The check decodes with
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import hashlib
 import io
@@ -47,7 +53,7 @@ from urllib.parse import unquote
 import pybase64
 from moto.awslambda import models as lambda_models
 from moto.awslambda.exceptions import InvalidParameterValueException, ValidationException
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage
 from moto.awslambda.responses import LambdaResponse
 from moto.core.config import default_user_config
 from moto.core.utils import iso_8601_datetime_with_nanoseconds
@@ -202,8 +208,15 @@ def register() -> None:
         _check_zip((spec.get("Code") or {}).get("ZipFile"))
         _check_role(self.account_id, get_partition(self.region_name), spec.get("Role"))
         logging = _logging(spec.get("FunctionName", ""), spec.get("LoggingConfig"), None)
-        fn = original(self, spec)
+        # Published once the function holds its LoggingConfig, so that the version has it too
+        # (moto published first, and answered a copy).
+        fn = original(self, {**spec, "Publish": False})
         fn.emulator_logging = logging  # type: ignore[attr-defined]
+        if spec.get("Publish"):
+            version = self.publish_version(fn.function_name)
+            answer = copy.copy(fn)
+            answer.version = version.version  # type: ignore[union-attr]
+            return answer
         return fn
 
     @override(LambdaFunction, "get_configuration")
@@ -225,6 +238,37 @@ def register() -> None:
             self.architectures = updated_spec["Architectures"]  # the setter validates
         _touch(self)
         return original(self, updated_spec)
+
+    @override(LambdaStorage, "publish_version")
+    def publish_version(original: Any, self: LambdaStorage, name_or_arn: str,
+                        description: str = "") -> LambdaFunction | None:
+        function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        entry = self._functions.get(function.function_name)
+        if not entry or not entry["latest"]:
+            return None
+        latest, versions = entry["latest"], entry["versions"]
+        if versions and not latest.code_or_config_updated:
+            return versions[-1]  # nothing changed since: Lambda publishes nothing
+        published = max([int(v.version) for v in versions] + [entry.get("emulator_last_version", 0)])
+        version = copy.copy(latest)
+        version.set_version(published + 1)
+        if description:
+            version.description = description
+        latest.code_or_config_updated = False
+        versions.append(version)
+        entry["emulator_last_version"] = published + 1
+        self._arns[version.function_arn] = version
+        return version
+
+    @override(LambdaBackend, "update_function_code")
+    def backend_update_function_code(original: Any, self: LambdaBackend, function_name: str,
+                                     qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        fn: LambdaFunction = self.get_function(function_name, qualifier)
+        config = fn.update_function_code(body)
+        if body.get("Publish", False):
+            version = self.publish_version(function_name)
+            return version.get_configuration() if version else config
+        return config
 
     @override(LambdaFunction, "update_configuration")
     def update_configuration(original: Any, self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ the truth, each behaviour with AWS's own error code, HTTP status and message. Th
     UpdateContinuousBackups until as long again after it is ACTIVE:
     ContinuousBackupsUnavailableException "Backups are being enabled for the table"), Lambda functions
     ``Pending`` after create and ``LastUpdateStatus=InProgress`` after an update (another
-    update meanwhile: 409 ResourceConflictException), event source mappings Creating,
+    update or a PublishVersion meanwhile: 409 ResourceConflictException), event source mappings Creating,
     Updating and Deleting (update or delete meanwhile: ResourceInUseException).
 ``dms``
     DMS connection tests (in ``dms``): StartReplicationTask needs a successful TestConnection
@@ -566,7 +566,8 @@ def _before_lambda(request: Request) -> None:
             raise _refuse(Answer("lag", 404, "ResourceNotFoundException",
                                  f"Function not found: {_function_arn(request, name)}", "rest-json"),
                           "Lambda.GetFunction ResourceNotFoundException")
-        if method == "PUT" and rest in ("/code", "/configuration"):
+        # PublishVersion snapshots the function: refused, as an update is, until it settles.
+        if (method == "PUT" and rest in ("/code", "/configuration")) or (method == "POST" and rest == "/versions"):
             if rest == "/configuration" and on("iam"):
                 match_role = ROLE_FIELD.search(request.body)
                 role = match_role.group(1).decode() if match_role else ""

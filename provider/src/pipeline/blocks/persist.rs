@@ -71,7 +71,7 @@ pub fn schema() -> NestedBlock {
             ("dead_letter_bucket_arn", computed(AttributeType::String, "The dead-letter bucket's ARN (also the mapping's on-failure destination).")),
             ("function_arn", computed(AttributeType::String, "The function's ARN.")),
             ("role_arn", computed(AttributeType::String, "The role's ARN.")),
-            ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID.")),
+            ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID. It invokes the function's latest published version (every apply that changes the function publishes one), never `$LATEST`.")),
             ("function_response_types", computed(string_list(), "The mapping's function response types: always `[\"ReportBatchItemFailures\"]` (the function reports the records it could not write, and only those are retried). A mapping made elsewhere (adopted by an import) shows here as an update until the apply turns it on.")),
             ("on_failure_destination_arn", computed(AttributeType::String, "Where the mapping sends the batches it gives up on: the dead-letter bucket (`dead_letter_bucket_arn`). A mapping made elsewhere shows here as an update until the apply sets it.")),
         ],
@@ -357,6 +357,16 @@ pub struct Recorded {
     pub function_arn: Option<String>,
     pub mapping_uuid: Option<String>,
     pub dead_letter_arn: Option<String>,
+    /// The function's version the mapping invoked before the apply moved it to a new one:
+    /// deleted once the apply is done.
+    pub retired_version: Option<String>,
+}
+
+/// The mapping an apply brought up, and the version of the function it stopped invoking.
+#[derive(Debug, Clone)]
+pub struct MappingUp {
+    pub uuid: String,
+    pub retired_version: Option<String>,
 }
 
 impl Recorded {
@@ -489,7 +499,7 @@ pub async fn ensure_role(
 }
 
 /// Brings the function to `want`, given what its finder found (`found`, looked up while the
-/// role was brought up: it needs only the name).
+/// role was brought up: it needs only the name), and publishes that as a version.
 pub async fn ensure_function(
     aws: &Aws,
     want: &Persist,
@@ -498,7 +508,7 @@ pub async fn ensure_function(
     role_arn: &str,
     ours: bool,
     found: Option<lambda::Function>,
-) -> AwsResult<String> {
+) -> AwsResult<lambda::Published> {
     let spec = FunctionSpec {
         name: want.function_name.clone(),
         role_arn: role_arn.to_string(),
@@ -512,27 +522,28 @@ pub async fn ensure_function(
         tags: tags.clone(),
     };
     match found {
-        None => Ok(lambda::create_function(&aws.lambda, &spec).await?.arn),
+        None => lambda::create_function(&aws.lambda, &spec).await,
         Some(current) => {
             if !ours {
                 owner.check(own::FUNCTION, &spec.name, &current.tags)?;
             }
-            Ok(lambda::update_function(&aws.lambda, &current, &spec)
-                .await?
-                .arn)
+            lambda::update_function(&aws.lambda, &current, &spec).await
         }
     }
 }
 
+/// Brings the mapping to `want`, invoking the function's `version`.
 pub async fn ensure_mapping(
     aws: &Aws,
     want: &Persist,
     source_arn: &str,
+    version: &str,
     prior_uuid: Option<&str>,
-) -> AwsResult<String> {
+) -> AwsResult<MappingUp> {
     let m = &want.mapping;
     let spec = MappingSpec {
         function_name: want.function_name.clone(),
+        version: version.to_string(),
         source_arn: source_arn.to_string(),
         starting_position: m.starting_position.clone(),
         batch_size: m.batch_size,
@@ -559,24 +570,39 @@ pub async fn ensure_mapping(
             .await?
         }
     };
-    let same_pair = |c: &Mapping| {
-        c.source_arn == source_arn
-            && c.function_arn
-                .ends_with(&format!(":function:{}", spec.function_name))
+    let same_pair = |c: &Mapping| c.source_arn == source_arn && c.invokes(&spec.function_name);
+    // The version the mapping invoked, when it is one of this function's and no longer the one
+    // to invoke: nothing invokes it once the mapping has moved on.
+    let retired = |c: &Mapping| {
+        c.version()
+            .filter(|v| c.invokes(&spec.function_name) && *v != version)
+            .map(str::to_string)
+    };
+    let up = |uuid: String, retired_version: Option<String>| MappingUp {
+        uuid,
+        retired_version,
     };
     match current {
-        Some(c) if same_pair(&c) && c.starting_position == spec.starting_position => {
-            Ok(lambda::update_mapping(&aws.lambda, &c, &spec).await?.uuid)
-        }
+        // The same stream and function: updated in place, moving to the new version if there
+        // is one (Lambda keeps the mapping's place in the stream).
+        Some(c) if same_pair(&c) && c.starting_position == spec.starting_position => Ok(up(
+            lambda::update_mapping(&aws.lambda, &c, &spec).await?.uuid,
+            retired(&c),
+        )),
         // A stream and a function have one mapping at most: a new starting position (a choice
         // to re-read the stream, or to skip what it holds) replaces it.
         Some(c) if same_pair(&c) => {
             lambda::delete_mapping(&aws.lambda, &c.uuid).await?;
-            Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid)
+            Ok(up(
+                lambda::create_mapping(&aws.lambda, &spec).await?.uuid,
+                retired(&c),
+            ))
         }
         // Another function or stream (a renamed function, the engine turned on or off): the new
         // mapping first, then the old one goes, so that a record arriving meanwhile is read by
-        // both (and written twice, the same row) rather than by neither.
+        // both (and written twice, the same row) rather than by neither. Each invokes its own
+        // version meanwhile, so the old one still hands its records to the configuration that
+        // can use them.
         Some(c) => {
             let new = match lambda::find_mapping_by_function_and_source(
                 &aws.lambda,
@@ -589,9 +615,12 @@ pub async fn ensure_mapping(
                 None => lambda::create_mapping(&aws.lambda, &spec).await?,
             };
             lambda::delete_mapping(&aws.lambda, &c.uuid).await?;
-            Ok(new.uuid)
+            Ok(up(new.uuid, retired(&c)))
         }
-        None => Ok(lambda::create_mapping(&aws.lambda, &spec).await?.uuid),
+        None => Ok(up(
+            lambda::create_mapping(&aws.lambda, &spec).await?.uuid,
+            None,
+        )),
     }
 }
 
@@ -604,8 +633,9 @@ pub fn function_renamed(prior: &PipelineState, want: &Persist) -> bool {
             .is_some_and(|old| *old != want.function_name)
 }
 
-/// After an update that renamed the function or the role: the old one goes once the new one is
-/// up (the old function's mapping first). Errors into `errors`.
+/// After an update: the function's version the mapping no longer invokes goes; after one that
+/// renamed the function or the role, the old one goes once the new one is up (the old
+/// function's mapping first). Errors into `errors`.
 pub async fn remove_renamed(
     aws: &Aws,
     prior: &PipelineState,
@@ -620,6 +650,9 @@ pub async fn remove_renamed(
             errors.push(e.message);
         }
     };
+    if let (Some(version), false) = (&done.retired_version, function_renamed(prior, want)) {
+        take(lambda::delete_version(&aws.lambda, &want.function_name, version).await);
+    }
     if let (Some(old), true) = (
         p.function_name.as_ref_option(),
         function_renamed(prior, want),
@@ -744,9 +777,7 @@ pub fn refreshed(state: &mut PipelineState, seen: Seen) {
         Some(m)
             if source.as_deref() == Some(m.source_arn.as_str())
                 && (function_arn.as_deref() == Some(m.function_arn.as_str())
-                    || function_name
-                        .as_ref()
-                        .is_some_and(|n| m.function_arn.ends_with(&format!(":function:{n}")))) =>
+                    || function_name.as_ref().is_some_and(|n| m.invokes(n))) =>
         {
             let enabled = m.enabled();
             persist.function_response_types = some(if m.reports_batch_item_failures {
