@@ -18,7 +18,9 @@ terraform {
 # No endpoint here: AWS_ENDPOINT_URL from the environment points every call at the emulator.
 provider "unifiedetl" {
   region = "us-east-1"
-  default_tags = { owner = "e2e" }
+  default_tags {
+    tags = { owner = "e2e" }
+  }
 }
 "#;
 
@@ -727,6 +729,28 @@ async fn invalid_configuration_fails_at_plan_naming_the_attribute() -> Result<()
     parent_table = "order"
   }"#,
             "`analytics.parent_table` is only for `engine = \"lambda\"`",
+        ),
+        (
+            r#"name = "orders"
+  sink {
+    partition_key = "orderId"
+    sort_key      = "itemId"
+  }
+  analytics {
+    engine       = "lambda"
+    parent_table = "order"
+    parent_key   = "orderId"
+    children     = [{ table = "order_item", parent_key = "orderId", key = "itemId" }]
+    lookups      = [{ name = "products", file = "/dev/null", from = "item.itemId", match = "productId" }]
+    columns      = { orderId = "order.orderId", itemId = "order_item.itemId" }
+  }"#,
+            "lookup products: `from = \"item.itemId\"` must be `<table>.<column>` of a table the engine reads (order, order_item)",
+        ),
+        (
+            r#"name = "orders"
+  tags = { "unifiedetl:pipeline" = "other" }
+  sink { partition_key = "orderId" }"#,
+            "`tags` may not set `unifiedetl:pipeline`",
         ),
     ];
     let mut initialised = false;

@@ -12,4 +12,5 @@ mod import_drift;
 mod import_sample;
 mod monitoring;
 mod pipeline;
+mod provider_block;
 mod source_lake;

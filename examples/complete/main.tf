@@ -61,7 +61,9 @@ variable "tables" {
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
-  default_tags = { project = "unifiedetl-complete" }
+  default_tags {
+    tags = { project = "unifiedetl-complete" }
+  }
 }
 
 resource "unifiedetl_pipeline" "orders" {

@@ -36,7 +36,9 @@ variable "region" {
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
-  default_tags = { project = "unifiedetl-kinesis-analytics-sql" }
+  default_tags {
+    tags = { project = "unifiedetl-kinesis-analytics-sql" }
+  }
 }
 
 resource "unifiedetl_pipeline" "orders" {

@@ -13,8 +13,8 @@ provider "unifiedetl" {
 
   # For the local emulator: endpoint_url = "http://127.0.0.1:4566" (or AWS_ENDPOINT_URL).
 
-  default_tags = {
-    team = "data-platform"
+  default_tags {
+    tags = { team = "data-platform" }
   }
   max_retries = 10
 }

@@ -33,7 +33,9 @@ variable "region" {
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
-  default_tags = { project = "unifiedetl-quickstart" }
+  default_tags {
+    tags = { project = "unifiedetl-quickstart" }
+  }
 }
 
 resource "unifiedetl_pipeline" "orders" {

@@ -199,7 +199,8 @@ def realism(endpoint: str) -> Iterator[Callable[..., dict]]:
         return realism_settings(endpoint, enabled=True, **settings)
 
     yield turn_on
-    realism_settings(endpoint, enabled=False, classes=list(REALISM_CLASSES), throttle_rate=0.02, seed=1)
+    realism_settings(endpoint, enabled=False, classes=list(REALISM_CLASSES), throttle_rate=0.02, seed=1,
+                     outage=[], deny=[], expired_token=False)
 
 
 REALISM_CLASSES = ("iam", "lag", "states", "dms", "account", "s3", "throttle")

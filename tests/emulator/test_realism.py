@@ -434,6 +434,38 @@ def test_an_outage_fails_the_named_operations_until_it_ends(endpoint, client, re
     encrypt()
 
 
+def test_a_denied_operation_answers_access_denied_naming_the_action_and_resource(endpoint, client, realism):
+    realism(classes=[], deny=["Kinesis.DescribeStreamSummary", "IAM.CreateRole"])
+    kinesis = client("kinesis")
+    name = fresh("denied")
+    kinesis.create_stream(StreamName=name, ShardCount=1)  # not denied
+    code, status, message = error_of(lambda: kinesis.describe_stream_summary(StreamName=name))
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert message == (
+        "User: arn:aws:iam::123456789012:user/moto is not authorized to perform: "
+        f"kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:us-east-1:123456789012:stream/{name} "
+        "because no identity-based policy allows the kinesis:DescribeStreamSummary action")
+    code, status, message = error_of(lambda: client("iam").create_role(
+        RoleName=fresh("r"), AssumeRolePolicyDocument="{}"))
+    assert (code, status) == ("AccessDenied", 403)
+    assert "is not authorized to perform: iam:CreateRole" in message
+    assert injected(endpoint)["credentials"]["Kinesis.DescribeStreamSummary"] == 1
+    realism(classes=[], deny=[])
+    kinesis.describe_stream_summary(StreamName=name)
+
+
+def test_expired_credentials_are_refused_by_every_service(endpoint, client, realism):
+    realism(classes=[], expired_token=True)
+    code, status, message = error_of(lambda: client("sts").get_caller_identity())
+    assert (code, status, message) == ("ExpiredToken", 403, "The security token included in the request is expired")
+    code, status, _ = error_of(lambda: client("kinesis").list_streams())
+    assert (code, status) == ("ExpiredTokenException", 400)
+    code, status, _ = error_of(lambda: client("lambda").list_functions())
+    assert (code, status) == ("ExpiredTokenException", 403)
+    realism(classes=[], expired_token=False)
+    client("sts").get_caller_identity()
+
+
 def test_settle_ends_every_transition_in_progress(endpoint, client, realism):
     realism(classes=["states"], state_seconds=600)
     kinesis = client("kinesis")

@@ -6,34 +6,35 @@
 //!    provider, and [`SharedAws`], where the resource finds them;
 //! 2. [`Identity`]: the account, partition and region every ARN is built in;
 //! 3. [`AwsError`]: an SDK failure as a code and one sentence, classified ([`found`], [`gone`],
-//!    [`Expect`]) and given its context once, by [`context`].
+//!    [`Expect`]) and given its context once, by [`context`]; the failures a person must act on
+//!    (credentials, an unreachable endpoint, access denied, throttling) explained by
+//!    [`explain`].
 
 pub mod cloudwatch;
 pub mod dms;
 pub mod dynamodb;
+pub mod explain;
 pub mod firehose;
 pub mod iam;
 pub mod kinesis;
 pub mod kinesisanalytics;
 pub mod lambda;
+pub mod log;
 pub mod logs;
+pub mod network;
 pub mod s3;
 pub mod sns;
 pub mod tags;
+pub mod web_identity;
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
+use aws_smithy_runtime_api::client::http::HttpClient;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tf_provider::Diagnostics;
@@ -56,6 +57,19 @@ pub struct Aws {
     pub region: String,
     pub default_tags: BTreeMap<String, String>,
     identity: tokio::sync::OnceCell<Identity>,
+    accounts: Accounts,
+}
+
+/// Where the caller's account comes from: STS, or (`skip_requesting_account_id`) the provider
+/// block.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    /// Never call STS GetCallerIdentity.
+    pub skip_requesting: bool,
+    /// Do not ask STS ahead of time, when Terraform configures the provider.
+    pub skip_validation: bool,
+    /// The account the provider block names (`assume_role.role_arn`'s, the one allowed).
+    pub named: Option<String>,
 }
 
 /// Where resources find the clients once the provider is configured.
@@ -82,10 +96,12 @@ impl SharedAws {
         // embed the account), and Terraform plans it twice, in `plan` and again in `apply`: ask
         // now, while Terraform validates, rather than when it plans. (Later plans and applies
         // read the account off an ARN of the state.) A failure is not reported here; the plan
-        // asks again and says why.
-        tokio::spawn(async move {
-            let _ = aws.identity().await;
-        });
+        // asks again and says why. Not with `skip_credentials_validation`.
+        if !aws.accounts.skip_validation {
+            tokio::spawn(async move {
+                let _ = aws.identity().await;
+            });
+        }
     }
 }
 
@@ -123,30 +139,60 @@ impl Identity {
 }
 
 impl Aws {
-    pub fn new(config: &aws_config::SdkConfig, default_tags: BTreeMap<String, String>) -> Aws {
+    /// The clients of `config`, each sent to its entry of `endpoints` (the provider block's
+    /// `endpoints`, by the AWS provider's service names) where there is one, and each logging
+    /// its calls ([`log`]).
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        endpoints: &BTreeMap<String, String>,
+        default_tags: BTreeMap<String, String>,
+    ) -> Aws {
+        macro_rules! client {
+            ($krate:ident, $key:literal) => {{
+                let mut builder = $krate::config::Builder::from(config).interceptor(log::CallLog);
+                if let Some(url) = endpoints.get($key) {
+                    builder = builder.endpoint_url(url);
+                }
+                $krate::Client::from_conf(builder.build())
+            }};
+        }
+        // Path-style addressing off AWS: virtual-hosted bucket names do not resolve on an
+        // emulator endpoint such as 127.0.0.1, and AWS still serves path-style for these calls.
+        let s3_elsewhere = endpoints.contains_key("s3")
+            || config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = {
+            let mut builder = aws_sdk_s3::config::Builder::from(config)
+                .interceptor(log::CallLog)
+                .force_path_style(s3_elsewhere);
+            if let Some(url) = endpoints.get("s3") {
+                builder = builder.endpoint_url(url);
+            }
+            aws_sdk_s3::Client::from_conf(builder.build())
+        };
         Aws {
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
-            dms: aws_sdk_databasemigration::Client::new(config),
-            firehose: aws_sdk_firehose::Client::new(config),
-            kinesis: aws_sdk_kinesis::Client::new(config),
-            kinesisanalytics: aws_sdk_kinesisanalytics::Client::new(config),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            // Path-style addressing: virtual-hosted bucket names do not resolve on an emulator
-            // endpoint such as 127.0.0.1, and AWS still serves path-style for these calls.
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(config)
-                    .force_path_style(config.endpoint_url().is_some())
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::new(config),
+            cloudwatch: client!(aws_sdk_cloudwatch, "cloudwatch"),
+            logs: client!(aws_sdk_cloudwatchlogs, "logs"),
+            sns: client!(aws_sdk_sns, "sns"),
+            dms: client!(aws_sdk_databasemigration, "dms"),
+            firehose: client!(aws_sdk_firehose, "firehose"),
+            kinesis: client!(aws_sdk_kinesis, "kinesis"),
+            kinesisanalytics: client!(aws_sdk_kinesisanalytics, "kinesisanalytics"),
+            dynamodb: client!(aws_sdk_dynamodb, "dynamodb"),
+            lambda: client!(aws_sdk_lambda, "lambda"),
+            iam: client!(aws_sdk_iam, "iam"),
+            s3,
+            sts: client!(aws_sdk_sts, "sts"),
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             default_tags,
             identity: tokio::sync::OnceCell::new(),
+            accounts: Accounts::default(),
         }
+    }
+
+    /// The same clients, with the caller's account found as `accounts` says.
+    pub fn with_accounts(self, accounts: Accounts) -> Aws {
+        Aws { accounts, ..self }
     }
 
     /// The caller's account and partition (STS GetCallerIdentity), asked once per provider
@@ -154,13 +200,20 @@ impl Aws {
     pub async fn identity(&self) -> AwsResult<Identity> {
         self.identity
             .get_or_try_init(|| async {
+                if self.accounts.skip_requesting {
+                    let account = self.accounts.named.clone().ok_or_else(|| {
+                        AwsError::other("the AWS account is needed (ARNs and default bucket names embed it), but `skip_requesting_account_id` is set and the provider block names no account: name it in `assume_role.role_arn` or as the one entry of `allowed_account_ids`, or unset `skip_requesting_account_id`")
+                    })?;
+                    return Ok(Identity {
+                        account,
+                        partition: partition_of_region(&self.region).to_string(),
+                        region: self.region.clone(),
+                    });
+                }
                 let out = self.sts.get_caller_identity().send().await.map_err(|e| {
                     let e = AwsError::from(e);
                     AwsError {
-                        message: format!(
-                            "reading the caller's AWS identity (check credentials): {}",
-                            e.message
-                        ),
+                        message: format!("reading the caller's AWS identity: {}", e.message),
                         ..e
                     }
                 })?;
@@ -198,46 +251,15 @@ impl Aws {
 /// configures the provider rather than while Terraform waits for it. The connector itself is
 /// dropped; building one makes no call.
 pub async fn warm_up() {
-    let _ = hyper_client().validate_base_client_config(
-        &RuntimeComponentsBuilder::new("unifiedetl-warm-up"),
-        &ConfigBag::base(),
-    );
-}
-
-/// The one HTTP stack of the provider: hyper 1 with rustls on ring (the same hyper that the
-/// plugin's gRPC server already links, so there is no second HTTP stack), shared by every
-/// service client of a configuration.
-pub fn http_client() -> SharedHttpClient {
-    SharedHttpClient::new(OneConnector(hyper_client()))
-}
-
-fn hyper_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
+    let _ = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https()
-}
-
-/// The hyper client minus its start-up check. The SDK runs that check for every service
-/// client built on it, and the check builds a TLS connector each time, parsing every root
-/// certificate again (~0.5 ms a client, nine clients at each configure). Without it, the
-/// client builds its connector at its first request and keeps it, as it does anyway.
-#[derive(Debug)]
-struct OneConnector(SharedHttpClient);
-
-impl HttpClient for OneConnector {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
+        .validate_base_client_config(
+            &RuntimeComponentsBuilder::new("unifiedetl-warm-up"),
+            &ConfigBag::base(),
+        );
 }
 
 /// An AWS failure, flattened to what the components need: the service's error code (for
@@ -291,6 +313,9 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, R>) -> AwsError {
+        if let Some(explained) = explain::explain(&err) {
+            return explained;
+        }
         let code = err.code().map(str::to_string);
         let message = match (err.code(), err.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -350,6 +375,21 @@ pub fn account_of(arn: &str) -> Option<&str> {
 /// The partition inside an ARN (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn partition_of(arn: &str) -> &str {
     arn.split(':').nth(1).unwrap_or("aws")
+}
+
+/// The partition a region is in.
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
 }
 
 #[cfg(test)]

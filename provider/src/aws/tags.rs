@@ -3,6 +3,7 @@
 //! components.
 
 use std::collections::BTreeMap;
+use std::sync::RwLock;
 
 /// The tag key that marks a component as part of a pipeline.
 pub const PIPELINE_TAG: &str = "unifiedetl:pipeline";
@@ -20,7 +21,46 @@ pub fn effective(
     all
 }
 
-/// What to change to go from `current` tags to `wanted` tags.
+/// The provider block's `ignore_tags`: tags other tools manage.
+#[derive(Debug, Clone, Default)]
+pub struct Ignored {
+    pub keys: Vec<String>,
+    pub key_prefixes: Vec<String>,
+}
+
+static IGNORED: RwLock<Option<Ignored>> = RwLock::new(None);
+
+/// Records `ignore_tags` (at configure time: each provider configuration runs in a plugin
+/// process of its own).
+pub fn ignore(ignored: Ignored) {
+    if let Ok(mut guard) = IGNORED.write() {
+        *guard = Some(ignored);
+    }
+}
+
+/// Whether the tag `key` is one the pipeline leaves alone: AWS's own (`aws:`) or one
+/// `ignore_tags` names.
+pub fn is_ignored(key: &str) -> bool {
+    if key.starts_with("aws:") {
+        return true;
+    }
+    IGNORED.read().ok().is_some_and(|guard| {
+        guard.as_ref().is_some_and(|i| {
+            i.keys.iter().any(|k| k == key) || i.key_prefixes.iter().any(|p| key.starts_with(p))
+        })
+    })
+}
+
+/// `tags` as read from a component, without the ones the pipeline leaves alone.
+pub fn managed(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| !is_ignored(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// What to change to go from `current` tags to `wanted` tags (never removing a tag the pipeline
+/// leaves alone).
 #[derive(Debug, Default, PartialEq)]
 pub struct TagDiff {
     /// Tags to add or overwrite.
@@ -38,7 +78,7 @@ pub fn tag_diff(current: &BTreeMap<String, String>, wanted: &BTreeMap<String, St
             .collect(),
         remove: current
             .keys()
-            .filter(|k| !wanted.contains_key(*k))
+            .filter(|k| !wanted.contains_key(*k) && !is_ignored(k))
             .cloned()
             .collect(),
     }

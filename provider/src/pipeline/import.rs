@@ -292,7 +292,7 @@ async fn adopt_state(
         .iter()
         .filter(|(k, v)| {
             k.as_str() != PIPELINE_TAG
-                && !k.starts_with("aws:")
+                && !crate::aws::tags::is_ignored(k)
                 && aws.default_tags.get(*k) != Some(*v)
         })
         .map(|(k, v)| (k.clone(), some(v.clone())))
@@ -305,7 +305,7 @@ async fn adopt_state(
     state.tags_all = some(
         seen_tags
             .into_iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
+            .filter(|(k, _)| !crate::aws::tags::is_ignored(k))
             .map(|(k, v)| (k, some(v)))
             .collect(),
     );

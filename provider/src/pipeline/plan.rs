@@ -38,6 +38,15 @@ pub fn validate(config: &PipelineState, diags: &mut Diagnostics) {
             );
         }
     }
+    if let Value::Value(user_tags) = &config.tags {
+        if user_tags.contains_key(tags::PIPELINE_TAG) {
+            diags.error(
+                "invalid tags",
+                format!("`tags` may not set `{}`: the pipeline sets it to its `name` on every component, which is how import and drift detection find them. Remove that key", tags::PIPELINE_TAG),
+                AttributePath::new("tags"),
+            );
+        }
+    }
     streams::validate("cdc_stream", &config.cdc_stream, diags);
     streams::validate("enriched_stream", &config.enriched_stream, diags);
     sink::validate(&config.sink, diags);

@@ -76,12 +76,9 @@ fn drifted_tags(prior: &Tags, seen: &[BTreeMap<String, String>]) -> Tags {
         .filter_map(|(k, v)| v.as_ref_option().map(|v| (k.clone(), v.clone())))
         .collect();
     for tags in seen {
-        // Tags under the reserved `aws:` prefix are AWS's own and never managed here.
-        let own: BTreeMap<String, String> = tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // Tags under the reserved `aws:` prefix are AWS's own, and `ignore_tags` names those
+        // other tools manage: neither is managed here.
+        let own = crate::aws::tags::managed(tags);
         if own != expected {
             return Value::Value(own.into_iter().map(|(k, v)| (k, Value::Value(v))).collect());
         }

@@ -57,7 +57,12 @@ transition in progress at once (streams, tables, functions, mappings, buckets, r
 ``outage`` setting (a list of
 ``Service.Operation`` names) is not a behaviour of AWS right after a change but a service event:
 those calls answer the service's internal error every time, until the list is emptied, so that
-tests can fail an apply at a chosen step once the SDK's retries give up.
+tests can fail an apply at a chosen step once the SDK's retries give up. Two more run-time
+settings stand for the caller's credentials rather than for AWS: ``deny`` (a list of
+``Service.Operation`` names) answers those calls the service's access-denied error with AWS's
+message naming the action and the resource, as for a caller whose policies do not allow them;
+``expired_token`` (true or false) answers every call the service's expired-token error, as for
+session credentials past their expiry.
 """
 
 from __future__ import annotations
@@ -105,6 +110,10 @@ class Settings:
     # service's internal error every time, as during an AWS service event: what a caller does
     # once its retries give up. Set at run time only (tests of half-failed applies).
     outage: tuple[str, ...] = ()
+    # "Service.Operation" names the caller is not allowed to call (AccessDenied), and whether
+    # the caller's session credentials have expired (every call: ExpiredToken). Run time only.
+    deny: tuple[str, ...] = ()
+    expired_token: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -135,6 +144,8 @@ class Settings:
             "throttle_rate": self.throttle_rate,
             "seed": self.seed,
             "outage": list(self.outage),
+            "deny": list(self.deny),
+            "expired_token": self.expired_token,
         }
 
 
@@ -861,6 +872,72 @@ def _outage(request: Request) -> None:
                       name)
 
 
+# ------------------------------------------------------------------------------ credentials
+
+# Per service: the IAM action prefix, and its access-denied answer (status, code, style).
+ACCESS_DENIED: dict[str, tuple[str, int, str, str]] = {
+    "kinesis": ("kinesis", 400, "AccessDeniedException", "json"),
+    "dynamodb": ("dynamodb", 400, "AccessDeniedException", "json"),
+    "firehose": ("firehose", 400, "AccessDeniedException", "json"),
+    "dms": ("dms", 400, "AccessDeniedException", "json"),
+    "kinesisanalytics": ("kinesisanalytics", 400, "AccessDeniedException", "json"),
+    "lambda": ("lambda", 403, "AccessDeniedException", "rest-json"),
+    "iam": ("iam", 403, "AccessDenied", "query"),
+    "sts": ("sts", 403, "AccessDenied", "query"),
+    "s3": ("s3", 403, "AccessDenied", "s3"),
+}
+
+# Per service: the expired-token answer (status, code, message, style).
+EXPIRED_TOKEN: dict[str, tuple[int, str, str, str]] = {
+    **{service: (400, "ExpiredTokenException", "The security token included in the request is expired", "json")
+       for service in ("kinesis", "dynamodb", "firehose", "dms", "kinesisanalytics")},
+    "lambda": (403, "ExpiredTokenException", "The security token included in the request is expired",
+               "rest-json"),
+    "iam": (403, "ExpiredToken", "The security token included in the request is expired", "query"),
+    "sts": (403, "ExpiredToken", "The security token included in the request is expired", "query"),
+    "s3": (400, "ExpiredToken", "The provided token has expired.", "s3"),
+}
+
+
+def _resource_of(request: Request) -> str | None:
+    """The ARN of the resource a call acts on, where the request names it."""
+    body = request.json() if request.service in ("kinesis", "dynamodb") else {}
+    where = f"{request.region}:{request.account}"
+    if request.service == "kinesis":
+        if body.get("StreamARN"):
+            return str(body["StreamARN"])
+        if body.get("StreamName"):
+            return f"arn:aws:kinesis:{where}:stream/{body['StreamName']}"
+    if request.service == "dynamodb" and body.get("TableName"):
+        return f"arn:aws:dynamodb:{where}:table/{body['TableName']}"
+    if request.service == "lambda":
+        match = FUNCTION_PATH.match(request.path.rstrip("/"))
+        if match:
+            return _function_arn(request, _function_name(match["name"]))
+    if request.service == "s3":
+        bucket, _ = _bucket_of(request)
+        if bucket:
+            return f"arn:aws:s3:::{bucket}"
+    return None
+
+
+def _credentials(request: Request) -> None:
+    settings = STATE.settings
+    if settings.expired_token and request.service in EXPIRED_TOKEN:
+        status, code, message, style = EXPIRED_TOKEN[request.service]
+        raise _refuse(Answer("credentials", status, code, message, style), f"{request.service} {code}")
+    name = operation_of(request)
+    if name in settings.deny and request.service in ACCESS_DENIED:
+        prefix, status, code, style = ACCESS_DENIED[request.service]
+        action = f"{prefix}:{name.split('.', 1)[1]}"
+        resource = _resource_of(request)
+        on_resource = f" on resource: {resource}" if resource else ""
+        raise _refuse(Answer(
+            "credentials", status, code,
+            f"User: arn:aws:iam::{request.account}:user/moto is not authorized to perform: {action}"
+            f"{on_resource} because no identity-based policy allows the {action} action", style), name)
+
+
 # ------------------------------------------------------------------------------ middleware
 
 BEFORE: dict[str, list[Callable[[Request], None]]] = {
@@ -898,6 +975,8 @@ def _control(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
         merged = {**current, **given}
         merged["classes"] = frozenset(merged["classes"])
         merged["outage"] = tuple(merged["outage"])
+        merged["deny"] = tuple(merged["deny"])
+        merged["expired_token"] = bool(merged["expired_token"])
         if merged["classes"] - set(CLASSES):
             return _support.json_response(start_response, 400, {"message": f"unknown classes; known: {CLASSES}"})
         configure(Settings(**merged))
@@ -914,6 +993,7 @@ def _middleware(app: Any) -> Any:
             return app(environ, start_response)
         request = _read_request(environ)
         try:
+            _credentials(request)
             _outage(request)
             _throttle(request)
             for hook in BEFORE.get(request.service, ()):

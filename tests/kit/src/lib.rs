@@ -2,7 +2,8 @@
 //! private emulator per test on a free port, AWS SDK clients pointed at it, the real Terraform
 //! CLI with the provider installed into a throw-away filesystem mirror ([`terraform`]), the
 //! Lambda Runtime API and the function process ([`runtime_api`], [`function`]), MariaDB
-//! ([`mariadb`]), DMS records ([`dms`]) and HTTP fakes on hyper ([`http`]).
+//! ([`mariadb`]), DMS records ([`dms`]), HTTP fakes on hyper ([`http`]) and TLS and CONNECT
+//! listeners ([`tls`]).
 
 pub mod dms;
 pub mod docs;
@@ -12,6 +13,7 @@ pub mod http;
 pub mod mariadb;
 pub mod runtime_api;
 pub mod terraform;
+pub mod tls;
 
 pub use emulator::Emulator;
 pub use function::FunctionProcess;

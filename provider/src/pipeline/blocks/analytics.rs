@@ -206,7 +206,30 @@ pub fn validate(a: &AnalyticsBlock, sink: &SinkBlock, diags: &mut Diagnostics) {
         Value::Unknown => return,
     }
     if let Value::Value(lookups) = &a.lookups {
+        // The tables a lookup may join from: the parent and its children (once all are known).
+        let tables = names.clone();
+        let tables_known = a.parent_table.is_value()
+            && matches!(&a.children, Value::Value(children) if children.iter().all(|c| {
+                c.as_ref_option().is_some_and(|c| c.table.is_value())
+            }));
         for lookup in lookups.iter().filter_map(Value::as_ref_option) {
+            if let (Value::Value(from), true) = (&lookup.from, tables_known) {
+                let known = from.split_once('.').is_some_and(|(table, column)| {
+                    !column.is_empty() && tables.contains(&table.to_string())
+                });
+                if !known {
+                    diags.error(
+                        "invalid analytics.lookups",
+                        format!(
+                            "lookup {}: `from = \"{from}\"` must be `<table>.<column>` of a table the engine reads ({}), e.g. `from = \"{}.itemId\"`",
+                            lookup.name.as_ref_option().map(String::as_str).unwrap_or("?"),
+                            tables.join(", "),
+                            tables.last().map(String::as_str).unwrap_or("order_item"),
+                        ),
+                        path("analytics", "lookups"),
+                    );
+                }
+            }
             if let Value::Value(name) = &lookup.name {
                 let ok = !name.is_empty()
                     && name
