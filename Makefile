@@ -20,12 +20,12 @@ export CHECKPOINT_DISABLE := 1
 # "Realism". EMULATOR_REALISM=0 turns it off.
 export EMULATOR_REALISM ?= 1
 
-PROVIDER_VERSION := 0.1.0
 LAMBDA_TARGET    := aarch64-unknown-linux-gnu
 # Where cargo puts what it builds, wherever that is (CARGO_TARGET_DIR, a .cargo/config.toml
 # build.target-dir, or target/): cargo metadata says.
 TARGET_DIR       := $(or $(shell cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),target)
 LAMBDA_ZIP       := $(TARGET_DIR)/lambda/unifiedetl-lambda/bootstrap.zip
+LAMBDA_ZIP_X86   := $(TARGET_DIR)/lambda-x86_64/unifiedetl-lambda/bootstrap.zip
 EMULATOR_PORT    ?= 4566
 
 .PHONY: help
@@ -33,7 +33,8 @@ help:
 	@echo "make demo           set up, build, start the emulator, apply examples/quickstart"
 	@echo "make demo-down      destroy the demo's pipeline and stop the emulator"
 	@echo "make test           set up and run every test"
-	@echo "make install        build and install the provider into the local filesystem mirror"
+	@echo "make install        build this machine's release zip and unpack it into the local filesystem mirror"
+	@echo "make release        dist/: the Registry's zips for linux_amd64 and linux_arm64, SHA256SUMS, signature, manifest"
 	@echo "make emulator       start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT)"
 	@echo "make emulator-stop  stop it"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
@@ -63,28 +64,34 @@ $(STAMP_DIR)/python: tests/emulator/requirements.txt lambda/requirements.txt
 
 $(STAMP_DIR)/rust-target:
 	@mkdir -p $(STAMP_DIR)
-	rustup target add $(LAMBDA_TARGET)
+	rustup target add $(LAMBDA_TARGET) x86_64-unknown-linux-gnu
 	@touch $@
 
 # ---------------------------------------------------------------- build
 TF_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
-PLUGIN_DIR  := $(HOME)/.terraform.d/plugins/registry.terraform.io/unifiedetl/unifiedetl/$(PROVIDER_VERSION)/$(TF_PLATFORM)
 
-.PHONY: build lambda install
+.PHONY: build lambda install release
 build: setup
 	cargo build --release -p terraform-provider-unifiedetl
 
-# The persist function, cross-compiled for arm64 Lambda (cargo-lambda + zig, no Docker).
+# The persist function, cross-compiled for Lambda (cargo-lambda + zig, no Docker): arm64, and
+# x86_64 for `persist.architecture = "x86_64"`.
 lambda: setup
 	cargo lambda build --release --arm64 --output-format zip -p unifiedetl-lambda
+	cargo lambda build --release --x86-64 --output-format zip -p unifiedetl-lambda --lambda-dir $(TARGET_DIR)/lambda-x86_64
 
-# Installs the provider, with the function package beside it, into Terraform's implied local
-# mirror (~/.terraform.d/plugins): a plain `terraform init` then finds it offline.
-install: build lambda
-	@mkdir -p $(PLUGIN_DIR)
-	install -m 0755 $(TARGET_DIR)/release/terraform-provider-unifiedetl $(PLUGIN_DIR)/terraform-provider-unifiedetl_v$(PROVIDER_VERSION)
-	install -m 0644 $(LAMBDA_ZIP) $(PLUGIN_DIR)/unifiedetl-lambda-arm64.zip
-	@echo "installed unifiedetl/unifiedetl $(PROVIDER_VERSION) into $(PLUGIN_DIR)"
+# dist/ as the Terraform Registry publishes it (.ci/release.py): a zip per platform holding the
+# provider and both function packages, the manifest, SHA256SUMS and its signature (the key of
+# GPG_FINGERPRINT, or GNUPGHOME's default).
+RELEASE_ARGS ?=
+release: setup
+	$(PY) .ci/release.py $(RELEASE_ARGS)
+
+# This machine's release zip, unpacked into Terraform's implied local mirror
+# (~/.terraform.d/plugins) for registry.terraform.io and registry.opentofu.org: a plain
+# `terraform init` (or `tofu init`) then finds it offline.
+install: setup
+	$(PY) .ci/release.py --platform $(TF_PLATFORM) --install $(HOME)/.terraform.d/plugins
 
 # ---------------------------------------------------------------- emulator
 .PHONY: emulator emulator-stop

@@ -251,6 +251,27 @@ async fn quickstart_applies_on_the_emulator_with_an_empty_plan_and_destroys_clea
     Ok(())
 }
 
+/// `terraform test` of the quickstart (`examples/quickstart/quickstart.tftest.hcl`) on the
+/// emulator, as a user runs it: it applies, asserts on the outputs and on a second plan, and
+/// destroys what it made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_passes_its_terraform_test() -> Result<()> {
+    let emulator = tokio::task::spawn_blocking(Emulator::start).await??;
+    let tf = Terraform::new(&emulator)?;
+    tf.copy_module(&repo_root().join("examples/quickstart"))?;
+    tf.init()?;
+    let endpoint = format!("endpoint_url={}", emulator.endpoint);
+    let test = tf.run(&["test", "-no-color", "-var", &endpoint])?;
+    assert_eq!(test.code, 0, "{}\n{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout.contains("2 passed, 0 failed"),
+        "{}",
+        test.stdout
+    );
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
 #[test]
 fn registry_examples_validate() -> Result<()> {
     let emulator = Emulator::start()?;

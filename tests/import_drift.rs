@@ -261,6 +261,8 @@ async fn generated_configuration_validates_and_plans_clean() -> Result<()> {
     // An import block and nothing else: Terraform writes the configuration.
     let tf = Terraform::new(&emulator)?;
     tf.copy_module(&repo_root().join("examples/quickstart"))?;
+    // The outputs name the resource the import is to write.
+    std::fs::remove_file(tf.dir().join("outputs.tf"))?;
     let main_tf = std::fs::read_to_string(tf.dir().join("main.tf"))?;
     let provider_only = main_tf
         .split("resource \"unifiedetl_pipeline\"")

@@ -4,7 +4,7 @@
 use anyhow::{ensure, Result};
 use aws_sdk_kinesis::types::StreamMode;
 use testkit::http::CountingProxy;
-use testkit::terraform::{bundled_zip, planned_actions, replace_paths};
+use testkit::terraform::{bundled_zip, bundled_zip_for, planned_actions, replace_paths};
 use testkit::{Emulator, Terraform};
 
 use crate::common::nothing_left;
@@ -557,6 +557,44 @@ async fn the_sink_is_protected_and_destroy_keeps_its_rows_unless_force_destroy_a
 
 /// `persist.enabled = false` pauses the mapping without deleting it (same id, so it keeps its
 /// place in the stream), and `true` resumes it; both in place, each plan empty after.
+/// `persist.architecture = "x86_64"` deploys the x86_64 package bundled with the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x86_64_deploys_the_bundled_x86_64_package() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let lambda = aws_sdk_lambda::Client::new(&emulator.sdk_config().await);
+    let tf = Terraform::new(&emulator)?;
+    tf.write(&format!(
+        "{PROVIDER}\nresource \"unifiedetl_pipeline\" \"p\" {{\n  name = \"x86\"\n  sink {{ partition_key = \"id\" }}\n  persist {{ architecture = \"x86_64\" }}\n}}\n"
+    ))?;
+    tf.init()?;
+    tf.apply()?;
+    let function = lambda
+        .get_function_configuration()
+        .function_name("x86-persist")
+        .send()
+        .await?;
+    let architectures: Vec<&str> = function
+        .architectures()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(architectures, vec!["x86_64"]);
+    assert_eq!(
+        function.code_sha256(),
+        Some(base64_sha256(&bundled_zip_for("x86_64"))?.as_str()),
+        "the bundled x86_64 package is deployed"
+    );
+    assert_ne!(
+        base64_sha256(&bundled_zip_for("x86_64"))?,
+        base64_sha256(&bundled_zip())?,
+        "two packages"
+    );
+    assert_eq!(tf.plan()?.code, 0);
+    tf.destroy()?;
+    nothing_left::assert_holds_nothing(&emulator).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_mapping_keeps_its_place_and_resumes() -> Result<()> {
     let emulator = Emulator::start()?;

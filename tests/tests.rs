@@ -13,4 +13,5 @@ mod import_sample;
 mod monitoring;
 mod pipeline;
 mod provider_block;
+mod release;
 mod source_lake;

@@ -11,53 +11,6 @@
 # (the DMS dms.t3.medium $53, 2 + 2 shards $44, monitoring $7; the tables are on demand), plus
 # about $2 per million CDC records.
 
-terraform {
-  required_version = ">= 1.5"
-  required_providers {
-    unifiedetl = {
-      source  = "unifiedetl/unifiedetl"
-      version = "~> 0.1"
-    }
-  }
-}
-
-variable "endpoint_url" {
-  description = "AWS endpoint for every service: the local emulator by default; null for real AWS."
-  type        = string
-  default     = "http://127.0.0.1:4566"
-}
-
-variable "region" {
-  description = "AWS region."
-  type        = string
-  default     = "us-east-1"
-}
-
-variable "subnet_ids" {
-  description = "Subnets for the replication instance, in two Availability Zones or more."
-  type        = list(string)
-  default     = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
-}
-
-variable "db_host" {
-  description = "The MySQL server DMS reads the binary log of."
-  type        = string
-  default     = "orders-db.internal.example"
-}
-
-variable "db_password" {
-  description = "Password of the replication user (`dms`: its grants are in sql/orderdb-setup.sql)."
-  type        = string
-  sensitive   = true
-  default     = "emulator-only-password"
-}
-
-variable "tables" {
-  description = "The tables DMS replicates, per schema."
-  type        = map(list(string))
-  default     = { orders = ["order", "order_item"] }
-}
-
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
@@ -145,25 +98,4 @@ resource "unifiedetl_pipeline" "orders" {
     create = "60m"
     delete = "40m"
   }
-}
-
-output "replication_task_arn" {
-  value = unifiedetl_pipeline.orders.source[0].replication_task_arn
-}
-
-output "alarm_topic_arn" {
-  description = "Subscribe to it to be told when an alarm goes off."
-  value       = unifiedetl_pipeline.orders.monitoring[0].alarm_topic_arn
-}
-
-output "lake_bucket" {
-  value = unifiedetl_pipeline.orders.data_lake[0].bucket
-}
-
-output "delivery_stream_arn" {
-  value = unifiedetl_pipeline.orders.data_lake[0].delivery_stream_arn
-}
-
-output "sink_table" {
-  value = unifiedetl_pipeline.orders.sink.name
 }

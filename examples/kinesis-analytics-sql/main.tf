@@ -11,28 +11,6 @@
 # a month idle — the sink's 3,000 WCU / 300 RCU $1,452, one Kinesis Processing Unit $80 (more
 # under load), 2 + 2 shards $44.
 
-terraform {
-  required_version = ">= 1.5"
-  required_providers {
-    unifiedetl = {
-      source  = "unifiedetl/unifiedetl"
-      version = "~> 0.1"
-    }
-  }
-}
-
-variable "endpoint_url" {
-  description = "AWS endpoint for every service: the local emulator by default."
-  type        = string
-  default     = "http://127.0.0.1:4566"
-}
-
-variable "region" {
-  description = "AWS region."
-  type        = string
-  default     = "us-east-1"
-}
-
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
@@ -93,24 +71,4 @@ resource "unifiedetl_pipeline" "orders" {
       name = "ORDER_ITEM_ENRICHED_STREAM"
     }
   }
-}
-
-output "application_name" {
-  value = unifiedetl_pipeline.orders.analytics.application_name
-}
-
-output "application_version_id" {
-  value = unifiedetl_pipeline.orders.analytics.application_version_id
-}
-
-output "input_columns" {
-  value = unifiedetl_pipeline.orders.analytics.input.columns
-}
-
-output "enriched_stream_name" {
-  value = unifiedetl_pipeline.orders.enriched_stream.name
-}
-
-output "sink_table" {
-  value = unifiedetl_pipeline.orders.sink.name
 }

@@ -8,28 +8,6 @@
 # per million CDC records on top. For a trial, remove `billing_mode`, `read_capacity` and
 # `write_capacity` below (on demand: the idle cost drops to about $50 a month).
 
-terraform {
-  required_version = ">= 1.5"
-  required_providers {
-    unifiedetl = {
-      source  = "unifiedetl/unifiedetl"
-      version = "~> 0.1"
-    }
-  }
-}
-
-variable "endpoint_url" {
-  description = "AWS endpoint for every service: the local emulator by default; null for real AWS."
-  type        = string
-  default     = "http://127.0.0.1:4566"
-}
-
-variable "region" {
-  description = "AWS region."
-  type        = string
-  default     = "us-east-1"
-}
-
 provider "unifiedetl" {
   region       = var.region
   endpoint_url = var.endpoint_url
@@ -122,48 +100,4 @@ resource "unifiedetl_pipeline" "orders" {
     # The quickstart's lake holds only demo records: `make demo-down` may delete them with it.
     force_destroy = true
   }
-}
-
-output "cdc_stream_arn" {
-  value = unifiedetl_pipeline.orders.cdc_stream.arn
-}
-
-output "enriched_stream_arn" {
-  value = unifiedetl_pipeline.orders.enriched_stream.arn
-}
-
-output "cdc_stream_name" {
-  value = unifiedetl_pipeline.orders.cdc_stream.name
-}
-
-output "persist_function_name" {
-  value = unifiedetl_pipeline.orders.persist.function_name
-}
-
-output "lake_delivery_stream" {
-  value = unifiedetl_pipeline.orders.data_lake[0].delivery_stream_name
-}
-
-output "lake_bucket" {
-  value = unifiedetl_pipeline.orders.data_lake[0].bucket
-}
-
-output "sink_table" {
-  value = unifiedetl_pipeline.orders.sink.name
-}
-
-output "persist_function_arn" {
-  value = unifiedetl_pipeline.orders.persist.function_arn
-}
-
-output "state_table" {
-  value = unifiedetl_pipeline.orders.analytics.state_table
-}
-
-output "reference_objects" {
-  value = unifiedetl_pipeline.orders.analytics.reference_objects
-}
-
-output "event_source_mapping_id" {
-  value = unifiedetl_pipeline.orders.persist.event_source_mapping_id
 }

@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::{repo_root, Emulator};
 
-pub const PROVIDER_VERSION: &str = "0.1.0";
+/// The workspace's version (Cargo.toml), which the provider is installed as.
+pub const PROVIDER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The filesystem mirror this test process installs the provider into: the debug build of the
 /// provider (built here if stale) and the bundled function package beside it.
@@ -60,12 +61,14 @@ pub fn mirror_of(provider: &Path) -> Result<PathBuf> {
 }
 
 fn install_mirror(provider: &Path, mirror: &Path) -> Result<()> {
-    let zip = bundled_zip();
-    if !zip.exists() {
-        bail!(
-            "{} is missing: build the function package with `make lambda` (make test does)",
-            zip.display()
-        );
+    for architecture in ["arm64", "x86_64"] {
+        let zip = bundled_zip_for(architecture);
+        if !zip.exists() {
+            bail!(
+                "{} is missing: build the function packages with `make lambda` (make test does)",
+                zip.display()
+            );
+        }
     }
     if let Some(e2e) = mirror.parent() {
         remove_stale_mirrors(e2e);
@@ -79,8 +82,13 @@ fn install_mirror(provider: &Path, mirror: &Path) -> Result<()> {
         &dir.join(format!("terraform-provider-unifiedetl_v{PROVIDER_VERSION}")),
     )
     .with_context(|| format!("installing the provider {}", provider.display()))?;
-    // Copied: the package is rewritten in place when rebuilt.
-    std::fs::copy(&zip, dir.join("unifiedetl-lambda-arm64.zip"))?;
+    // Copied: the packages are rewritten in place when rebuilt.
+    for architecture in ["arm64", "x86_64"] {
+        std::fs::copy(
+            bundled_zip_for(architecture),
+            dir.join(format!("unifiedetl-lambda-{architecture}.zip")),
+        )?;
+    }
     Ok(())
 }
 
@@ -122,7 +130,15 @@ fn remove_stale_mirrors(e2e: &Path) {
 
 /// The function package the provider deploys by default.
 pub fn bundled_zip() -> PathBuf {
-    target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip")
+    bundled_zip_for("arm64")
+}
+
+/// The function package `make lambda` builds for `architecture` (`arm64`, `x86_64`).
+pub fn bundled_zip_for(architecture: &str) -> PathBuf {
+    match architecture {
+        "arm64" => target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip"),
+        other => target_dir().join(format!("lambda-{other}/unifiedetl-lambda/bootstrap.zip")),
+    }
 }
 
 /// A Terraform working directory bound to one emulator.
@@ -226,13 +242,14 @@ impl Terraform {
         self.dir.path()
     }
 
-    /// Copies a module as a user has it: its `.tf` files and the `reference/` and `sql/` files
-    /// beside them (following symbolic links to those folders).
+    /// Copies a module as a user has it: its `.tf` and `.tftest.hcl` files and the `reference/`
+    /// and `sql/` files beside them (following symbolic links to those folders).
     pub fn copy_module(&self, from: &Path) -> Result<()> {
         let to = self.dir.path();
         for entry in std::fs::read_dir(from)? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "tf") {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.ends_with(".tf") || name.ends_with(".tftest.hcl") {
                 std::fs::copy(&path, to.join(path.file_name().unwrap()))?;
             }
         }
