@@ -137,10 +137,14 @@ async fn turning_the_engine_on_while_records_flow_writes_every_item_exactly_once
     let tf = Terraform::example(&emulator, "quickstart")?;
     let with_engine = std::fs::read_to_string(tf.dir().join("main.tf"))?;
     // Before: no analytics block (and no outputs of it): the function reads the enriched stream.
-    let mut without_engine = without_block(&with_engine, "  analytics {", "\n  }\n");
+    let without_engine = without_block(&with_engine, "  analytics {", "\n  }\n");
+    let outputs_tf = tf.dir().join("outputs.tf");
+    let with_outputs = std::fs::read_to_string(&outputs_tf)?;
+    let mut outputs = with_outputs.clone();
     for output in ["output \"state_table\" {", "output \"reference_objects\" {"] {
-        without_engine = without_block(&without_engine, output, "\n}\n");
+        outputs = without_block(&outputs, output, "\n}\n");
     }
+    std::fs::write(&outputs_tf, &outputs)?;
     tf.write(&without_engine)?;
     tf.apply()?;
 
@@ -208,6 +212,7 @@ async fn turning_the_engine_on_while_records_flow_writes_every_item_exactly_once
     // Records flow through the first mapping for a while, then the engine is turned on.
     tokio::time::sleep(Duration::from_secs(3)).await;
     tf.write(&with_engine)?;
+    std::fs::write(&outputs_tf, &with_outputs)?;
     tokio::task::block_in_place(|| tf.apply())?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
