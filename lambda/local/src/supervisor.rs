@@ -7,7 +7,8 @@
 //! where Lambda starts it: `LATEST` from the moment it was made (its `LastModified`), or the
 //! supervisor's start if that is later; `TRIM_HORIZON` from the oldest record. A mapping that is
 //! disabled or deleted is stopped (the batches in flight finish; what it had not read yet is
-//! not read). Each runs the configuration of the function it invokes: a version's is fixed;
+//! not read). A mapping whose function version is deleted before it goes keeps the
+//! configuration it read last, or is not started. Each runs the configuration of the function it invokes: a version's is fixed;
 //! that of an unqualified mapping (`$LATEST`) is followed as it changes.
 //!
 //! Where this differs from Lambda: a change is seen up to one poll late (a deleted mapping may
@@ -19,6 +20,8 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -90,13 +93,21 @@ pub async fn supervise(
                 }
             }
             for mapping in reading {
-                let spec = FunctionSpec::of_function(
+                let spec = match FunctionSpec::of_function(
                     lambda,
                     &mapping.function_arn,
                     options.binary.clone(),
                     options.extra_env.clone(),
                 )
-                .await?;
+                .await
+                {
+                    Ok(spec) => spec,
+                    // The version it invokes was deleted after the mappings were listed (the
+                    // apply that replaced the mapping removes the old version too): the mapping
+                    // is going, and the next listing says so.
+                    Err(e) if function_gone(&e) => continue,
+                    Err(e) => return Err(e),
+                };
                 match running.get(&mapping.uuid) {
                     Some(run) => {
                         run.function.send_if_modified(|current| {
@@ -149,6 +160,14 @@ pub async fn supervise(
         Some(e) => Err(e),
         None => Ok(runs),
     }
+}
+
+/// Whether `error` is Lambda saying the function (or the version) does not exist.
+fn function_gone(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<SdkError<GetFunctionConfigurationError>>()
+        .and_then(SdkError::as_service_error)
+        .is_some_and(GetFunctionConfigurationError::is_resource_not_found_exception)
 }
 
 /// Starts the runner of `mapping`, where Lambda would start reading.

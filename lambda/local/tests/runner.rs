@@ -1,7 +1,8 @@
 //! The local event source runner against a private emulator, driving a function that fails on
 //! request (`src/bin/failing_function.rs`): checkpointing at the lowest reported failure,
 //! bisection, retries, record age, the S3 on-failure destination, parallelization, restarts,
-//! resharding and shutdown.
+//! resharding and shutdown; and the supervisor outliving the deletion of the version a mapping
+//! invokes.
 //!
 //! The function appends every record it processed to a file, with its process id and the
 //! invocation's request id, start and end: what was delivered, in what order, by which
@@ -110,6 +111,69 @@ impl Bed {
 
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
+    }
+
+    /// The function `persist-local` (the failing function's configuration: timeout 7 s, 256 MB,
+    /// `DELIVERED_FILE`) and its role, as the provider would create them, once Active; a
+    /// Lambda client.
+    async fn persist_local(&self) -> aws_sdk_lambda::Client {
+        use aws_sdk_lambda::primitives::Blob;
+        use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+
+        let role = aws_sdk_iam::Client::new(&self.config)
+            .create_role()
+            .role_name("persist-local")
+            .assume_role_policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("creating the role");
+        let lambda = aws_sdk_lambda::Client::new(&self.config);
+        // The emulator never runs the code: an empty zip archive will do.
+        let empty_zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+        // The role just made is refused for a moment (IAM propagation), as on AWS.
+        testkit::emulator::settle("the function to be created", || {
+            lambda
+                .create_function()
+                .function_name("persist-local")
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(role.role().unwrap().arn())
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(&empty_zip[..]))
+                        .build(),
+                )
+                .timeout(7)
+                .memory_size(256)
+                .environment(
+                    Environment::builder()
+                        .variables("DELIVERED_FILE", self.path("delivered.jsonl"))
+                        .build(),
+                )
+                .send()
+        })
+        .await
+        .expect("creating the function");
+        // As `aws lambda wait function-active-v2` would: not found for a moment, then Pending.
+        testkit::emulator::settle("the function to be Active", || async {
+            let config = lambda
+                .get_function_configuration()
+                .function_name("persist-local")
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            match config.state() {
+                Some(aws_sdk_lambda::types::State::Active) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+        .expect("waiting for the function");
+        lambda
     }
 
     /// The failing function, named `failing`, writing to `delivered.jsonl`.
@@ -521,69 +585,15 @@ async fn bisection_isolates_a_poison_record_which_goes_to_the_s3_destination() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_run_out_then_the_rest_of_the_batch_goes_to_the_destination() {
-    use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{
-        DestinationConfig, Environment, EventSourcePosition, FunctionCode, FunctionResponseType,
-        OnFailure, Runtime,
+        DestinationConfig, EventSourcePosition, FunctionResponseType, OnFailure,
     };
 
     let bed = Bed::start().await;
     let stream_arn = bed.stream("orders", 1).await;
     bed.bucket().await;
     // The function and its mapping, as the provider would create them; the runner reads them.
-    let role = aws_sdk_iam::Client::new(&bed.config)
-        .create_role()
-        .role_name("persist-local")
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("creating the role");
-    let lambda = aws_sdk_lambda::Client::new(&bed.config);
-    // The emulator never runs the code: an empty zip archive will do.
-    let empty_zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-    // The role just made is refused for a moment (IAM propagation), as on AWS.
-    testkit::emulator::settle("the function to be created", || {
-        lambda
-            .create_function()
-            .function_name("persist-local")
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(role.role().unwrap().arn())
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(&empty_zip[..]))
-                    .build(),
-            )
-            .timeout(7)
-            .memory_size(256)
-            .environment(
-                Environment::builder()
-                    .variables("DELIVERED_FILE", bed.path("delivered.jsonl"))
-                    .build(),
-            )
-            .send()
-    })
-    .await
-    .expect("creating the function");
-    // As `aws lambda wait function-active-v2` would: not found for a moment, then Pending.
-    testkit::emulator::settle("the function to be Active", || async {
-        let config = lambda
-            .get_function_configuration()
-            .function_name("persist-local")
-            .send()
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        match config.state() {
-            Some(aws_sdk_lambda::types::State::Active) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await
-    .expect("waiting for the function");
+    let lambda = bed.persist_local().await;
     // The function's role is still propagating for a moment, as on AWS.
     testkit::emulator::settle("the mapping to be created", || {
         lambda
@@ -1050,4 +1060,82 @@ async fn the_batching_window_gathers_records_read_apart_into_one_batch() {
     let (stats, _) = run.cancel().await;
     assert_eq!(stats.invocations, 1);
     assert_eq!(by_invocation(&bed.delivered()), [vec![0, 1, 2]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_outlives_the_deletion_of_the_version_a_mapping_invokes() {
+    use aws_sdk_lambda::types::EventSourcePosition;
+    use unifiedetl_local::supervisor::{self, SupervisorOptions};
+
+    let bed = Bed::start().await;
+    let stream_arn = bed.stream("orders", 1).await;
+    let lambda = bed.persist_local().await;
+    let version = lambda
+        .publish_version()
+        .function_name("persist-local")
+        .send()
+        .await
+        .expect("publishing a version");
+    let version_arn = version.function_arn().unwrap().to_string();
+    let mapping = testkit::emulator::settle("the mapping to be created", || {
+        lambda
+            .create_event_source_mapping()
+            .function_name(&version_arn)
+            .event_source_arn(&stream_arn)
+            .starting_position(EventSourcePosition::TrimHorizon)
+            .send()
+    })
+    .await
+    .expect("creating the mapping");
+    let uuid = mapping.uuid().unwrap().to_string();
+
+    let (fates_tx, mut fates) = mpsc::unbounded_channel();
+    let (cancel_tx, cancel) = watch::channel(false);
+    let supervised = tokio::spawn({
+        let (lambda, kinesis, s3) = (lambda.clone(), bed.kinesis.clone(), bed.s3.clone());
+        let options = SupervisorOptions {
+            function: "persist-local".into(),
+            binary: FUNCTION.into(),
+            extra_env: bed.emulator.env(),
+            cloudwatch: None,
+            since: std::time::SystemTime::UNIX_EPOCH,
+        };
+        async move { supervisor::supervise(&lambda, &kinesis, &s3, options, fates_tx, cancel).await }
+    });
+    bed.put("orders", "k", json!({"n": 0})).await;
+    let fate = tokio::time::timeout(PATIENCE, fates.recv())
+        .await
+        .expect("a record's fate")
+        .expect("the supervisor running");
+    assert!(matches!(fate, Fate::Delivered(_)), "{fate:?}");
+
+    // The apply that replaces a mapping deletes the version the old one invoked; between the
+    // supervisor's listing and its next reading of that version, the version is gone.
+    lambda
+        .delete_function()
+        .function_name("persist-local")
+        .qualifier(version.version().unwrap())
+        .send()
+        .await
+        .expect("deleting the version");
+    tokio::time::sleep(runner::POLL_INTERVAL * 5).await;
+    if supervised.is_finished() {
+        panic!("the supervisor stopped: {:?}", supervised.await);
+    }
+    testkit::emulator::settle("the mapping to be deleted", || {
+        lambda.delete_event_source_mapping().uuid(&uuid).send()
+    })
+    .await
+    .expect("deleting the mapping");
+    tokio::time::sleep(runner::POLL_INTERVAL * 3).await;
+    cancel_tx.send_replace(true);
+    let runs = tokio::time::timeout(PATIENCE, supervised)
+        .await
+        .expect("the supervisor to stop")
+        .unwrap()
+        .expect("the supervisor's runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].uuid, uuid);
+    assert_eq!(runs[0].function_arn, version_arn);
+    assert_eq!(runs[0].stats.records, 1);
 }
