@@ -20,12 +20,13 @@ export CHECKPOINT_DISABLE := 1
 # "Realism". EMULATOR_REALISM=0 turns it off.
 export EMULATOR_REALISM ?= 1
 
-LAMBDA_TARGET    := aarch64-unknown-linux-gnu
 # Where cargo puts what it builds, wherever that is (CARGO_TARGET_DIR, a .cargo/config.toml
 # build.target-dir, or target/): cargo metadata says.
 TARGET_DIR       := $(or $(shell cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(CARGO_TARGET_DIR),target)
-LAMBDA_ZIP       := $(TARGET_DIR)/lambda/unifiedetl-lambda/bootstrap.zip
-LAMBDA_ZIP_X86   := $(TARGET_DIR)/lambda-x86_64/unifiedetl-lambda/bootstrap.zip
+# `make build` (.ci/release.py --build-only): this machine's provider, function and local tools,
+# each as <HOST_BUILD>/<name>/bootstrap; the function packages for arm64 and x86_64 in
+# $(TARGET_DIR)/lambda/ and $(TARGET_DIR)/lambda-x86_64/.
+HOST_BUILD       := $(TARGET_DIR)/host
 EMULATOR_PORT    ?= 4566
 
 .PHONY: help
@@ -33,6 +34,7 @@ help:
 	@echo "make demo           set up, build, start the emulator, apply examples/quickstart"
 	@echo "make demo-down      destroy the demo's pipeline and stop the emulator"
 	@echo "make test           set up and run every test"
+	@echo "make build          build the provider, the function (both packages) and the local tools"
 	@echo "make install        build this machine's release zip and unpack it into the local filesystem mirror"
 	@echo "make release        dist/: the Registry's zips for linux_amd64 and linux_arm64, SHA256SUMS, signature, manifest"
 	@echo "make emulator       start the local AWS emulator on 127.0.0.1:$(EMULATOR_PORT)"
@@ -64,21 +66,19 @@ $(STAMP_DIR)/python: tests/emulator/requirements.txt lambda/requirements.txt
 
 $(STAMP_DIR)/rust-target:
 	@mkdir -p $(STAMP_DIR)
-	rustup target add $(LAMBDA_TARGET) x86_64-unknown-linux-gnu
+	rustup target add aarch64-unknown-linux-gnu x86_64-unknown-linux-gnu
 	@touch $@
 
 # ---------------------------------------------------------------- build
 TF_PLATFORM := $(shell uname -s | tr A-Z a-z)_$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 
-.PHONY: build lambda install release
+.PHONY: build install release
+# Everything `make demo` and the tests run, in two cargo invocations (cargo-lambda + zig, no
+# Docker, glibc 2.26 as on Lambda): for this machine, the provider, the function and the local
+# tools at once, one feature set; then the function for the other Lambda architecture. Each step
+# says what it builds and about how long is left.
 build: setup
-	cargo build --release -p terraform-provider-unifiedetl
-
-# The persist function, cross-compiled for Lambda (cargo-lambda + zig, no Docker): arm64, and
-# x86_64 for `persist.architecture = "x86_64"`.
-lambda: setup
-	cargo lambda build --release --arm64 --output-format zip -p unifiedetl-lambda
-	cargo lambda build --release --x86-64 --output-format zip -p unifiedetl-lambda --lambda-dir $(TARGET_DIR)/lambda-x86_64
+	$(PY) .ci/release.py --build-only
 
 # dist/ as the Terraform Registry publishes it (.ci/release.py): a zip per platform holding the
 # provider and both function packages, the manifest, SHA256SUMS and its signature (the key of
@@ -104,11 +104,11 @@ emulator-stop:
 # ---------------------------------------------------------------- demo
 QUICKSTART := examples/quickstart
 
-.PHONY: demo demo-down quickstart-up local-tools bench-e2e
+.PHONY: demo demo-down quickstart-up bench-e2e
 TF_OUT = cd $(QUICKSTART) && terraform output -raw
-LOCAL  = $(TARGET_DIR)/release/unifiedetl-local
+LOCAL  = $(HOST_BUILD)/unifiedetl-local/bootstrap
 LOCAL_ARGS = --endpoint-url http://127.0.0.1:$(EMULATOR_PORT) \
-	  --binary $(TARGET_DIR)/release/unifiedetl-lambda \
+	  --binary $(HOST_BUILD)/unifiedetl-lambda/bootstrap \
 	  --function "$$($(TF_OUT) persist_function_name)" \
 	  --sink "$$($(TF_OUT) sink_table)"
 
@@ -121,15 +121,11 @@ quickstart-up: install emulator
 	@cd $(QUICKSTART) && if terraform plan -detailed-exitcode -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT) >/dev/null; \
 	  then echo "plan after apply: no changes"; else echo "plan after apply is not empty" >&2; exit 1; fi
 
-# The function for this machine (the event-source runner runs it as Lambda would) and the
-# local tools: the CDC load generator and the runner.
-local-tools: setup
-	cargo build --release -p unifiedetl-lambda -p unifiedetl-local
-
 # Applies the quickstart, then streams the sample's orders through it: the runner invokes the
 # real function on the CDC stream with the mapping's settings, the lake fork writes the raw
-# records to the lake bucket (the emulator's Firehose does not read Kinesis).
-demo: quickstart-up local-tools
+# records to the lake bucket (the emulator's Firehose does not read Kinesis). `make install`
+# built the function for this machine and the local tools with the provider.
+demo: quickstart-up
 	$(LOCAL) demo $(LOCAL_ARGS) --delivery-stream "$$($(TF_OUT) lake_delivery_stream)"
 	@echo
 	@echo "The pipeline runs on the emulator at http://127.0.0.1:$(EMULATOR_PORT)."
@@ -138,7 +134,7 @@ demo: quickstart-up local-tools
 # The sample's test shape through the local pipeline (BENCH_E2E_ARGS: --orders N --items M
 # --rate R; the default is a quick run), reported beside the sample's 900 ms average.
 BENCH_E2E_ARGS ?= --orders 200 --items 5
-bench-e2e: quickstart-up local-tools
+bench-e2e: quickstart-up
 	$(LOCAL) bench-e2e $(LOCAL_ARGS) --no-lake $(BENCH_E2E_ARGS)
 
 demo-down:
@@ -147,7 +143,7 @@ demo-down:
 
 # ---------------------------------------------------------------- test
 .PHONY: test test-emulator test-sql test-rust lint
-test: setup lambda lint test-emulator test-sql test-rust
+test: setup build lint test-emulator test-sql test-rust
 
 test-emulator: setup
 	$(PY) -m pytest tests/emulator -q -p no:cacheprovider
@@ -158,7 +154,7 @@ test-sql: setup
 	$(PY) -m pytest tests/sql -q -p no:cacheprovider
 
 # The engine's oracle test runs the SQL files in a private MariaDB too.
-test-rust: setup lambda
+test-rust: setup build
 	tests/sql/ensure-mariadb.sh
 	cargo test --workspace
 
@@ -171,7 +167,7 @@ lint: setup
 # docs/ in the Terraform Registry layout, generated from the provider schema; `make test`
 # fails when the committed docs are stale.
 .PHONY: docs
-docs: setup lambda
+docs: setup build
 	UNIFIEDETL_UPDATE_DOCS=1 cargo test -p unifiedetl-e2e --test e2e docs::
 
 # ---------------------------------------------------------------- benchmark and fuzzing
@@ -185,20 +181,19 @@ FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 
 .PHONY: bench bench-provider fuzz
-bench: setup $(NODE_SINK)/node_modules/.package-lock.json
-	cargo build --release -p unifiedetl-lambda -p unifiedetl-lambda-bench
-	$(TARGET_DIR)/release/unifiedetl-lambda-bench --binary $(TARGET_DIR)/release/unifiedetl-lambda $(BENCH_ARGS)
+bench: build $(NODE_SINK)/node_modules/.package-lock.json
+	cargo build --release -p unifiedetl-lambda-bench
+	$(TARGET_DIR)/release/unifiedetl-lambda-bench --binary $(HOST_BUILD)/unifiedetl-lambda/bootstrap $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-provider
 
-# The release provider (as `make install` builds it) through a proxy adding 100 ms to every AWS
+# The release provider (as `make build` builds it) through a proxy adding 100 ms to every AWS
 # call: `terraform apply` and `plan` of examples/complete in rounds beside a no-op
 # configuration, and the calls (docs/benchmarks.md, "Provider speed"). The emulator's realism layer is
 # off: the benchmark measures the provider's own rounds, not AWS's settling. The bench program itself is
 # built like the tests (`--workspace`, dev profile), so after `make test` only it compiles.
-bench-provider: setup lambda
-	cargo build --release -p terraform-provider-unifiedetl
+bench-provider: build
 	EMULATOR_REALISM=0 cargo bench --workspace --profile dev --bench provider_speed -- \
-	  --provider $(abspath $(TARGET_DIR))/release/terraform-provider-unifiedetl $(PROVIDER_BENCH_ARGS)
+	  --provider $(abspath $(HOST_BUILD))/terraform-provider-unifiedetl/bootstrap $(PROVIDER_BENCH_ARGS)
 
 # The Node.js reference sink (the sample's way), pinned by its package-lock.json.
 $(NODE_SINK)/node_modules/.package-lock.json: $(NODE_SINK)/package-lock.json

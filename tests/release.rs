@@ -98,7 +98,7 @@ fn make_release_writes_a_signed_registry_release_that_installs_offline() -> Resu
     let fingerprint = signing_key(&gnupg)?;
     let dist = work.path().join("dist");
     // Only what a shell passes on: cargo's own variables for this test process would make the
-    // builds inside look changed, and compile again what `make lambda` built.
+    // builds inside look changed, and compile again what `make build` built.
     let mut make = Command::new("make");
     make.env_clear();
     for name in [

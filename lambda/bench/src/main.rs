@@ -79,7 +79,8 @@ struct Options {
     /// Passes of the in-process CPU measurement.
     #[arg(long, default_value_t = 20)]
     cpu_passes: u64,
-    /// The function binary (default: target/release/unifiedetl-lambda).
+    /// The function binary (default: the one `make build` makes for this machine,
+    /// <target>/host/unifiedetl-lambda/bootstrap).
     #[arg(long)]
     binary: Option<PathBuf>,
     /// The Node.js sink's directory (default: lambda/bench/node-sink).
@@ -114,9 +115,9 @@ impl Settings {
             records: o.records as usize,
             cold_starts: o.cold_starts as usize,
             cpu_passes: o.cpu_passes as usize,
-            binary: o
-                .binary
-                .unwrap_or_else(|| root.join("target/release/unifiedetl-lambda")),
+            binary: o.binary.unwrap_or_else(|| {
+                testkit::terraform::target_dir().join("host/unifiedetl-lambda/bootstrap")
+            }),
             node_sink: o
                 .node_sink
                 .unwrap_or_else(|| root.join("lambda/bench/node-sink")),

@@ -65,7 +65,7 @@ fn install_mirror(provider: &Path, mirror: &Path) -> Result<()> {
         let zip = bundled_zip_for(architecture);
         if !zip.exists() {
             bail!(
-                "{} is missing: build the function packages with `make lambda` (make test does)",
+                "{} is missing: build the function packages with `make build` (make test does)",
                 zip.display()
             );
         }
@@ -133,7 +133,7 @@ pub fn bundled_zip() -> PathBuf {
     bundled_zip_for("arm64")
 }
 
-/// The function package `make lambda` builds for `architecture` (`arm64`, `x86_64`).
+/// The function package `make build` makes for `architecture` (`arm64`, `x86_64`).
 pub fn bundled_zip_for(architecture: &str) -> PathBuf {
     match architecture {
         "arm64" => target_dir().join("lambda/unifiedetl-lambda/bootstrap.zip"),

@@ -87,7 +87,8 @@ struct Cli {
     /// The sample's SQL file (default: sql/orders-data-setup.sql of the repository).
     #[arg(long, global = true)]
     sample: Option<PathBuf>,
-    /// The function binary built for this machine (default: target/release/unifiedetl-lambda).
+    /// The function binary built for this machine (default: what `make build` built,
+    /// <target>/host/unifiedetl-lambda/bootstrap).
     #[arg(long, global = true)]
     binary: Option<PathBuf>,
     /// bench-e2e: synthetic orders.
@@ -127,16 +128,16 @@ fn parse() -> Result<Options> {
         sample: cli
             .sample
             .unwrap_or_else(|| root.join("sql/orders-data-setup.sql")),
-        binary: cli
-            .binary
-            .unwrap_or_else(|| root.join("target/release/unifiedetl-lambda")),
+        binary: cli.binary.unwrap_or_else(|| {
+            testkit::terraform::target_dir().join("host/unifiedetl-lambda/bootstrap")
+        }),
         orders: cli.orders,
         items: cli.items,
         rate: cli.rate,
     };
     if !o.binary.is_file() {
         bail!(
-            "{} is missing: build the function for this machine with `cargo build --release -p unifiedetl-lambda` (make demo does)",
+            "{} is missing: build the function for this machine with `make build` (make demo does)",
             o.binary.display()
         );
     }
