@@ -45,6 +45,7 @@ help:
 	@echo "make bench-provider apply/plan of examples/complete with 100 ms per AWS call: rounds, calls"
 	@echo "make fuzz           bounded cargo-fuzz runs of the record decoder (lambda/fuzz/README.md)"
 	@echo "make bench-e2e      synthetic orders through the local pipeline: throughput, latency, count check"
+	@echo "make bench-emulator requests per second of the emulator's DynamoDB, per operation and table size"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -180,7 +181,7 @@ PROVIDER_BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: bench bench-provider fuzz
+.PHONY: bench bench-provider bench-emulator fuzz
 bench: build $(NODE_SINK)/node_modules/.package-lock.json
 	cargo build --release -p unifiedetl-lambda-bench
 	$(TARGET_DIR)/release/unifiedetl-lambda-bench --binary $(HOST_BUILD)/unifiedetl-lambda/bootstrap $(BENCH_ARGS)
@@ -194,6 +195,12 @@ bench: build $(NODE_SINK)/node_modules/.package-lock.json
 bench-provider: build
 	EMULATOR_REALISM=0 cargo bench --workspace --profile dev --bench provider_speed -- \
 	  --provider $(abspath $(HOST_BUILD))/terraform-provider-unifiedetl/bootstrap $(PROVIDER_BENCH_ARGS)
+
+# Requests per second of the emulator's DynamoDB for the operations the function makes, at the
+# table sizes the benchmarks reach, beside moto's own TransactWriteItems (EMULATOR_BENCH_ARGS).
+EMULATOR_BENCH_ARGS ?= --moto-transactions
+bench-emulator: setup
+	$(PY) tests/emulator/bench_dynamodb.py $(EMULATOR_BENCH_ARGS)
 
 # The Node.js reference sink (the sample's way), pinned by its package-lock.json.
 $(NODE_SINK)/node_modules/.package-lock.json: $(NODE_SINK)/package-lock.json

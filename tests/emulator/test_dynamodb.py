@@ -246,3 +246,82 @@ def test_conditional_writes_and_transactions_are_atomic(client, name):
         thread.join()
     final = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]["n"]["N"]
     assert int(final) == sum(accepted) == 8 * 15
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(client, name):
+    """A transaction whose last check fails writes nothing: the item it updated, the one it
+    added and the one it deleted are as before, and the cancellation reasons name the check."""
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+
+    def key(pk: str) -> dict:
+        return {"pk": {"S": pk}, "sk": {"S": "-"}}
+
+    ddb.put_item(TableName=name, Item={**key("updated"), "n": {"N": "1"}})
+    ddb.put_item(TableName=name, Item={**key("deleted"), "n": {"N": "2"}})
+    ddb.put_item(TableName=name, Item={**key("checked"), "n": {"N": "3"}})
+    before = sorted(map(str, ddb.scan(TableName=name)["Items"]))
+    with pytest.raises(ClientError) as excinfo:
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": name, "Key": key("updated"), "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "10"}}}},
+            {"Put": {"TableName": name, "Item": {**key("added"), "n": {"N": "4"}}}},
+            {"Delete": {"TableName": name, "Key": key("deleted")}},
+            {"ConditionCheck": {"TableName": name, "Key": key("checked"),
+                                "ConditionExpression": "n = :n",
+                                "ExpressionAttributeValues": {":n": {"N": "99"}}}},
+        ])
+    assert error_code(excinfo) == "TransactionCanceledException"
+    reasons = [r["Code"] for r in excinfo.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert sorted(map(str, ddb.scan(TableName=name)["Items"])) == before
+
+    # The same transaction with a check that holds writes all three.
+    ddb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": name, "Key": key("updated"), "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "10"}}}},
+        {"Put": {"TableName": name, "Item": {**key("added"), "n": {"N": "4"}}}},
+        {"Delete": {"TableName": name, "Key": key("deleted")}},
+        {"ConditionCheck": {"TableName": name, "Key": key("checked"), "ConditionExpression": "n = :n",
+                            "ExpressionAttributeValues": {":n": {"N": "3"}}}},
+    ])
+    items = {i["pk"]["S"]: i["n"]["N"] for i in ddb.scan(TableName=name)["Items"]}
+    assert items == {"updated": "10", "added": "4", "checked": "3"}
+
+
+def test_an_invalid_transaction_leaves_nothing_written(client, name):
+    """Two writes of one item, or two operations in one entry, refuse the whole request:
+    the entries before the invalid one stay unwritten."""
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    first = {"Put": {"TableName": name, "Item": {"pk": {"S": "a"}, "sk": {"S": "-"}}}}
+    twice = {"Put": {"TableName": name, "Item": {"pk": {"S": "b"}, "sk": {"S": "-"}}}}
+    both = {**twice, "Delete": {"TableName": name, "Key": {"pk": {"S": "c"}, "sk": {"S": "-"}}}}
+    for items in ([first, twice, twice], [first, both]):
+        with pytest.raises(ClientError) as excinfo:
+            ddb.transact_write_items(TransactItems=items)
+        assert error_code(excinfo) == "ValidationException"
+        assert ddb.scan(TableName=name)["Items"] == []
+
+
+def test_a_cancelled_transaction_leaves_no_stream_records(client, name):
+    ddb = client("dynamodb")
+    table = ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+                             **KEYS)["TableDescription"]
+    streams = client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+
+    def records() -> list:
+        iterator = streams.get_shard_iterator(StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return streams.get_records(ShardIterator=iterator)["Records"]
+
+    ddb.put_item(TableName=name, Item={"pk": {"S": "kept"}, "sk": {"S": "-"}})
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"pk": {"S": "dropped"}, "sk": {"S": "-"}}}},
+            {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "kept"}, "sk": {"S": "-"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records()] == ["kept"]
