@@ -325,3 +325,101 @@ def test_a_cancelled_transaction_leaves_no_stream_records(client, name):
                                 "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records()] == ["kept"]
+
+
+def test_a_query_finds_its_partition_among_others_in_order_by_page_and_filter(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    for pk in ("a", "b", "c"):
+        for n in range(7):
+            ddb.put_item(TableName=name, Item={"pk": {"S": pk}, "sk": {"S": f"{pk}{n}"}, "n": {"N": str(n)}})
+
+    def query(**extra) -> dict:
+        condition = "pk = :pk" + (" AND " + extra.pop("range") if "range" in extra else "")
+        return ddb.query(TableName=name, KeyConditionExpression=condition,
+                         ExpressionAttributeValues={":pk": {"S": "b"}, **extra.pop("values", {})}, **extra)
+
+    def sks(response: dict) -> list[str]:
+        return [item["sk"]["S"] for item in response["Items"]]
+
+    assert sks(query()) == [f"b{n}" for n in range(7)]
+    assert sks(query(ScanIndexForward=False)) == [f"b{n}" for n in reversed(range(7))]
+    assert sks(query(range="sk BETWEEN :lo AND :hi", values={":lo": {"S": "b2"}, ":hi": {"S": "b4"}})) == ["b2", "b3", "b4"]
+    assert sks(query(range="begins_with(sk, :p)", values={":p": {"S": "b6"}})) == ["b6"]
+    filtered = query(FilterExpression="n >= :three", values={":three": {"N": "3"}})
+    assert (sks(filtered), filtered["Count"], filtered["ScannedCount"]) == (["b3", "b4", "b5", "b6"], 4, 7)
+    projected = query(ProjectionExpression="sk")
+    assert projected["Items"][0] == {"sk": {"S": "b0"}}
+
+    pages, start = [], {}
+    while True:
+        page = query(Limit=3, **start)
+        pages.append(sks(page))
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    assert pages == [["b0", "b1", "b2"], ["b3", "b4", "b5"], ["b6"]]
+
+    none = ddb.query(TableName=name, KeyConditionExpression="pk = :pk",
+                     ExpressionAttributeValues={":pk": {"S": "nobody"}})
+    assert (none["Items"], none["Count"]) == ([], 0)
+
+
+def test_a_query_on_a_number_key_finds_the_number_written_another_way(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
+    for n in range(5):
+        ddb.put_item(TableName=name, Item={"id": {"N": str(n)}, "v": {"S": f"v{n}"}})
+    # DynamoDB compares numbers by value: 1.0 names the item written as 1.
+    found = ddb.query(TableName=name, KeyConditionExpression="id = :id", ExpressionAttributeValues={":id": {"N": "1.0"}})
+    assert [item["v"]["S"] for item in found["Items"]] == ["v1"]
+
+
+def test_a_query_on_an_index_still_finds_items_across_partitions(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=KEYS["KeySchema"],
+        AttributeDefinitions=[*KEYS["AttributeDefinitions"], {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    for pk in ("a", "b", "c"):
+        ddb.put_item(TableName=name, Item={"pk": {"S": pk}, "sk": {"S": "s"}, "g": {"S": "odd" if pk != "b" else "even"}})
+    found = ddb.query(TableName=name, IndexName="by-g", KeyConditionExpression="g = :g",
+                      ExpressionAttributeValues={":g": {"S": "odd"}})
+    assert sorted(item["pk"]["S"] for item in found["Items"]) == ["a", "c"]
+
+
+def test_reads_return_every_attribute_type_as_written(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
+    item = {
+        "pk": {"S": "p"}, "sk": {"S": "s"}, "text": {"S": "añ \"quoted\" \\ \u2028"}, "number": {"N": "-12.50"},
+        "binary": {"B": b"\x00\xffbytes"}, "flag": {"BOOL": False}, "nothing": {"NULL": True},
+        "map": {"M": {"inner": {"L": [{"N": "1"}, {"S": "two"}, {"M": {}}]}}},
+        "strings": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "binaries": {"BS": [b"x", b"y"]},
+    }
+    ddb.put_item(TableName=name, Item=item)
+    key = {"pk": item["pk"], "sk": item["sk"]}
+
+    def same(found: dict) -> None:
+        for attribute in ("strings", "numbers", "binaries"):  # sets have no order
+            kind = next(iter(item[attribute]))
+            assert sorted(found[attribute][kind]) == sorted(item[attribute][kind])
+        plain = lambda i: {k: v for k, v in i.items() if k not in ("strings", "numbers", "binaries")}  # noqa: E731
+        assert plain(found) == plain(item)
+
+    got = ddb.get_item(TableName=name, Key=key, ReturnConsumedCapacity="TOTAL")
+    same(got["Item"])
+    assert got["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 0.5}
+    same(ddb.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"][0])
+    scanned = ddb.scan(TableName=name)
+    assert (scanned["Count"], scanned["ScannedCount"]) == (1, 1)
+    same(scanned["Items"][0])
+    same(ddb.batch_get_item(RequestItems={name: {"Keys": [key]}})["Responses"][name][0])
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "none"}})
+    with pytest.raises(ClientError) as excinfo:
+        ddb.get_item(TableName=name, Key={"pk": {"S": "p"}})
+    assert error_code(excinfo) == "ValidationException"

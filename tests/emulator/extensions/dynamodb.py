@@ -31,16 +31,26 @@
   writing each, and puts those back; the outcomes, errors and cancellation reasons are moto's.
   A request with two operations in one entry is refused before anything stays written (moto
   kept the writes of the entries before it).
+* Query on a table (not an index) went through every item of the table to find the partition's:
+  a request cost time in proportion to the table's size (1.2 s at 100,000 items). It now reads
+  the partition it names; the rest (order, ranges, filters, pages, projections) is moto's.
+* GetItem, BatchGetItem, Query and Scan answers went through moto's model-driven serializer,
+  which walks every attribute of every item returned against the API's shapes: about a
+  millisecond per item, most of a read's time. Their results are already DynamoDB's JSON
+  (attribute values in their wire form), so they are now written out as JSON directly.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import inspect
+import json
 import os
 import threading
 from typing import Any
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionContext, ActionResult
 from moto.core.utils import utcnow
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
@@ -215,7 +225,69 @@ def _transact_write_items(backend: DynamoDBBackend, transact_items: list[dict[st
         raise TransactionCanceledException(reasons)
 
 
+class _JsonResult(ActionResult):
+    """A result that is DynamoDB's JSON already (binary values as bytes, which the wire
+    carries in base64), written out as it is; anything else goes to moto's serializer."""
+
+    def execute_result(self, context: ActionContext) -> Any:
+        try:
+            body = json.dumps(self.result, separators=(",", ":"), default=_base64)
+        except TypeError:
+            return super().execute_result(context)
+        version = context.service_model.metadata.get("jsonVersion", "1.0")
+        return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+
+
+def _base64(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# The partition a Query on a table's own key reads (per thread: requests run on threads).
+_QUERY_SCOPE = threading.local()
+
+
+def _partition(table: Table, hash_key: DynamoType) -> list[Any]:
+    """The items of one partition, in the shape of moto's `Table.all_items`."""
+    bucket = table.items.get(hash_key)
+    if bucket is None:
+        return []
+    return list(bucket.values()) if table.range_key_attr else [bucket]
+
+
 def register() -> None:
+    def answer_as_json(name: str) -> None:
+        @override(DynamoHandler, name)
+        def read(original: Any, self: DynamoHandler) -> Any:
+            result = original(self)
+            return _JsonResult(result.result) if type(result) is DynamoResult else result
+
+    for name in ("get_item", "batch_get_item", "query", "scan"):
+        answer_as_json(name)
+
+    query_signature = inspect.signature(Table.query)
+
+    @override(Table, "query")
+    def query(original: Any, self: Table, *args: Any, **kwargs: Any) -> Any:
+        # moto picks a table query's items by testing every item's hash key against the one
+        # asked for; the partition holds exactly those (DynamoType hashes by type and value).
+        arguments = query_signature.bind(self, *args, **kwargs).arguments
+        if arguments.get("index_name") or arguments.get("hash_key") is None:
+            return original(self, *args, **kwargs)
+        _QUERY_SCOPE.partition = (self, arguments["hash_key"])
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _QUERY_SCOPE.partition = None
+
+    @override(Table, "all_items")
+    def all_items(original: Any, self: Table) -> list[Any]:
+        scope = getattr(_QUERY_SCOPE, "partition", None)
+        if scope is not None and scope[0] is self:
+            return _partition(self, scope[1])
+        return original(self)
+
     @override(DynamoHandler, "call_action")
     def call_action(original, self):
         with _REQUEST_LOCK:
