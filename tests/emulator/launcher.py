@@ -8,10 +8,15 @@ after every extension in ``extensions/`` has been registered, so "the port accep
 connection" already means "the emulator is ready". ``GET /_emulator/health`` answers with
 the moto version and the loaded extensions (``ctl.sh`` uses it to recognise its emulator).
 
-moto's WSGI application is served by waitress (a pool of worker threads, HTTP/1.1 keep-alive),
-not by moto's own werkzeug development server, which starts a thread per connection, closes
-every connection after one request and then holds it open 10 ms more to drain it: serving
-moto took most of a call's time there, and a burst of calls queued behind it.
+moto's WSGI application is served by cheroot (a pool of worker threads, HTTP/1.1 keep-alive,
+idle connections watched through the OS's selector), not by moto's own werkzeug development
+server, which starts a thread per connection, closes every connection after one request and
+then holds it open 10 ms more to drain it: serving moto took most of a call's time there, and a
+burst of calls queued behind it. Nor by waitress, whose one loop thread asks every open
+connection whether it is readable and writable on every turn, holding the interpreter's lock: with
+the ~50 keep-alive connections of a running pipeline (ten function processes, the load
+generator, the runner) that loop took 63 % of the emulator's time (py-spy --gil) and the
+pipeline slowed to 10-50 records/s.
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import waitress.server
+    from cheroot import wsgi
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -51,8 +56,8 @@ def configure_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:
-        # moto logs docker/invoke noise; waitress warns of every queued call during a burst.
-        for name in ("werkzeug", "waitress", "moto", "botocore", "urllib3", "docker"):
+        # moto logs docker/invoke noise; cheroot of every client that hangs up mid-call.
+        for name in ("werkzeug", "cheroot", "moto", "botocore", "urllib3", "docker"):
             logging.getLogger(name).setLevel(logging.ERROR)
     else:
         for name in ("botocore", "urllib3", "docker"):
@@ -107,13 +112,10 @@ def skip_query_parse_of_large_json() -> None:
 
 
 # Worker threads: the most calls moto handles at once (it runs one at a time under the GIL
-# anyway; more threads only wait for it). Calls beyond them queue in waitress, not in the
+# anyway; more threads only wait for it). Calls beyond them queue in cheroot, not in the
 # kernel. No request blocks on another (the emulator never waits for a client), so a pool
 # cannot deadlock.
 THREADS = 16
-# Request and response bodies up to this size stay in memory (waitress's default spills
-# anything over 512 KiB to a temporary file: every Lambda package would).
-IN_MEMORY_BODY = 256 * 1024 * 1024
 
 
 def log_requests(app: Callable) -> Callable:
@@ -183,26 +185,47 @@ def collect_garbage_when_idle(app: Callable) -> Callable:
     return middleware
 
 
-def create_server(app: Callable, host: str, port: int) -> "waitress.server.BaseWSGIServer":
-    import waitress
+class Server:
+    """cheroot's WSGI server: bound on creation, serving in ``run`` until SIGTERM/SIGINT."""
 
-    return waitress.create_server(
-        app,
-        host=host,
-        port=port,
-        threads=THREADS,
-        # Connections stay open between requests now: SDK clients keep theirs, tests run
-        # many clients at once.
-        connection_limit=1000,
-        # select() cannot watch descriptors above 1023.
-        asyncore_use_poll=True,
-        # A 5 MB Lambda package read 8 KiB per loop turn took 700 turns.
-        recv_bytes=256 * 1024,
-        inbuf_overflow=IN_MEMORY_BODY,
-        outbuf_overflow=IN_MEMORY_BODY,
-        # No "Server: waitress" header: moto's responses carry their own.
-        ident=None,
-    )
+    def __init__(self, app: Callable, host: str, port: int) -> None:
+        from cheroot import server, wsgi
+
+        class Request(server.HTTPRequest):  # type: ignore[misc]
+            """Takes a request target in absolute form (``POST http://host:port/ HTTP/1.1``),
+            as HTTP/1.1 servers must (RFC 9112, 3.2.2) and AWS does: cheroot answers 400
+            unless it runs as a proxy, which changes nothing else for these requests."""
+
+            def __init__(self, server_: Any, conn: Any, proxy_mode: bool = True,
+                         strict_mode: bool = True) -> None:
+                super().__init__(server_, conn, proxy_mode=True, strict_mode=strict_mode)
+
+        class Connection(server.HTTPConnection):  # type: ignore[misc]
+            RequestHandlerClass = Request
+
+        self.server: wsgi.Server = wsgi.Server(
+            (host, port),
+            app,
+            numthreads=THREADS,
+            max=THREADS,
+            request_queue_size=1024,
+            # Idle keep-alive connections stay open this long (SDKs keep theirs for a minute
+            # or more; cheroot's 10 s default would cut them under the clients' feet).
+            timeout=300,
+            server_name="emulator",
+        )
+        # cheroot closes a connection after its call once this many others wait idle: SDK
+        # clients keep theirs, and a running pipeline has dozens.
+        self.server.keep_alive_conn_limit = 1000
+        self.server.ConnectionClass = Connection
+        self.server.prepare()
+        self.effective_host, self.effective_port = self.server.bind_addr[:2]
+
+    def run(self) -> None:
+        self.server.serve()
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         app = log_requests(app)
     app = collect_garbage_when_idle(app)
 
-    server = create_server(app, args.host, args.port)
+    server = Server(app, args.host, args.port)
     host, port = server.effective_host, server.effective_port
 
     def stop(signum: int, _frame: object) -> None:

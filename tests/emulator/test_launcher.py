@@ -70,6 +70,20 @@ def test_connections_stay_open_between_calls(emulator):
         connection.close()
 
 
+def test_a_request_target_in_absolute_form_is_served(emulator):
+    """HTTP/1.1 servers take `POST http://host:port/ HTTP/1.1` as well as `POST /` (RFC 9112,
+    3.2.2), and AWS does: a client built on a bare HTTP connection (the test proxies') sends it."""
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as sock:
+        sock.sendall(f"GET http://127.0.0.1:{emulator.port}/_emulator/health HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1:{emulator.port}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert json.loads(body)["status"] == "ok"
+
+
 def test_sigterm_ends_a_busy_emulator_cleanly(tmp_path):
     launched = launch(tmp_path / "log.txt")
     idle = socket.create_connection(("127.0.0.1", launched.port))  # an open keep-alive connection
