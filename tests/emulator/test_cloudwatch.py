@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -192,3 +193,27 @@ def test_a_new_alarm_with_no_data_treated_as_missing_has_insufficient_data(clien
     errors_alarm(cw, name, missing="missing")
     alarm = alarm_of(cw, name)
     assert alarm["StateValue"] == "INSUFFICIENT_DATA"
+
+
+def test_an_alarm_sums_its_own_series_in_its_period_whatever_order_the_data_came_in(client, name):
+    cw = client("cloudwatch")
+    errors_alarm(cw, name, threshold=5)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now.second >= 50:  # the whole test within one minute's period
+        time.sleep(61 - now.second)
+        now = datetime.datetime.now(datetime.timezone.utc)
+    period_start = now.replace(second=0, microsecond=0)
+
+    def put(value: float, at: datetime.datetime, function: str = name) -> None:
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+            "MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": function}],
+            "Value": value, "Unit": "Count", "Timestamp": at}])
+
+    put(2, now)
+    put(100, period_start - datetime.timedelta(seconds=30))  # the period before: not counted
+    put(100, now, function=f"{name}-other")  # another function's series
+    assert alarm_of(cw, name)["StateValue"] == "OK"
+    put(3, period_start)  # put after a later datum, in the same period: 2 + 3 reaches 5
+    alarm = alarm_of(cw, name)
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [5.0 (")

@@ -26,7 +26,11 @@ fell through to moto's query parser and was answered nonsense. What this module 
   alarm's SNS topics among the actions of the new state (AlarmActions, OKActions), with the
   alarm's JSON as CloudWatch sends it. One difference: the current period counts as it stands,
   where CloudWatch waits for it to close, so that a test sees the transition without waiting
-  a minute. Metric-math and composite alarms are not evaluated.
+  a minute. Metric-math and composite alarms are not evaluated. An evaluation reads only
+  its alarm's series in its periods (the data is indexed by series and time as it arrives):
+  reading every datum ever put, on every PutMetricData, slowed a running pipeline (one put
+  per invocation) more the longer it ran — a quarter of the emulator's time after 8,000
+  records, the latency's median 1.5 s, now 0.86 s at 100 records/s (`make bench-e2e`).
 
 Dashboard bodies are not checked beyond moto's own JSON check.
 """
@@ -34,9 +38,11 @@ Dashboard bodies are not checked beyond moto's own JSON check.
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime
 import io
 import json
+import threading
 from typing import Any
 
 import cbor2
@@ -180,6 +186,46 @@ _COMPARE = {
 }
 
 
+class _SeriesIndex:
+    """A backend's metric data by series (namespace, name, dimensions), each sorted by time:
+    indexed as the data grows, so that evaluating an alarm reads its own series' last periods
+    instead of every datum ever put (alarms are evaluated on every PutMetricData, and a
+    running pipeline puts one after each invocation)."""
+
+    def __init__(self) -> None:
+        self.source: list[Any] | None = None
+        self.indexed = 0
+        # series -> (epoch seconds, datum), in time order
+        self.series: dict[tuple[str, str, frozenset[tuple[str, str]]], list[tuple[int, Any]]] = {}
+
+    def points(self, backend: CloudWatchBackend, namespace: str, name: str,
+               dimensions: frozenset[tuple[str, str]], start: int, end: int) -> list[Any]:
+        """The series' data with start <= timestamp < end."""
+        with _INDEX_LOCK:
+            if self.source is not backend.metric_data or self.indexed > len(backend.metric_data):
+                self.source, self.indexed, self.series = backend.metric_data, 0, {}
+            for md in backend.metric_data[self.indexed:]:
+                key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
+                bisect.insort(self.series.setdefault(key, []), (int(_utc(md.timestamp).timestamp()), md),
+                              key=lambda point: point[0])
+            self.indexed = len(backend.metric_data)
+            series = self.series.get((namespace, name, dimensions), [])
+            low = bisect.bisect_left(series, start, key=lambda point: point[0])
+            high = bisect.bisect_left(series, end, key=lambda point: point[0])
+            found = [md for _, md in series[low:high]]
+        if namespace == "AWS/S3":
+            # What moto computes when asked (the only namespace it computes: S3's bucket sizes).
+            found += [md for md in backend.aws_metric_data
+                      if md.namespace == namespace and md.name == name
+                      and frozenset((d.name, d.value) for d in md.dimensions) == dimensions
+                      and start <= int(_utc(md.timestamp).timestamp()) < end]
+        return found
+
+
+_INDEX_LOCK = threading.Lock()
+_INDEXES: dict[int, _SeriesIndex] = {}
+
+
 def _period_values(backend: CloudWatchBackend, alarm: Alarm, now: datetime.datetime) -> list[float | None]:
     """The alarm's statistic in each of its last periods (aligned to the period), oldest
     first; None where the period has no data."""
@@ -187,23 +233,20 @@ def _period_values(backend: CloudWatchBackend, alarm: Alarm, now: datetime.datet
     count = int(alarm.evaluation_periods or 1)
     epoch = int(now.timestamp())
     first_start = epoch - epoch % period - (count - 1) * period
-    wanted = {(d.name, d.value) for d in alarm.dimensions}
+    wanted = frozenset((d.name, d.value) for d in alarm.dimensions)
+    with _INDEX_LOCK:
+        index = _INDEXES.setdefault(id(backend), _SeriesIndex())
     # (sum, count, min, max) per period.
     buckets: list[list[float] | None] = [None] * count
-    for md in backend.get_all_metrics():
-        if md.namespace != alarm.namespace or md.name != alarm.metric_name:
-            continue
-        if {(d.name, d.value) for d in md.dimensions} != wanted:
-            continue
-        index = (int(_utc(md.timestamp).timestamp()) - first_start) // period
-        if not 0 <= index < count:
-            continue
+    for md in index.points(backend, alarm.namespace, alarm.metric_name, wanted,
+                           first_start, first_start + count * period):
+        index_ = (int(_utc(md.timestamp).timestamp()) - first_start) // period
         if hasattr(md, "value"):
             point = [float(md.value), 1.0, float(md.value), float(md.value)]
         else:  # StatisticValues
             point = [float(md.sum), float(md.sample_count), float(md.min), float(md.max)]
-        b = buckets[index]
-        buckets[index] = point if b is None else [b[0] + point[0], b[1] + point[1], min(b[2], point[2]), max(b[3], point[3])]
+        b = buckets[index_]
+        buckets[index_] = point if b is None else [b[0] + point[0], b[1] + point[1], min(b[2], point[2]), max(b[3], point[3])]
     stat = alarm.statistic or "Average"
     values: list[float | None] = []
     for b in buckets:
