@@ -8,10 +8,12 @@
 //! - [`supervisor`]: every mapping of a function as Lambda runs them while an apply replaces
 //!   them, each with the version of the function it invokes;
 //! - [`lake`]: the data-lake fork Firehose would do, into the lake bucket;
-//! - [`metrics`]: the function's metrics, as Lambda and CloudWatch Logs would publish them.
+//! - [`metrics`]: the function's metrics, as Lambda and CloudWatch Logs would publish them;
+//! - [`progress`]: a long run's progress on stderr.
 
 pub mod lake;
 pub mod load;
 pub mod metrics;
+pub mod progress;
 pub mod runner;
 pub mod supervisor;

@@ -10,17 +10,15 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{self, AtomicU64};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -32,6 +30,8 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use testkit::dms::{Record, Value};
 use tokio::sync::mpsc;
+
+use crate::progress::Progress;
 
 // ------------------------------------------------------------------------------- the schema
 
@@ -996,7 +996,13 @@ pub async fn run(kinesis: &aws_sdk_kinesis::Client, options: &LoadOptions) -> Re
         );
     }
     let records = options.dataset.records()?;
-    let progress = Arc::new(Progress::new(options.progress, &options.dataset)?);
+    // The data set is deterministic and cheap to make: counted for the bar's length.
+    let progress = Arc::new(Progress::new(
+        options.progress,
+        || Ok(options.dataset.records()?.count() as u64),
+        "cdc-load",
+        "records on the stream",
+    )?);
     let repeated = Arc::new(AtomicU64::new(0));
     let stream = Arc::new(options.stream.clone());
 
@@ -1244,69 +1250,6 @@ fn backoff(attempt: u32, jitter: &mut StdRng) -> Duration {
         .saturating_mul(1 << attempt.min(10))
         .min(Duration::from_secs(5));
     ceiling.mul_f64(jitter.random_range(0.5..=1.0))
-}
-
-/// Progress on stderr: a bar on a terminal, else a line every [`Progress::LINE_EVERY`].
-struct Progress {
-    bar: Option<ProgressBar>,
-    lines: bool,
-    done: AtomicU64,
-    start: Instant,
-    last_line: Mutex<Instant>,
-}
-
-impl Progress {
-    const LINE_EVERY: Duration = Duration::from_secs(10);
-
-    fn new(enabled: bool, dataset: &Dataset) -> Result<Progress> {
-        let terminal = enabled && std::io::stderr().is_terminal();
-        let bar = if terminal {
-            // The data set is deterministic and cheap to make: count it for the bar's length.
-            let total = dataset.records()?.count() as u64;
-            let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} records, {per_sec}, eta {eta}",
-            )
-            .context("the progress bar template")?
-            .progress_chars("=> ");
-            Some(
-                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                    .with_style(style),
-            )
-        } else {
-            None
-        };
-        Ok(Progress {
-            bar,
-            lines: enabled && !terminal,
-            done: AtomicU64::new(0),
-            start: Instant::now(),
-            last_line: Mutex::new(Instant::now()),
-        })
-    }
-
-    /// `records` more are on the stream.
-    fn add(&self, records: u64) {
-        let done = self.done.fetch_add(records, atomic::Ordering::Relaxed) + records;
-        if let Some(bar) = &self.bar {
-            bar.inc(records);
-        } else if self.lines {
-            let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
-            if last.elapsed() >= Self::LINE_EVERY {
-                *last = Instant::now();
-                let seconds = self.start.elapsed().as_secs_f64();
-                eprintln!(
-                    "cdc-load: {done} records on the stream after {seconds:.0} s ({:.0} records/s)",
-                    done as f64 / seconds
-                );
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -337,6 +337,10 @@ pub struct Delivery {
     pub partition_key: String,
     /// The record's ApproximateArrivalTimestamp.
     pub arrival: SystemTime,
+    /// When the mapping read it from the shard (GetRecords answered).
+    pub read: SystemTime,
+    /// When the invocation that succeeded for it was sent to the function.
+    pub invoked: SystemTime,
     /// When the invocation that succeeded for it completed.
     pub done: SystemTime,
     /// Invocations that carried it, the successful one included.
@@ -697,6 +701,8 @@ struct Record {
     partition_key: String,
     data: Vec<u8>,
     arrival: SystemTime,
+    /// When GetRecords returned it.
+    read: SystemTime,
     /// Invocations that carried it so far.
     invokes: u32,
 }
@@ -890,6 +896,7 @@ async fn read_shard(
                 });
             }
         };
+        let read = SystemTime::now();
         let records: Vec<Record> = out
             .records()
             .iter()
@@ -901,6 +908,7 @@ async fn read_shard(
                     .approximate_arrival_timestamp()
                     .and_then(|t| SystemTime::try_from(*t).ok())
                     .unwrap_or_else(SystemTime::now),
+                read,
                 invokes: 0,
             })
             .collect();
@@ -1126,6 +1134,7 @@ enum Answer {
 struct Attempt {
     answer: Answer,
     failure: Option<Failure>,
+    invoked: SystemTime,
     completed: SystemTime,
 }
 
@@ -1191,12 +1200,12 @@ async fn run_batch(
         let attempt = invoke(ctx, instance, shard_id, &mut unit.records).await?;
         match attempt.answer {
             Answer::Success => {
-                deliver(ctx, shard_id, &unit.records, attempt.completed);
+                deliver(ctx, shard_id, &unit.records, &attempt);
                 continue;
             }
             Answer::Partial(at) => {
                 // The checkpoint moves to just before the lowest failure.
-                deliver(ctx, shard_id, &unit.records[..at], attempt.completed);
+                deliver(ctx, shard_id, &unit.records[..at], &attempt);
                 unit.records.drain(..at);
             }
             Answer::Failed => {
@@ -1249,7 +1258,7 @@ async fn run_batch(
     Ok(())
 }
 
-fn deliver(ctx: &Ctx, shard_id: &str, records: &[Record], done: SystemTime) {
+fn deliver(ctx: &Ctx, shard_id: &str, records: &[Record], attempt: &Attempt) {
     Counters::add(&ctx.counters.records, records.len() as u64);
     for record in records {
         ctx.report(Fate::Delivered(Delivery {
@@ -1257,7 +1266,9 @@ fn deliver(ctx: &Ctx, shard_id: &str, records: &[Record], done: SystemTime) {
             sequence_number: record.sequence.clone(),
             partition_key: record.partition_key.clone(),
             arrival: record.arrival,
-            done,
+            read: record.read,
+            invoked: attempt.invoked,
+            done: attempt.completed,
             attempts: record.invokes,
         }));
     }
@@ -1403,7 +1414,7 @@ async fn invoke(
     let request_id = uuid();
     let timeout = spec.timeout;
     let began = Instant::now();
-    let read_at = SystemTime::now();
+    let invoked = SystemTime::now();
     running
         .api
         .invoke_with_timeout(&request_id, event(ctx, shard_id, records), timeout);
@@ -1470,7 +1481,7 @@ async fn invoke(
             error: failure.as_ref().is_some_and(|f| f.function_error),
             iterator_age: records
                 .last()
-                .and_then(|r| read_at.duration_since(r.arrival).ok())
+                .and_then(|r| invoked.duration_since(r.arrival).ok())
                 .unwrap_or_default(),
         };
         ctx.publish(Some(&invocation), &lines);
@@ -1484,6 +1495,7 @@ async fn invoke(
     Ok(Attempt {
         answer,
         failure,
+        invoked,
         completed,
     })
 }
@@ -1710,6 +1722,7 @@ mod tests {
             partition_key: "k".into(),
             data: b"{}".to_vec(),
             arrival: SystemTime::now(),
+            read: SystemTime::now(),
             invokes: 1,
         }
     }
