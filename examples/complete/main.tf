@@ -9,7 +9,7 @@
 #
 # Cost on a real account, at us-east-1 list prices (docs/costs.md): about $105 a month idle
 # (the DMS dms.t3.medium $53, 2 + 2 shards $44, monitoring $7; the tables are on demand), plus
-# about $2 per million CDC records.
+# about $3 per million CDC records.
 
 provider "unifiedetl" {
   region       = var.region

@@ -4,7 +4,7 @@
 # credentials and region.
 #
 # Cost on a real account, at us-east-1 list prices (docs/costs.md): about $1,500 a month idle,
-# $1,452 of it the sink's provisioned 3,000 WCU / 300 RCU (the sample's), used or not; about $1
+# $1,452 of it the sink's provisioned 3,000 WCU / 300 RCU (the sample's), used or not; about $2
 # per million CDC records on top. For a trial, remove `billing_mode`, `read_capacity` and
 # `write_capacity` below (on demand: the idle cost drops to about $50 a month).
 
