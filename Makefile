@@ -59,10 +59,12 @@ $(STAMP_DIR)/protoc:
 	  { echo "could not install protoc: run 'sudo apt-get install protobuf-compiler'"; exit 1; }; }
 	@touch $@
 
-$(STAMP_DIR)/python: tests/emulator/requirements.txt lambda/requirements.txt
+$(STAMP_DIR)/python: tests/emulator/requirements.txt tests/emulator/moto-tests.txt lambda/requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@mkdir -p $(STAMP_DIR)
 	$(PY) -m pip install -q -r tests/emulator/requirements.txt -r lambda/requirements.txt
+	$(PY) -m pip download -q --no-deps --no-binary :all: --require-hashes \
+	  -r tests/emulator/moto-tests.txt -d $(VENV)/moto-sdist
 	@touch $@
 
 $(STAMP_DIR)/rust-target:
