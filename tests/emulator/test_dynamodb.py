@@ -423,3 +423,27 @@ def test_reads_return_every_attribute_type_as_written(client, name):
     with pytest.raises(ClientError) as excinfo:
         ddb.get_item(TableName=name, Key={"pk": {"S": "p"}})
     assert error_code(excinfo) == "ValidationException"
+
+
+def test_a_query_reads_only_its_partition_even_after_the_extension_registers_twice(monkeypatch):
+    """In-process: `register()` may run more than once; a Query on a table must still read
+    only the partition it names, not fall back to looking at every item."""
+    import boto3
+    from moto import mock_aws
+
+    from extensions import dynamodb
+
+    dynamodb.register()
+    dynamodb.register()
+    read: list[str] = []
+    partition = dynamodb._partition
+    monkeypatch.setattr(dynamodb, "_partition", lambda table, key: read.append(key.value) or partition(table, key))
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", **KEYS)
+        for pk in ("a", "b"):
+            ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": "s"}})
+        found = ddb.query(TableName="t", KeyConditionExpression="pk = :pk",
+                          ExpressionAttributeValues={":pk": {"S": "a"}})
+    assert [item["pk"]["S"] for item in found["Items"]] == ["a"]
+    assert read == ["a"]

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import inspect
 import json
 import os
@@ -248,6 +249,11 @@ def _base64(value: Any) -> str:
 _QUERY_SCOPE = threading.local()
 
 
+# moto's own signature (read from the original, not from a replacement: register() may run
+# more than once).
+_signature = functools.lru_cache(maxsize=None)(inspect.signature)
+
+
 def _partition(table: Table, hash_key: DynamoType) -> list[Any]:
     """The items of one partition, in the shape of moto's `Table.all_items`."""
     bucket = table.items.get(hash_key)
@@ -266,13 +272,11 @@ def register() -> None:
     for name in ("get_item", "batch_get_item", "query", "scan"):
         answer_as_json(name)
 
-    query_signature = inspect.signature(Table.query)
-
     @override(Table, "query")
     def query(original: Any, self: Table, *args: Any, **kwargs: Any) -> Any:
         # moto picks a table query's items by testing every item's hash key against the one
         # asked for; the partition holds exactly those (DynamoType hashes by type and value).
-        arguments = query_signature.bind(self, *args, **kwargs).arguments
+        arguments = _signature(original).bind(self, *args, **kwargs).arguments
         if arguments.get("index_name") or arguments.get("hash_key") is None:
             return original(self, *args, **kwargs)
         _QUERY_SCOPE.partition = (self, arguments["hash_key"])
