@@ -392,6 +392,65 @@ def test_a_query_on_an_index_still_finds_items_across_partitions(client, name):
     assert sorted(item["pk"]["S"] for item in found["Items"]) == ["a", "c"]
 
 
+def test_a_paged_scan_reads_every_item_once_in_key_order_as_the_table_changes(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "n", "AttributeType": "N"}],
+    )
+    for pk in ("b", "a", "c"):
+        for n in (10, 9, 100, 1, 20):
+            ddb.put_item(TableName=name, Item={"pk": {"S": pk}, "n": {"N": str(n)}, "even": {"BOOL": n % 2 == 0}})
+    order = [(pk, n) for pk in ("a", "b", "c") for n in (1, 9, 10, 20, 100)]
+
+    def keys(items: list[dict]) -> list[tuple[str, int]]:
+        return [(item["pk"]["S"], int(item["n"]["N"])) for item in items]
+
+    def pages(**extra) -> list[list[tuple[str, int]]]:
+        found, start = [], {}
+        while True:
+            page = ddb.scan(TableName=name, **extra, **start)
+            found.append(keys(page["Items"]))
+            if "LastEvaluatedKey" not in page:
+                return found
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    assert keys(ddb.scan(TableName=name)["Items"]) == order
+    assert pages(Limit=4) == [order[0:4], order[4:8], order[8:12], order[12:15]]
+    even = pages(Limit=4, FilterExpression="even = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
+    assert even == [[k for k in order[i:i + 4] if k[1] % 2 == 0] for i in (0, 4, 8, 12)]
+    halves = [sum(pages(Limit=3, Segment=s, TotalSegments=2), []) for s in (0, 1)]
+    assert sorted(halves[0] + halves[1]) == sorted(order)
+
+    # Between pages the table changes: a page starts after the previous page's last key
+    # whatever was put or deleted meanwhile.
+    first = ddb.scan(TableName=name, Limit=6)
+    assert keys(first["Items"]) == order[:6]
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "n": {"N": "0"}})    # before the start
+    ddb.put_item(TableName=name, Item={"pk": {"S": "b"}, "n": {"N": "5"}})    # after it
+    ddb.delete_item(TableName=name, Key={"pk": {"S": "b"}, "n": {"N": "10"}})
+    rest = ddb.scan(TableName=name, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert keys(rest["Items"]) == [("b", 5), ("b", 9), ("b", 20), ("b", 100)] + order[10:]
+    assert "LastEvaluatedKey" not in rest
+    gone = ddb.scan(TableName=name, ExclusiveStartKey={"pk": {"S": "c"}, "n": {"N": "100"}})
+    assert (gone["Items"], gone["Count"]) == ([], 0)
+
+
+def test_a_paged_scan_of_a_table_with_a_number_hash_key_only(client, name):
+    ddb = client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
+    for n in (30, 4, 200, 17, 5):
+        ddb.put_item(TableName=name, Item={"id": {"N": str(n)}})
+    first = ddb.scan(TableName=name, Limit=2)
+    assert [int(i["id"]["N"]) for i in first["Items"]] == [4, 5]
+    rest = ddb.scan(TableName=name, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [int(i["id"]["N"]) for i in rest["Items"]] == [17, 30, 200]
+
+
 def test_reads_return_every_attribute_type_as_written(client, name):
     ddb = client("dynamodb")
     ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **KEYS)
@@ -447,3 +506,40 @@ def test_a_query_reads_only_its_partition_even_after_the_extension_registers_twi
                           ExpressionAttributeValues={":pk": {"S": "a"}})
     assert [item["pk"]["S"] for item in found["Items"]] == ["a"]
     assert read == ["a"]
+
+
+def test_a_paged_scan_sorts_the_table_once_not_once_a_page(monkeypatch):
+    """In-process: paging through an unchanged table compares keys a few times a page, not
+    all the table's keys on every page (moto sorted every item for each page)."""
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from extensions import dynamodb
+
+    dynamodb.register()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST", **KEYS)
+        for n in range(300):
+            ddb.put_item(TableName="t", Item={"pk": {"S": f"p{n % 30:02}"}, "sk": {"S": f"s{n:03}"}})
+        comparisons = 0
+        less = DynamoType.__lt__
+
+        def counted(self, other):
+            nonlocal comparisons
+            comparisons += 1
+            return less(self, other)
+
+        monkeypatch.setattr(DynamoType, "__lt__", counted)
+        seen, start = [], {}
+        while True:
+            page = ddb.scan(TableName="t", Limit=10, **start)
+            seen += [(item["pk"]["S"], item["sk"]["S"]) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    assert seen == sorted(seen) and len(set(seen)) == 300
+    # One sort of the 300 keys and a binary search a page: 542 here; moto's sort of every
+    # item on each of the 30 pages made 13,320.
+    assert comparisons < 1_500, comparisons

@@ -246,3 +246,31 @@ def test_records_after_reshard_go_to_open_shards(client, name):
     result = kinesis.get_records(ShardIterator=iterator["ShardIterator"])
     assert "NextShardIterator" not in result
     assert {c["ShardId"] for c in result["ChildShards"]} == open_ids
+
+
+def test_get_records_by_sequence_number_reads_what_moto_read():
+    """In-process: GetRecords looks up the records after its position by sequence number
+    instead of walking the shard from its first record; every position and limit reads the
+    same records, next position and MillisBehindLatest as moto's walk, and a shard whose
+    numbers are not consecutive is still read by the walk."""
+    from moto.kinesis.models import Shard
+
+    from extensions import _support, kinesis
+
+    kinesis.register()
+    walk = getattr(Shard.get_records, _support._PATCHED_MARK)
+    shard = Shard(0, 0, 2**128 - 1)
+    assert shard.get_records("0", None) == walk(shard, "0", None) == ([], 0, 0)
+    for n in range(50):
+        shard.put_record(f"key-{n}", f"data-{n}", None)
+        shard.records[n + 1].created_at = 1000.0 + n / 4  # MillisBehindLatest is exact
+    assert (shard.get_min_sequence_number(), shard.get_max_sequence_number()) == (1, 50)
+    for last in (0, 1, 7, 49, 50, 60):
+        for limit in (None, 1, 3, 43, 50, 100):
+            assert shard.get_records(str(last), limit) == walk(shard, str(last), limit), (last, limit)
+    assert shard.get_records("10", 5)[1:] == (15, 8750)
+
+    del shard.records[20]
+    for last in (0, 18, 19, 20):
+        assert shard.get_records(str(last), 4) == walk(shard, str(last), 4), last
+    assert [r.sequence_number for r in shard.get_records("18", 3)[0]] == [19, 21, 22]

@@ -23,6 +23,10 @@
 * Every put copied the list of all the shard's sequence numbers to find the last one, so puts
   slowed down as the stream filled (from about 2,500 to under 400 records/s by 138,000
   records): the last number is now read off the end.
+* Every GetRecords looked at each record from the shard's first to find those after its
+  position, so reading the end of a filling stream slowed down with everything before it
+  (33 ms a call at the end of a 400,000-record shard, even with nothing to return): the
+  records after the position are now looked up by sequence number (0.05 ms for 500).
 """
 
 from __future__ import annotations
@@ -85,6 +89,32 @@ def register() -> None:
     def get_max_sequence_number(original: Any, self: Shard) -> int:
         # Records are kept in insertion (= sequence) order.
         return next(reversed(self.records), 0)
+
+    @override(Shard, "get_min_sequence_number")
+    def get_min_sequence_number(original: Any, self: Shard) -> int:
+        return next(iter(self.records), 0)
+
+    @override(Shard, "get_records")
+    def get_records(
+        original: Any, self: Shard, last_sequence_id: str, limit: int | None
+    ) -> tuple[list[Any], int, int]:
+        # moto looked at every record from the shard's first on each call. A shard's
+        # sequence numbers are consecutive (every put takes the last one plus one), so the
+        # records after a position are looked up by number; any other shape is moto's scan.
+        records = self.records
+        last = int(last_sequence_id)
+        if not records:
+            return [], last, 0
+        first, final = next(iter(records)), next(reversed(records))
+        if final - first + 1 != len(records):
+            return original(self, last_sequence_id, limit)
+        start = max(last + 1, first)
+        if start > final:
+            return [], last, 0
+        stop = final if not limit else min(final, start + limit - 1)
+        results = [records[number] for number in range(start, stop + 1)]
+        behind = records[final].created_at - results[-1].created_at
+        return results, stop, int(behind * 1000)
 
     @override(KinesisResponse, "create_stream")
     def create_stream(original: Any, self: KinesisResponse) -> ActionResult:
