@@ -158,6 +158,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Milliseconds from `from` to `to` (none when the clock went back).
+fn ms_between(from: SystemTime, to: SystemTime) -> f64 {
+    to.duration_since(from).unwrap_or_default().as_secs_f64() * 1000.0
+}
+
 struct Latency {
     sorted_ms: Vec<f64>,
     /// Per record, sorted: from arrival until the mapping read it, from then until the
@@ -172,22 +177,13 @@ impl Latency {
     fn of(fates: &[Fate]) -> Latency {
         let mut sorted_ms = Vec::new();
         let mut legs_ms: [Vec<f64>; 3] = Default::default();
-        let ms_between = |from: SystemTime, to: SystemTime| {
-            to.duration_since(from).unwrap_or_default().as_secs_f64() * 1000.0
-        };
         let mut first_arrival: Option<SystemTime> = None;
         let mut last_done: Option<SystemTime> = None;
         let mut failed = 0;
         for fate in fates {
             match fate {
                 Fate::Delivered(d) => {
-                    let ms = d
-                        .done
-                        .duration_since(d.arrival)
-                        .unwrap_or_default()
-                        .as_secs_f64()
-                        * 1000.0;
-                    sorted_ms.push(ms);
+                    sorted_ms.push(ms_between(d.arrival, d.done));
                     legs_ms[0].push(ms_between(d.arrival, d.read));
                     legs_ms[1].push(ms_between(d.read, d.invoked));
                     legs_ms[2].push(ms_between(d.invoked, d.done));
@@ -461,13 +457,7 @@ async fn collect(
     let mut recent_ms: Vec<f64> = Vec::new();
     while let Some(fate) = fates.recv().await {
         if let Fate::Delivered(d) = &fate {
-            recent_ms.push(
-                d.done
-                    .duration_since(d.arrival)
-                    .unwrap_or_default()
-                    .as_secs_f64()
-                    * 1000.0,
-            );
+            recent_ms.push(ms_between(d.arrival, d.done));
         }
         all.push(fate);
         progress.add(1);
