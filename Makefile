@@ -142,6 +142,8 @@ demo: quickstart-up
 BENCH_E2E_ARGS ?= --orders 1000 --items 5 --rate 100
 bench-e2e: quickstart-up
 	$(LOCAL) bench-e2e $(LOCAL_ARGS) --no-lake $(BENCH_E2E_ARGS)
+	@pid=$$(cat .emulator/emulator-$(EMULATOR_PORT).pid 2>/dev/null) && \
+	  awk '/^VmHWM/ {printf "%-35s%.1f GiB since it started\n", "emulator memory, peak RSS", $$2 / 1048576}' /proc/$$pid/status || true
 
 demo-down:
 	-cd $(QUICKSTART) && terraform destroy -auto-approve -input=false -var endpoint_url=http://127.0.0.1:$(EMULATOR_PORT) >/dev/null
