@@ -137,6 +137,15 @@ def log_requests(app: Callable) -> Callable:
 IDLE_BEFORE_COLLECTING = 0.3
 COLLECT_AT_MOST_EVERY = 5.0
 COLLECT_AT_LEAST_EVERY = 60.0
+# The most of the emulator's time full collections may take: one that took t seconds is
+# followed by none for t / GC_TIME_SHARE seconds.
+GC_TIME_SHARE = 0.02
+
+
+def collection_due(since: float, idle: bool, took: float) -> bool:
+    """Whether a full collection is due `since` seconds after the last, which took `took`."""
+    spacing = took / GC_TIME_SHARE
+    return since >= max(COLLECT_AT_MOST_EVERY if idle else COLLECT_AT_LEAST_EVERY, spacing)
 
 
 def collect_garbage_when_idle(app: Callable) -> Callable:
@@ -147,8 +156,12 @@ def collect_garbage_when_idle(app: Callable) -> Callable:
     every call in flight stalled behind it. Automatic collections now stop short of the oldest
     generation; a thread runs the full collection once the emulator has served nothing for
     ``IDLE_BEFORE_COLLECTING``, at most every ``COLLECT_AT_MOST_EVERY`` seconds, and, under
-    unbroken load, every ``COLLECT_AT_LEAST_EVERY`` seconds all the same. Reference counting
-    frees what it frees as before."""
+    unbroken load, every ``COLLECT_AT_LEAST_EVERY`` seconds all the same. A full collection
+    takes longer as the heap grows (0.8 s over 200,000 DynamoDB items; several seconds in a
+    long benchmark, every call stalled meanwhile), so none follows sooner than keeps them to
+    ``GC_TIME_SHARE`` of the time. Reference counting, and the young generations' automatic
+    collections, free what they free as before."""
+    log = logging.getLogger("emulator.gc")
     lock = threading.Lock()
     state = {"in_flight": 0, "served": 0, "last": 0.0}
     young, middle, _ = gc.get_threshold()
@@ -167,19 +180,21 @@ def collect_garbage_when_idle(app: Callable) -> Callable:
                 state["last"] = time.monotonic()
 
     def collector() -> None:
-        collected_at, collected_after = time.monotonic(), 0
+        collected_at, collected_after, took = time.monotonic(), 0, 0.0
         while True:
             time.sleep(IDLE_BEFORE_COLLECTING / 2)
             now = time.monotonic()
             with lock:
                 idle = state["in_flight"] == 0 and now - state["last"] >= IDLE_BEFORE_COLLECTING
                 served = state["served"]
-            since = now - collected_at
-            if served != collected_after and (
-                (idle and since >= COLLECT_AT_MOST_EVERY) or since >= COLLECT_AT_LEAST_EVERY
-            ):
+            if served != collected_after and collection_due(now - collected_at, idle, took):
                 gc.collect()
                 collected_at, collected_after = time.monotonic(), served
+                took = collected_at - now
+                # A long one is worth knowing of: every call in flight waited for it.
+                log.log(logging.WARNING if took >= 1.0 else logging.DEBUG,
+                        "full garbage collection took %.2f s; the next in %.0f s at the earliest",
+                        took, max(COLLECT_AT_MOST_EVERY, took / GC_TIME_SHARE))
 
     threading.Thread(target=collector, name="idle-gc", daemon=True).start()
     return middleware

@@ -168,3 +168,23 @@ def test_accounts_are_separate(client, endpoint, name):
         client("kinesis").describe_stream_summary(StreamName=name)
 
 
+
+
+def test_full_collections_keep_to_their_share_of_the_time():
+    """A full garbage collection stalls every call; as the heap grows they take longer, so
+    they are spaced to stay within GC_TIME_SHARE of the time, idle or under load."""
+    import launcher
+
+    share = launcher.GC_TIME_SHARE
+    idle_every, load_every = launcher.COLLECT_AT_MOST_EVERY, launcher.COLLECT_AT_LEAST_EVERY
+    # Short collections: the fixed spacings.
+    assert launcher.collection_due(idle_every, idle=True, took=0.05)
+    assert not launcher.collection_due(idle_every - 0.1, idle=True, took=0.05)
+    assert launcher.collection_due(load_every, idle=False, took=0.05)
+    assert not launcher.collection_due(idle_every, idle=False, took=0.05)
+    # A collection that took 6 s (a heap of several GB): none for 6 / share seconds.
+    took = 6.0
+    assert not launcher.collection_due(load_every, idle=False, took=took)
+    assert not launcher.collection_due(took / share - 1, idle=True, took=took)
+    assert launcher.collection_due(took / share, idle=False, took=took)
+    assert took / (took / share + took) <= share
