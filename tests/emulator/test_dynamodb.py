@@ -22,6 +22,16 @@ def error_code(excinfo: pytest.ExceptionInfo) -> str:
     return excinfo.value.response["Error"]["Code"]
 
 
+def paged(read, **request):
+    """Every page of a Query or Scan (`read`), each one read from where the last one ended."""
+    while True:
+        page = read(**request)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
 def throughput(table: dict) -> tuple[int, int]:
     pt = table["ProvisionedThroughput"]
     return pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]
@@ -351,14 +361,7 @@ def test_a_query_finds_its_partition_among_others_in_order_by_page_and_filter(cl
     projected = query(ProjectionExpression="sk")
     assert projected["Items"][0] == {"sk": {"S": "b0"}}
 
-    pages, start = [], {}
-    while True:
-        page = query(Limit=3, **start)
-        pages.append(sks(page))
-        if "LastEvaluatedKey" not in page:
-            break
-        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-    assert pages == [["b0", "b1", "b2"], ["b3", "b4", "b5"], ["b6"]]
+    assert [sks(page) for page in paged(query, Limit=3)] == [["b0", "b1", "b2"], ["b3", "b4", "b5"], ["b6"]]
 
     none = ddb.query(TableName=name, KeyConditionExpression="pk = :pk",
                      ExpressionAttributeValues={":pk": {"S": "nobody"}})
@@ -409,13 +412,7 @@ def test_a_paged_scan_reads_every_item_once_in_key_order_as_the_table_changes(cl
         return [(item["pk"]["S"], int(item["n"]["N"])) for item in items]
 
     def pages(**extra) -> list[list[tuple[str, int]]]:
-        found, start = [], {}
-        while True:
-            page = ddb.scan(TableName=name, **extra, **start)
-            found.append(keys(page["Items"]))
-            if "LastEvaluatedKey" not in page:
-                return found
-            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return [keys(page["Items"]) for page in paged(ddb.scan, TableName=name, **extra)]
 
     assert keys(ddb.scan(TableName=name)["Items"]) == order
     assert pages(Limit=4) == [order[0:4], order[4:8], order[8:12], order[12:15]]
@@ -532,13 +529,8 @@ def test_a_paged_scan_sorts_the_table_once_not_once_a_page(monkeypatch):
             return less(self, other)
 
         monkeypatch.setattr(DynamoType, "__lt__", counted)
-        seen, start = [], {}
-        while True:
-            page = ddb.scan(TableName="t", Limit=10, **start)
-            seen += [(item["pk"]["S"], item["sk"]["S"]) for item in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                break
-            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        seen = [(item["pk"]["S"], item["sk"]["S"])
+                for page in paged(ddb.scan, TableName="t", Limit=10) for item in page["Items"]]
     assert seen == sorted(seen) and len(set(seen)) == 300
     # One sort of the 300 keys and a binary search a page: 542 here; moto's sort of every
     # item on each of the 30 pages made 13,320.
