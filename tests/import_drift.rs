@@ -121,10 +121,13 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let mappings = crate::common::mappings_of(&lambda, "unified-orders-persist").await?;
     let uuid = mappings[0].uuid().context("a mapping")?.to_string();
+    // The mapping pointed at the function's `$LATEST` (its unqualified name), as a console
+    // edit of the trigger does.
     lambda
         .update_event_source_mapping()
         .uuid(&uuid)
         .batch_size(50)
+        .function_name("unified-orders-persist")
         .send()
         .await?;
     let plan = tf.plan_json()?;
@@ -133,13 +136,28 @@ async fn import_by_name_plans_clean_then_drift_shows_on_its_attributes() -> Resu
         set(&[
             "cdc_stream.shard_count",
             "persist.batch_size",
+            "persist.function_version",
             "sink.write_capacity"
         ]),
         "{:#}",
         change_of(&plan)
     );
+    let version = |v: &serde_json::Value| v["persist"]["function_version"].clone();
+    assert_eq!(
+        version(&change_of(&plan)["before"]),
+        serde_json::Value::Null
+    );
     tf.apply()?;
     assert_eq!(tf.plan()?.code, 0);
+    let mappings = crate::common::mappings_of(&lambda, "unified-orders-persist").await?;
+    assert_eq!(mappings[0].uuid(), Some(uuid.as_str()), "the same mapping");
+    assert!(
+        mappings[0]
+            .function_arn()
+            .is_some_and(|arn| arn.ends_with(":function:unified-orders-persist:1")),
+        "the mapping invokes the published version again: {:?}",
+        mappings[0]
+    );
 
     // Components deleted out of band are recreated in place by the next apply (the tables
     // once their deletion protection is turned off: that is what it is for).

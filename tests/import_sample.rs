@@ -554,6 +554,8 @@ const DOCUMENTED: &[&str] = &[
     "persist.artifact_sha256",
     "persist.architecture",
     "persist.write_concurrency",
+    // Published as a version, which the mapping then invokes instead of `$LATEST`.
+    "persist.function_version",
     "persist.dead_letter_prefix",
     // The sink's protection, which the sample's table lacks: turned on in place.
     "sink.point_in_time_recovery",

@@ -288,9 +288,24 @@ async fn pipeline_lifecycle_apply_plan_update_replace_drift_destroy() -> Result<
             .is_some_and(|f| f.ends_with(":function:orders-persist:1")),
         "{mapping:?}"
     );
+    let version_in = |tf: &Terraform| -> Result<serde_json::Value> {
+        let state: serde_json::Value =
+            serde_json::from_str(&tf.run(&["show", "-json"])?.ok()?.stdout)?;
+        Ok(
+            state["values"]["root_module"]["resources"][0]["values"]["persist"]["function_version"]
+                .clone(),
+        )
+    };
+    assert_eq!(version_in(&tf)?, serde_json::json!("1"));
     knobs.memory_size = 1024;
     tf.write(&config(&knobs))?;
+    // The plan says a new version is coming.
+    let plan = tf.plan_json()?;
+    let change = &plan["resource_changes"][0]["change"];
+    assert_eq!(change["before"]["persist"]["function_version"], "1");
+    assert_eq!(change["after_unknown"]["persist"]["function_version"], true);
     tf.apply()?;
+    assert_eq!(version_in(&tf)?, serde_json::json!("2"));
     let moved = crate::common::mappings_of(&lambda, "orders-persist").await?;
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].uuid(), mapping.uuid(), "the same mapping");

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     ApplicationLogLevel, Architecture, DestinationConfig, Environment, EventSourcePosition,
-    FunctionCode, FunctionResponseType, LastUpdateStatus, LogFormat, LoggingConfig, OnFailure,
-    Runtime, State,
+    FunctionCode, FunctionConfiguration, FunctionResponseType, LastUpdateStatus, LogFormat,
+    LoggingConfig, OnFailure, Runtime, State,
 };
 use aws_sdk_lambda::Client;
 
@@ -252,6 +252,77 @@ pub async fn publish_version(client: &Client, name: &str, code_sha256: &str) -> 
     .await
     .map_err(|e| context("publishing a version of", COMPONENT, name, e))?;
     Ok(out.version().unwrap_or_default().to_string())
+}
+
+/// The function's latest published version (the highest number) when it holds what `$LATEST`
+/// holds, so that publishing again answers that one; `None` when `$LATEST` has changed since
+/// (the next publish makes a new version), none is published, or the function does not exist.
+pub async fn current_version(client: &Client, name: &str) -> AwsResult<Option<String>> {
+    let mut pages = client
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .send();
+    let mut latest: Option<FunctionConfiguration> = None;
+    let mut newest: Option<(u64, FunctionConfiguration)> = None;
+    while let Some(page) = pages.next().await {
+        let Some(page) = found(page.map_err(AwsError::from))? else {
+            return Ok(None);
+        };
+        for config in page.versions.unwrap_or_default() {
+            match config.version.as_deref() {
+                Some("$LATEST") => latest = Some(config),
+                Some(v) => {
+                    if let Ok(n) = v.parse::<u64>() {
+                        if newest.as_ref().is_none_or(|(m, _)| n > *m) {
+                            newest = Some((n, config));
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(match (latest, newest) {
+        (Some(latest), Some((n, version)))
+            if published_part(&latest) == published_part(&version) =>
+        {
+            Some(n.to_string())
+        }
+        _ => None,
+    })
+}
+
+/// What a version of a function snapshots of its `$LATEST`: its code and configuration.
+#[derive(PartialEq)]
+struct Snapshot<'a> {
+    code_sha256: Option<&'a str>,
+    role: Option<&'a str>,
+    memory_size: Option<i32>,
+    timeout: Option<i32>,
+    environment: Option<&'a HashMap<String, String>>,
+    runtime: Option<&'a Runtime>,
+    handler: Option<&'a str>,
+    description: Option<&'a str>,
+    layers: Vec<Option<&'a str>>,
+    logging: Option<&'a LoggingConfig>,
+    architectures: &'a [Architecture],
+}
+
+fn published_part(c: &FunctionConfiguration) -> Snapshot<'_> {
+    Snapshot {
+        code_sha256: c.code_sha256(),
+        role: c.role(),
+        memory_size: c.memory_size(),
+        timeout: c.timeout(),
+        environment: c.environment().and_then(|e| e.variables()),
+        runtime: c.runtime(),
+        handler: c.handler(),
+        description: c.description(),
+        layers: c.layers().iter().map(|l| l.arn()).collect(),
+        logging: c.logging_config(),
+        architectures: c.architectures(),
+    }
 }
 
 /// Deletes one version of the function (one no mapping invokes any longer); not-found is

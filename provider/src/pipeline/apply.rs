@@ -391,7 +391,10 @@ pub async fn converge(
     out.table_arn = out.take(table);
     out.persist.dead_letter_arn = out.take(bucket);
     out.persist.role_arn = out.take(role);
-    out.persist.function_arn = function.and_then(|f| out.take(f)).map(|f| f.function.arn);
+    if let Some(published) = function.and_then(|f| out.take(f)) {
+        out.persist.function_arn = Some(published.function.arn);
+        out.persist.function_version = Some(published.version);
+    }
     if let Some(up) = mapping.and_then(|m| out.take(m)) {
         out.persist.mapping_uuid = Some(up.uuid);
         out.persist.retired_version = up.retired_version;

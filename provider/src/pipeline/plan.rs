@@ -137,6 +137,8 @@ pub fn plan(
     }
     // Last: it watches the components planned above.
     monitoring::plan(config, identity, &mut planned);
+    // Last of all: it compares what the function is made from, planned by several blocks.
+    persist::plan_version(prior, &mut planned);
     planned
 }
 
@@ -211,6 +213,7 @@ pub fn warn_of_lost_rows(prior: &PipelineState, planned: &PipelineState, diags: 
 mod tests {
     use super::*;
     use crate::artifact;
+    use crate::pipeline::state::MonitoringBlock;
     use crate::pipeline::values::text;
 
     fn config() -> PipelineState {
@@ -297,6 +300,48 @@ mod tests {
             p.persist.event_source_mapping_id.is_unknown(),
             "the mapping follows its source stream"
         );
+    }
+
+    #[test]
+    fn the_function_version_stays_known_until_what_the_function_is_made_from_changes() {
+        let c = config();
+        let mut prior = planned(&c, None);
+        prior.persist.function_arn = text("arn:fn");
+        prior.persist.function_version = text("3");
+        assert!(
+            planned(&c, None).persist.function_version.is_unknown(),
+            "a new function's first version"
+        );
+        assert!(planned(&c, Some(&prior)).persist.function_version == text("3"));
+        let mut shards = c.clone();
+        shards.cdc_stream.shard_count = Value::Value(4);
+        assert!(
+            planned(&shards, Some(&prior)).persist.function_version == text("3"),
+            "nothing the function is made from changes"
+        );
+        // Its configuration, its environment (from another block), its logging: published anew.
+        let mut memory = c.clone();
+        memory.persist.memory_size = Value::Value(1024);
+        let mut table = c.clone();
+        table.sink.name = text("other-table");
+        let mut logging = c.clone();
+        logging.monitoring = Value::Value(vec![Value::Value(MonitoringBlock {
+            enabled: Value::Value(true),
+            log_format: text("Text"),
+            ..Default::default()
+        })]);
+        for changed in [memory, table, logging] {
+            assert!(planned(&changed, Some(&prior))
+                .persist
+                .function_version
+                .is_unknown());
+        }
+        // Pointed elsewhere out of band (refreshed as null): the apply points it back.
+        prior.persist.function_version = Value::Null;
+        assert!(planned(&c, Some(&prior))
+            .persist
+            .function_version
+            .is_unknown());
     }
 
     #[test]

@@ -522,6 +522,8 @@ pub struct PersistBlock {
     #[serde(default)]
     pub event_source_mapping_id: Str,
     #[serde(default)]
+    pub function_version: Str,
+    #[serde(default)]
     pub function_response_types: Strings,
     #[serde(default)]
     pub on_failure_destination_arn: Str,

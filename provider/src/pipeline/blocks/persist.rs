@@ -72,6 +72,7 @@ pub fn schema() -> NestedBlock {
             ("function_arn", computed(AttributeType::String, "The function's ARN.")),
             ("role_arn", computed(AttributeType::String, "The role's ARN.")),
             ("event_source_mapping_id", computed(AttributeType::String, "The event source mapping's UUID. It invokes the function's latest published version (every apply that changes the function publishes one), never `$LATEST`.")),
+            ("function_version", computed(AttributeType::String, "The function's published version the event source mapping invokes (`\"1\"`, `\"2\"`, …): an apply that changes the function's code or configuration publishes a new one and moves the mapping to it. A mapping pointed out of band at another version, at `$LATEST` or at an alias shows here as an update, and the apply points it back.")),
             ("function_response_types", computed(string_list(), "The mapping's function response types: always `[\"ReportBatchItemFailures\"]` (the function reports the records it could not write, and only those are retried). A mapping made elsewhere (adopted by an import) shows here as an update until the apply turns it on.")),
             ("on_failure_destination_arn", computed(AttributeType::String, "Where the mapping sends the batches it gives up on: the dead-letter bucket (`dead_letter_bucket_arn`). A mapping made elsewhere shows here as an update until the apply sets it.")),
         ],
@@ -232,8 +233,35 @@ pub fn plan(
         dead_letter_force_destroy: pick(&config.dead_letter_force_destroy, Value::Value(false)),
         on_failure_destination_arn: dead_letter_bucket_arn.clone(),
         function_response_types: Value::Value(vec![text("ReportBatchItemFailures")]),
+        // Known once the whole state is planned: [`plan_version`].
+        function_version: Value::Unknown,
         dead_letter_bucket_arn,
     }
+}
+
+/// The function's version after the apply: the one the mapping invokes while nothing the
+/// function is made from changes (publishing again answers that one); otherwise a new one,
+/// known after the apply. Needs the whole planned state: the environment and the logging
+/// come from other blocks.
+pub fn plan_version(prior: Option<&PipelineState>, planned: &mut PipelineState) {
+    let kept = prior.filter(|p| {
+        let (was, will) = (&p.persist, &planned.persist);
+        known(&was.function_version)
+            && known(&will.function_arn)
+            && was.function_arn == will.function_arn
+            && was.role_arn == will.role_arn
+            && was.architecture == will.architecture
+            && was.memory_size == will.memory_size
+            && was.timeout == will.timeout
+            && was.artifact_sha256 == will.artifact_sha256
+            && matches!(
+                (environment_of(p), environment_of(planned)),
+                (Ok(was), Ok(will)) if was == will
+            )
+            && super::monitoring::logging(p) == super::monitoring::logging(planned)
+    });
+    planned.persist.function_version =
+        kept.map_or(Value::Unknown, |p| p.persist.function_version.clone());
 }
 
 fn hash_artifact(file: &std::path::Path, bundled: bool, diags: &mut Diagnostics) -> Str {
@@ -355,6 +383,8 @@ pub struct EngineAccess<'a> {
 pub struct Recorded {
     pub role_arn: Option<String>,
     pub function_arn: Option<String>,
+    /// The version the function's code and configuration were published as.
+    pub function_version: Option<String>,
     pub mapping_uuid: Option<String>,
     pub dead_letter_arn: Option<String>,
     /// The function's version the mapping invoked before the apply moved it to a new one:
@@ -374,6 +404,7 @@ impl Recorded {
         let id = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Value);
         p.role_arn = id(&self.role_arn);
         p.function_arn = id(&self.function_arn);
+        p.function_version = id(&self.function_version);
         p.event_source_mapping_id = id(&self.mapping_uuid);
         p.dead_letter_bucket_arn = id(&self.dead_letter_arn);
     }
@@ -675,6 +706,9 @@ pub async fn remove_renamed(
 pub struct Seen {
     pub role: Option<Role>,
     pub function: Option<Function>,
+    /// The function's latest published version, when it holds the function's current code and
+    /// configuration.
+    pub current_version: Option<String>,
     pub mapping: Option<Mapping>,
     /// Whether the dead-letter bucket exists.
     pub bucket: bool,
@@ -688,7 +722,7 @@ impl Seen {
 
 /// Reads the components the state names, at once.
 pub async fn find(aws: &Aws, p: &PersistBlock) -> AwsResult<Seen> {
-    let (role, function, mapping, bucket) = tokio::join!(
+    let (role, (function, current_version), mapping, bucket) = tokio::join!(
         async {
             match &p.role_name {
                 Value::Value(name) => iam::find_by_name(&aws.iam, name, POLICY_NAME).await,
@@ -697,8 +731,11 @@ pub async fn find(aws: &Aws, p: &PersistBlock) -> AwsResult<Seen> {
         },
         async {
             match &p.function_name {
-                Value::Value(name) => lambda::find_function_by_name(&aws.lambda, name).await,
-                _ => Ok(None),
+                Value::Value(name) => tokio::join!(
+                    lambda::find_function_by_name(&aws.lambda, name),
+                    lambda::current_version(&aws.lambda, name)
+                ),
+                _ => (Ok(None), Ok(None)),
             }
         },
         async {
@@ -717,6 +754,7 @@ pub async fn find(aws: &Aws, p: &PersistBlock) -> AwsResult<Seen> {
     Ok(Seen {
         role: role?,
         function: function?,
+        current_version: current_version?,
         mapping: mapping?,
         bucket: bucket?,
     })
@@ -780,6 +818,11 @@ pub fn refreshed(state: &mut PipelineState, seen: Seen) {
                     || function_name.as_ref().is_some_and(|n| m.invokes(n))) =>
         {
             let enabled = m.enabled();
+            // A mapping pointed at another version, `$LATEST` or an alias shows as an update.
+            persist.function_version = match (m.version(), seen.current_version) {
+                (Some(invoked), Some(current)) if invoked == current => some(current),
+                _ => Value::Null,
+            };
             persist.function_response_types = some(if m.reports_batch_item_failures {
                 vec![some("ReportBatchItemFailures".to_string())]
             } else {
@@ -798,7 +841,11 @@ pub fn refreshed(state: &mut PipelineState, seen: Seen) {
             }
             persist.event_source_mapping_id = some(m.uuid);
         }
-        _ => persist.event_source_mapping_id = Value::Null,
+        // The mapping made again invokes the version publishing answers.
+        _ => {
+            persist.function_version = seen.current_version.map_or(Value::Null, some);
+            persist.event_source_mapping_id = Value::Null;
+        }
     }
 }
 
