@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    ApplicationLogLevel, Architecture, DestinationConfig, Environment, EventSourcePosition,
-    FunctionCode, FunctionConfiguration, FunctionResponseType, LastUpdateStatus, LogFormat,
-    LoggingConfig, OnFailure, Runtime, State,
+    ApplicationLogLevel, Architecture, DeadLetterConfig, DestinationConfig, Environment,
+    EphemeralStorage, EventSourcePosition, FileSystemConfig, FunctionCode, FunctionConfiguration,
+    FunctionResponseType, LastUpdateStatus, LogFormat, LoggingConfig, OnFailure, Runtime, State,
+    TracingConfigResponse, VpcConfigResponse,
 };
 use aws_sdk_lambda::Client;
 
@@ -307,6 +308,12 @@ struct Snapshot<'a> {
     layers: Vec<Option<&'a str>>,
     logging: Option<&'a LoggingConfig>,
     architectures: &'a [Architecture],
+    vpc: Option<&'a VpcConfigResponse>,
+    dead_letter: Option<&'a DeadLetterConfig>,
+    kms_key_arn: Option<&'a str>,
+    tracing: Option<&'a TracingConfigResponse>,
+    file_systems: &'a [FileSystemConfig],
+    ephemeral_storage: Option<&'a EphemeralStorage>,
 }
 
 fn published_part(c: &FunctionConfiguration) -> Snapshot<'_> {
@@ -322,6 +329,12 @@ fn published_part(c: &FunctionConfiguration) -> Snapshot<'_> {
         layers: c.layers().iter().map(|l| l.arn()).collect(),
         logging: c.logging_config(),
         architectures: c.architectures(),
+        vpc: c.vpc_config(),
+        dead_letter: c.dead_letter_config(),
+        kms_key_arn: c.kms_key_arn(),
+        tracing: c.tracing_config(),
+        file_systems: c.file_system_configs(),
+        ephemeral_storage: c.ephemeral_storage(),
     }
 }
 
